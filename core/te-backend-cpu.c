@@ -1,0 +1,1 @@
+/* te-backend-cpu.c — stub, to be written */

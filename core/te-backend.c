@@ -1,0 +1,1 @@
+/* te-backend.c — stub, to be written */

@@ -1,0 +1,1 @@
+/* te-bert.c — stub, to be written */

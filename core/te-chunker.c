@@ -1,0 +1,1 @@
+/* te-chunker.c — stub, to be written */

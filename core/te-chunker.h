@@ -1,0 +1,49 @@
+/* te-chunker.h — streaming text → token-sized chunks. Text arrives in arbitrary byte pieces
+ * (UTF-8 sequences may be split across pieces); chunks come out with their byte range in the
+ * source. Breaks fall at paragraph, then sentence, then word boundaries; only a run with none of
+ * them is split hard (between characters). Memory is bounded by a window of a few times the
+ * chunk size, whatever the document length. */
+#pragma once
+
+#include <glib.h>
+#include "te-common.h"
+#include "te-tokenizer.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  guint64 index;        /* 0-based within the document */
+  guint64 start, end;   /* byte range [start, end) in the source document */
+  const char *text;     /* @len bytes, valid UTF-8, exactly the source bytes of the range */
+  gsize len;
+  guint n_tokens;       /* tokens the encoder will see, special tokens included */
+} TeChunk;
+
+/* Return FALSE to stop (e.g. downstream refused the chunk); the chunker then returns FALSE
+ * from push/finish without setting an error. */
+typedef gboolean (*TeChunkFunc) (const TeChunk * chunk, gpointer user_data);
+
+typedef struct _TeChunker TeChunker;
+
+/* @max_tokens counts special tokens; @overlap_tokens is how many tokens of the end of a chunk
+ * the next chunk repeats (0 = chunks tile the input exactly). Caller clamps both. */
+TeChunker *te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint overlap_tokens);
+void te_chunker_free (TeChunker * c);
+
+gboolean te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
+    gpointer user_data, GError ** error);
+/* End of document: emit what remains. Afterwards the chunker is ready for a new document. */
+gboolean te_chunker_finish (TeChunker * c, TeChunkFunc func, gpointer user_data,
+    GError ** error);
+/* Drop pending text and start a new document (flush). */
+void te_chunker_reset (TeChunker * c);
+/* Bytes accepted but not yet emitted. */
+gsize te_chunker_pending (const TeChunker * c);
+
+/* Sentence-boundary helpers, exposed for tests: is there a paragraph / sentence break
+ * ending exactly at byte @pos of @text (the next chunk would start at @pos)? */
+gboolean te_text_is_paragraph_break (const char *text, gsize len, gsize pos);
+gboolean te_text_is_sentence_break (const char *text, gsize len, gsize pos);
+gboolean te_text_is_word_break (const char *text, gsize len, gsize pos);
+
+G_END_DECLS

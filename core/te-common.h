@@ -1,0 +1,21 @@
+/* te-common.h — error domain and small helpers shared by every core module.
+ * The core library is plain C on GLib; it has no GStreamer dependency. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define TE_ERROR (te_error_quark ())
+GQuark te_error_quark (void);
+
+typedef enum {
+  TE_ERROR_IO,            /* a file could not be read */
+  TE_ERROR_PARSE,         /* malformed JSON / safetensors header / config */
+  TE_ERROR_UNSUPPORTED,   /* valid input this build does not implement (tokenizer type, dtype...) */
+  TE_ERROR_INVALID,       /* inconsistent input: shape mismatch, offsets out of range, bad UTF-8 */
+  TE_ERROR_TOO_LONG,      /* a sequence longer than the model accepts */
+  TE_ERROR_BACKEND,       /* a backend failed to open or run */
+} TeError;
+
+G_END_DECLS

@@ -1,0 +1,1 @@
+/* te-kernels.c — stub, to be written */

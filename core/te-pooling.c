@@ -1,0 +1,1 @@
+/* te-pooling.c — stub, to be written */

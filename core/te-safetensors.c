@@ -1,0 +1,1 @@
+/* te-safetensors.c — stub, to be written */

@@ -1,0 +1,1 @@
+/* te-tokenizer.c — stub, to be written */

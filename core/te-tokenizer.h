@@ -1,0 +1,53 @@
+/* te-tokenizer.h — Hugging Face tokenizer.json, reimplemented exactly.
+ * The pipeline mirrors `tokenizers`: added-token split → normaliser → pre-tokeniser → model →
+ * post-processor. Every token carries the byte range of the original text it came from. */
+#pragma once
+
+#include <glib.h>
+#include "te-common.h"
+
+G_BEGIN_DECLS
+
+typedef struct _TeTokenizer TeTokenizer;
+
+/* One encoded sequence. Arrays have @n valid entries. Offsets are byte offsets into the text
+ * passed to te_tokenizer_encode(); tokens added by the post-processor have start == end == 0
+ * and special == 1 (as HF reports (0, 0) for them). */
+typedef struct {
+  guint n;
+  guint capacity;
+  gint32 *ids;
+  gint32 *type_ids;
+  guint32 *starts;
+  guint32 *ends;
+  guint8 *special;
+} TeEncoding;
+
+void te_encoding_init (TeEncoding * enc);
+void te_encoding_clear (TeEncoding * enc);   /* frees arrays, leaves an empty encoding */
+
+/* Load from a tokenizer.json file / from its contents. Supported today: normalizer BertNormalizer
+ * (or null), pre_tokenizer BertPreTokenizer (or Whitespace-free null), model WordPiece,
+ * post_processor TemplateProcessing / BertProcessing (or null). Anything else is a
+ * TE_ERROR_UNSUPPORTED error naming the component and its "type". */
+TeTokenizer *te_tokenizer_new_from_file (const char *path, GError ** error);
+TeTokenizer *te_tokenizer_new_from_data (const char *json, gsize len, GError ** error);
+void te_tokenizer_free (TeTokenizer * tok);
+
+/* Encode @len bytes of UTF-8 @text (need not be NUL terminated). Invalid UTF-8 is a
+ * TE_ERROR_INVALID error. No truncation ever happens here. @out is reset first. */
+gboolean te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize len,
+    gboolean add_special_tokens, TeEncoding * out, GError ** error);
+
+/* Number of tokens the post-processor adds to a single sequence ([CLS] + [SEP] = 2 for BERT). */
+guint te_tokenizer_num_special_tokens (const TeTokenizer * tok);
+
+guint te_tokenizer_vocab_size (const TeTokenizer * tok);   /* largest id + 1 */
+gint32 te_tokenizer_pad_id (const TeTokenizer * tok);      /* [PAD] or 0 */
+/* Token string for @id, or NULL when out of range. */
+const char *te_tokenizer_id_to_token (const TeTokenizer * tok, gint32 id);
+/* Stable hex digest of everything that decides the token ids (vocabulary, normaliser, ...).
+ * Two tokenizers with equal fingerprints produce equal ids. */
+const char *te_tokenizer_fingerprint (const TeTokenizer * tok);
+
+G_END_DECLS

