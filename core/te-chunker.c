@@ -1,1 +1,496 @@
-/* te-chunker.c — stub, to be written */
+/* te-chunker.c — streaming, token-budgeted text chunking with paragraph > sentence > word
+ * boundaries and a bounded window (see te-chunker.h for the contract). */
+#include "te-chunker.h"
+
+#include <string.h>
+#include <utf8proc.h>
+
+/* Bytes of text considered for one chunk: enough for max_tokens of ordinary text (English
+ * WordPiece averages ~4.5 bytes a token, CJK 3) with a wide margin. A window that holds fewer
+ * tokens than the budget (very long "words" that become one [UNK]) yields a shorter chunk in
+ * tokens, never a longer one in bytes: this is what bounds memory on input without boundaries. */
+#define TE_CHUNK_BYTES_PER_TOKEN 16
+#define TE_CHUNK_MIN_WINDOW 4096
+
+struct _TeChunker
+{
+  const TeTokenizer *tok;
+  guint max_tokens;
+  guint budget;                 /* max_tokens minus the special tokens */
+  guint overlap;
+  gsize window;
+
+  GByteArray *buf;              /* pending complete UTF-8 text */
+  guint64 buf_start;            /* source offset of buf->data[0] */
+  gsize min_end;                /* next chunk must end after this (overlap progress) */
+  guint64 next_index;
+
+  guint8 partial[4];            /* incomplete UTF-8 sequence at the end of the last push */
+  guint partial_len;
+  guint64 consumed;             /* source bytes seen, for error positions */
+
+  TeEncoding enc;               /* reused scratch encodings */
+  TeEncoding enc2;
+};
+
+/* ---- UTF-8 -------------------------------------------------------------------------------- */
+
+/* Length of the sequence a lead byte announces, 0 for a byte that cannot start one. */
+static guint
+utf8_seq_len (guint8 b)
+{
+  if (b < 0x80)
+    return 1;
+  if (b >= 0xC2 && b <= 0xDF)
+    return 2;
+  if (b >= 0xE0 && b <= 0xEF)
+    return 3;
+  if (b >= 0xF0 && b <= 0xF4)
+    return 4;
+  return 0;
+}
+
+/* Check the sequence at @s (@avail bytes available). Returns its length if complete and valid,
+ * 0 if invalid, or -1 if it is a valid but incomplete prefix cut by the end of input.
+ * NUL is valid UTF-8 and accepted (the tokenizer's clean_text drops it, as HF does). */
+static int
+utf8_check (const guint8 * s, gsize avail)
+{
+  guint n = utf8_seq_len (s[0]);
+  if (n == 0)
+    return 0;
+  for (guint i = 1; i < n; i++) {
+    if (i >= avail)
+      return -1;
+    guint8 c = s[i];
+    guint8 lo = 0x80, hi = 0xBF;
+    if (i == 1) {               /* reject overlongs, surrogates and > U+10FFFF */
+      if (s[0] == 0xE0)
+        lo = 0xA0;
+      else if (s[0] == 0xED)
+        hi = 0x9F;
+      else if (s[0] == 0xF0)
+        lo = 0x90;
+      else if (s[0] == 0xF4)
+        hi = 0x8F;
+    }
+    if (c < lo || c > hi)
+      return 0;
+  }
+  return (int) n;
+}
+
+/* Code point ending just before byte @pos (pos > 0), and its start in *@start. */
+static gint32
+char_before (const char *text, gsize pos, gsize * start)
+{
+  gsize p = pos - 1;
+  while (p > 0 && ((guint8) text[p] & 0xC0) == 0x80)
+    p--;
+  utf8proc_int32_t cp = -1;
+  utf8proc_iterate ((const utf8proc_uint8_t *) text + p, pos - p, &cp);
+  if (start)
+    *start = p;
+  return cp;
+}
+
+static gint32
+char_at (const char *text, gsize len, gsize pos)
+{
+  utf8proc_int32_t cp = -1;
+  utf8proc_iterate ((const utf8proc_uint8_t *) text + pos, MIN (len - pos, 4), &cp);
+  return cp;
+}
+
+static gboolean
+is_space (gint32 c)
+{
+  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x85)
+    return TRUE;
+  if (c < 0x80)
+    return FALSE;
+  utf8proc_category_t cat = utf8proc_category (c);
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
+}
+
+/* CJK ideographs: the tokenizer isolates each one, so a boundary beside one is a token boundary
+ * (the same ranges BertNormalizer's handle_chinese_chars uses). */
+static gboolean
+is_cjk (gint32 c)
+{
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)
+      || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F)
+      || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF)
+      || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+static gboolean
+is_full_width_terminal (gint32 c)
+{
+  return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61;
+}
+
+static gboolean
+is_terminal (gint32 c)
+{
+  return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x203C || c == 0x2047
+      || c == 0x2048 || c == 0x2049 || c == 0x0964 || c == 0x0965 || c == 0x061F
+      || c == 0x06D4 || is_full_width_terminal (c);
+}
+
+/* Closing punctuation that may follow a sentence terminal: .) ." .” .’ .»  */
+static gboolean
+is_closer (gint32 c)
+{
+  if (c == '"' || c == '\'' || c == ')' || c == ']' || c == '}')
+    return TRUE;
+  if (c < 0x80)
+    return FALSE;
+  utf8proc_category_t cat = utf8proc_category (c);
+  return cat == UTF8PROC_CATEGORY_PE || cat == UTF8PROC_CATEGORY_PF;
+}
+
+gboolean
+te_text_is_word_break (const char *text, gsize len, gsize pos)
+{
+  if (pos == 0 || pos >= len)
+    return FALSE;
+  gint32 before = char_before (text, pos, NULL);
+  gint32 at = char_at (text, len, pos);
+  if (is_space (at))
+    return FALSE;
+  return is_space (before) || is_cjk (before) || is_cjk (at) || is_full_width_terminal (before);
+}
+
+/* Start of the whitespace run that ends at @pos. */
+static gsize
+space_run_start (const char *text, gsize pos)
+{
+  while (pos > 0) {
+    gsize s;
+    gint32 c = char_before (text, pos, &s);
+    if (!is_space (c))
+      break;
+    pos = s;
+  }
+  return pos;
+}
+
+gboolean
+te_text_is_paragraph_break (const char *text, gsize len, gsize pos)
+{
+  if (!te_text_is_word_break (text, len, pos))
+    return FALSE;
+  guint newlines = 0;
+  for (gsize p = space_run_start (text, pos); p < pos;) {
+    gint32 c = char_at (text, len, p);
+    if (c == '\n' || c == 0x85 || c == 0x0C || c == 0x2029 || (c == '\r' && (p + 1 >= len
+                || text[p + 1] != '\n')))
+      newlines += (c == 0x2029 || c == 0x0C) ? 2 : 1;
+    p += utf8_seq_len ((guint8) text[p]) ? utf8_seq_len ((guint8) text[p]) : 1;
+  }
+  return newlines >= 2;
+}
+
+gboolean
+te_text_is_sentence_break (const char *text, gsize len, gsize pos)
+{
+  if (!te_text_is_word_break (text, len, pos))
+    return FALSE;
+  gsize p = space_run_start (text, pos);
+  if (p == 0)
+    return FALSE;
+  gboolean had_space = p < pos;
+  gsize s;
+  gint32 c = char_before (text, p, &s);
+  /* skip closing quotes / brackets after the terminal */
+  for (int i = 0; i < 3 && is_closer (c) && s > 0; i++) {
+    p = s;
+    c = char_before (text, p, &s);
+  }
+  if (!is_terminal (c))
+    return FALSE;
+  if (is_full_width_terminal (c))
+    return TRUE;                /* CJK sentences need no space after the terminal */
+  if (!had_space)
+    return FALSE;
+  if (c == '.') {
+    /* "e.g. the", "approx. 5": a period before a lowercase letter is not taken as the end of a
+     * sentence; one before an uppercase letter, digit, quote or other script is. */
+    gint32 next = char_at (text, len, pos);
+    if (utf8proc_category (next) == UTF8PROC_CATEGORY_LL)
+      return FALSE;
+    /* single-letter initials ("J. Smith") */
+    if (s > 0) {
+      gsize s2;
+      gint32 prev = char_before (text, s, &s2);
+      if (utf8proc_category (prev) == UTF8PROC_CATEGORY_LU
+          && (s2 == 0 || is_space (char_before (text, s2, NULL))))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* ---- chunker ------------------------------------------------------------------------------- */
+
+TeChunker *
+te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint overlap_tokens)
+{
+  guint special = te_tokenizer_num_special_tokens (tok);
+  g_return_val_if_fail (max_tokens > special, NULL);
+
+  TeChunker *c = g_new0 (TeChunker, 1);
+  c->tok = tok;
+  c->max_tokens = max_tokens;
+  c->budget = max_tokens - special;
+  c->overlap = MIN (overlap_tokens, c->budget / 2);
+  c->window = MAX ((gsize) c->budget * TE_CHUNK_BYTES_PER_TOKEN, TE_CHUNK_MIN_WINDOW);
+  c->buf = g_byte_array_sized_new (c->window * 2);
+  te_encoding_init (&c->enc);
+  te_encoding_init (&c->enc2);
+  return c;
+}
+
+void
+te_chunker_free (TeChunker * c)
+{
+  if (!c)
+    return;
+  g_byte_array_unref (c->buf);
+  te_encoding_clear (&c->enc);
+  te_encoding_clear (&c->enc2);
+  g_free (c);
+}
+
+void
+te_chunker_reset (TeChunker * c)
+{
+  g_byte_array_set_size (c->buf, 0);
+  c->buf_start = 0;
+  c->min_end = 0;
+  c->next_index = 0;
+  c->partial_len = 0;
+  c->consumed = 0;
+}
+
+gsize
+te_chunker_pending (const TeChunker * c)
+{
+  return c->buf->len + c->partial_len;
+}
+
+/* Number of tokens of @enc that end at or before @pos. */
+static guint
+tokens_before (const TeEncoding * enc, gsize pos)
+{
+  guint lo = 0, hi = enc->n;
+  while (lo < hi) {
+    guint mid = (lo + hi) / 2;
+    if (enc->ends[mid] <= pos)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+typedef gboolean (*BreakFunc) (const char *text, gsize len, gsize pos);
+
+/* Last position in (lo, hi] where @is_break holds, 0 when none. */
+static gsize
+last_break (const char *text, gsize len, gsize lo, gsize hi, BreakFunc is_break)
+{
+  for (gsize p = hi; p > lo; p--) {
+    if (((guint8) text[p] & 0xC0) == 0x80)
+      continue;
+    if (is_break (text, len, p))
+      return p;
+  }
+  return 0;
+}
+
+/* Choose where the chunk at the front of the buffer ends. */
+static gsize
+choose_end (TeChunker * c, gsize view, gboolean text_complete)
+{
+  const char *text = (const char *) c->buf->data;
+  gsize len = c->buf->len;
+  const TeEncoding *enc = &c->enc;
+
+  if (text_complete && enc->n <= c->budget)
+    return view;
+
+  /* the chunk must end at or before the first token that no longer fits */
+  gsize limit = enc->n > c->budget ? enc->starts[c->budget] : view;
+  if (limit <= c->min_end)
+    limit = view;
+
+  static const BreakFunc levels[] = {
+    te_text_is_paragraph_break, te_text_is_sentence_break, te_text_is_word_break
+  };
+  gsize best = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++) {
+    gsize p = last_break (text, len, c->min_end, limit, levels[i]);
+    if (p == 0)
+      continue;
+    /* a coarser boundary wins only if it does not leave the chunk less than half full */
+    if (tokens_before (enc, p) * 2 >= c->budget)
+      return p;
+    best = MAX (best, p);
+  }
+  if (best)
+    return best;
+  /* a run without any boundary: split hard, at a token start or the window's end */
+  return limit;
+}
+
+static gboolean
+emit_one (TeChunker * c, gboolean final, TeChunkFunc func, gpointer user_data, GError ** error)
+{
+  const char *text = (const char *) c->buf->data;
+  gsize view = MIN (c->buf->len, c->window);
+  while (view < c->buf->len && view > 0 && ((guint8) text[view] & 0xC0) == 0x80)
+    view--;
+  gboolean text_complete = final && view == c->buf->len;
+
+  if (!te_tokenizer_encode (c->tok, text, view, FALSE, &c->enc, error))
+    return FALSE;
+
+  gsize end = choose_end (c, view, text_complete);
+
+  /* Verify with the tokenizer on exactly the chunk's text: a hard split inside a word can
+   * tokenize differently than in context, so shrink until it fits. */
+  for (;;) {
+    if (!te_tokenizer_encode (c->tok, text, end, FALSE, &c->enc2, error))
+      return FALSE;
+    if (c->enc2.n <= c->budget)
+      break;
+    gsize shorter = c->enc2.starts[c->budget];
+    if (shorter == 0 || shorter >= end) {
+      /* cannot happen for tokenizers whose tokens cover distinct bytes; refuse rather than loop */
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "cannot split text at byte %" G_GUINT64_FORMAT " into chunks of %u tokens",
+          c->buf_start, c->max_tokens);
+      return FALSE;
+    }
+    end = shorter;
+  }
+
+  TeChunk chunk = {
+    .index = c->next_index++,
+    .start = c->buf_start,
+    .end = c->buf_start + end,
+    .text = text,
+    .len = end,
+    .n_tokens = c->enc2.n + te_tokenizer_num_special_tokens (c->tok),
+  };
+
+  /* where the next chunk starts: @overlap tokens back, moved forward to a word start */
+  gsize next = end;
+  if (c->overlap > 0 && !(final && end == c->buf->len) && c->enc2.n > c->overlap) {
+    for (guint j = c->enc2.n - c->overlap; j < c->enc2.n; j++) {
+      gsize s = c->enc2.starts[j];
+      if (s > 0 && te_text_is_word_break (text, c->buf->len, s)) {
+        next = s;
+        break;
+      }
+    }
+  }
+
+  gboolean ok = func (&chunk, user_data);
+
+  g_byte_array_remove_range (c->buf, 0, next);
+  c->buf_start += next;
+  c->min_end = end - next;
+  return ok;
+}
+
+static gboolean
+append_valid (TeChunker * c, const guint8 * data, gsize len, TeChunkFunc func,
+    gpointer user_data, GError ** error)
+{
+  while (len > 0) {
+    gsize room = c->window > c->buf->len ? c->window - c->buf->len : 0;
+    gsize take = MIN (len, MAX (room, 1));
+    g_byte_array_append (c->buf, data, take);
+    data += take;
+    len -= take;
+    while (c->buf->len >= c->window + 4) {
+      if (!emit_one (c, FALSE, func, user_data, error))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
+    gpointer user_data, GError ** error)
+{
+  const guint8 *s = (const guint8 *) data;
+  gsize i = 0;
+
+  /* complete a sequence split across the previous push and this one */
+  while (c->partial_len > 0 && i < len) {
+    c->partial[c->partial_len++] = s[i++];
+    int r = utf8_check (c->partial, c->partial_len);
+    if (r == 0)
+      goto invalid;
+    if (r > 0) {
+      guint8 tmp[4];
+      memcpy (tmp, c->partial, r);
+      c->partial_len = 0;
+      c->consumed += r;
+      if (!append_valid (c, tmp, r, func, user_data, error))
+        return FALSE;
+    }
+  }
+
+  gsize run = i;
+  while (i < len) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    int r = utf8_check (s + i, len - i);
+    if (r > 0) {
+      i += r;
+      continue;
+    }
+    if (r < 0) {                /* cut by the end of this buffer: keep for the next one */
+      c->partial_len = len - i;
+      memcpy (c->partial, s + i, c->partial_len);
+      break;
+    }
+    c->consumed += i - run;
+    goto invalid;
+  }
+  gsize valid_end = c->partial_len ? len - c->partial_len : len;
+  c->consumed += valid_end - run;
+  return append_valid (c, s + run, valid_end - run, func, user_data, error);
+
+invalid:
+  g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+      "input is not valid UTF-8 at byte %" G_GUINT64_FORMAT
+      " of the document; convert it first (e.g. with iconv)", c->consumed);
+  return FALSE;
+}
+
+gboolean
+te_chunker_finish (TeChunker * c, TeChunkFunc func, gpointer user_data, GError ** error)
+{
+  if (c->partial_len > 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "document ends inside a UTF-8 sequence at byte %" G_GUINT64_FORMAT, c->consumed);
+    te_chunker_reset (c);
+    return FALSE;
+  }
+  gboolean ok = TRUE;
+  /* the last chunk's overlap tail is already inside it: anything left at or before min_end has
+   * been emitted */
+  while (ok && c->buf->len > c->min_end)
+    ok = emit_one (c, TRUE, func, user_data, error);
+  te_chunker_reset (c);
+  return ok;
+}

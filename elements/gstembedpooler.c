@@ -1,1 +1,370 @@
-/* stub */ typedef int te_stub_t;
+/* gstembedpooler.c — embedpooler element: pools token embeddings and L2-normalises. */
+/**
+ * SECTION:element-embedpooler
+ * @title: embedpooler
+ *
+ * Turns the token embeddings of a chunk (from npuencoder) into one embedding: mean over the real
+ * tokens (padding was already removed by the encoder, so the mean is mask-aware), the first ([CLS])
+ * token, or the element-wise max; then optional L2 normalisation. With the properties on "auto" the
+ * model's sentence-transformers configuration decides (1_Pooling/config.json, a Normalize module in
+ * modules.json); a plain transformers directory gets mean pooling without normalisation.
+ * A zero vector stays zero under normalisation (no NaN).
+ *
+ * Output buffers (caps `application/x-embedding, format=F32LE, dimension=D, normalized=B`) hold
+ * exactly D float32 values in native byte order; the #GstTextChunkMeta (document, index, byte range,
+ * text), timestamps and offsets of the chunk are kept, so an appsink can use them directly.
+ *
+ * The #GstEmbedPooler:model property only supplies defaults; its hidden size must match the
+ * encoder's (else negotiation fails with an error).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker ! texttokenizer ! npuencoder ! embedpooler pooling=cls normalize=false ! embedsink location=out.jsonl
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstembedpooler.h"
+#include "gsttextembedmeta.h"
+#include "gsttextembedmodel.h"
+#include "te-pooling.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_embed_pooler_debug);
+#define GST_CAT_DEFAULT gst_embed_pooler_debug
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_POOLING,
+  PROP_NORMALIZE,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("application/x-token-embeddings, format = (string) F32LE, "
+        "hidden-size = (int) [ 1, MAX ]"));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("application/x-embedding, format = (string) F32LE, "
+        "dimension = (int) [ 1, MAX ], normalized = (boolean) { true, false }"));
+
+GType
+gst_embed_pooler_pooling_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_EMBED_POOLER_POOLING_AUTO, "From the model's sentence-transformers config (else mean)",
+        "auto"},
+    {GST_EMBED_POOLER_POOLING_MEAN, "Mean over real tokens", "mean"},
+    {GST_EMBED_POOLER_POOLING_CLS, "First ([CLS]) token", "cls"},
+    {GST_EMBED_POOLER_POOLING_MAX, "Element-wise max over real tokens", "max"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmbedPoolerPooling", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_embed_pooler_normalize_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_EMBED_POOLER_NORMALIZE_AUTO, "As the model's sentence-transformers modules say "
+          "(else no)", "auto"},
+    {GST_EMBED_POOLER_NORMALIZE_TRUE, "L2-normalise", "true"},
+    {GST_EMBED_POOLER_NORMALIZE_FALSE, "Leave unnormalised", "false"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmbedPoolerNormalize", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+G_DEFINE_TYPE (GstEmbedPooler, gst_embed_pooler, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (embedpooler, "embedpooler", GST_RANK_NONE, GST_TYPE_EMBED_POOLER);
+
+static void gst_embed_pooler_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec);
+static void gst_embed_pooler_finalize (GObject * object);
+static GstStateChangeReturn gst_embed_pooler_change_state (GstElement * element,
+    GstStateChange transition);
+static GstFlowReturn gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf);
+static gboolean gst_embed_pooler_sink_event (GstPad * pad, GstObject * parent,
+    GstEvent * event);
+
+static void
+gst_embed_pooler_class_init (GstEmbedPoolerClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_embed_pooler_debug, "embedpooler", 0,
+      "Token embeddings to sentence embeddings");
+
+  gobject_class->set_property = gst_embed_pooler_set_property;
+  gobject_class->get_property = gst_embed_pooler_get_property;
+  gobject_class->finalize = gst_embed_pooler_finalize;
+
+  /**
+   * GstEmbedPooler:model:
+   *
+   * Model directory whose sentence-transformers configuration gives the "auto" defaults.
+   * NULL: the default model.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "Hugging Face model directory (NULL = default model)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstEmbedPooler:pooling:
+   *
+   * How token embeddings become one vector: auto (the model's config), mean, cls or max.
+   */
+  g_object_class_install_property (gobject_class, PROP_POOLING,
+      g_param_spec_enum ("pooling", "Pooling", "Pooling mode",
+          gst_embed_pooler_pooling_get_type (), GST_EMBED_POOLER_POOLING_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstEmbedPooler:normalize:
+   *
+   * L2-normalise the pooled vector: auto (the model's modules.json), true or false.
+   */
+  g_object_class_install_property (gobject_class, PROP_NORMALIZE,
+      g_param_spec_enum ("normalize", "Normalize", "L2 normalisation",
+          gst_embed_pooler_normalize_get_type (), GST_EMBED_POOLER_NORMALIZE_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Embedding pooler",
+      "Filter/Analyzer", "Pools token embeddings into one (normalised) embedding per chunk",
+      "gst-textembed developers");
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_embed_pooler_change_state);
+
+  gst_type_mark_as_plugin_api (gst_embed_pooler_pooling_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_embed_pooler_normalize_get_type (), 0);
+}
+
+static void
+gst_embed_pooler_init (GstEmbedPooler * self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_embed_pooler_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_embed_pooler_sink_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}
+
+static void
+gst_embed_pooler_finalize (GObject * object)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (object);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (gst_embed_pooler_parent_class)->finalize (object);
+}
+
+static void
+gst_embed_pooler_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_POOLING:
+      self->pooling = g_value_get_enum (value);
+      break;
+    case PROP_NORMALIZE:
+      self->normalize = g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_POOLING:
+      g_value_set_enum (value, self->pooling);
+      break;
+    case PROP_NORMALIZE:
+      g_value_set_enum (value, self->normalize);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+gst_embed_pooler_start (GstEmbedPooler * self)
+{
+  GError *err = NULL;
+
+  GST_OBJECT_LOCK (self);
+  gchar *path = g_strdup (self->model_path);
+  GstEmbedPoolerPooling pooling = self->pooling;
+  GstEmbedPoolerNormalize normalize = self->normalize;
+  GST_OBJECT_UNLOCK (self);
+
+  self->model = gst_text_embed_model_acquire (path, FALSE, &err);
+  if (!self->model) {
+    gst_text_embed_model_post_error (GST_ELEMENT (self), path, err);
+    g_clear_error (&err);
+    g_free (path);
+    return FALSE;
+  }
+  g_free (path);
+
+  const TeSentenceConfig *sc = te_model_sentence_config (self->model);
+  switch (pooling) {
+    case GST_EMBED_POOLER_POOLING_MEAN:
+      self->mode = TE_POOL_MEAN;
+      break;
+    case GST_EMBED_POOLER_POOLING_CLS:
+      self->mode = TE_POOL_CLS;
+      break;
+    case GST_EMBED_POOLER_POOLING_MAX:
+      self->mode = TE_POOL_MAX;
+      break;
+    default:
+      self->mode = sc->pooling;
+      break;
+  }
+  self->do_normalize = normalize == GST_EMBED_POOLER_NORMALIZE_AUTO ? sc->normalize
+      : normalize == GST_EMBED_POOLER_NORMALIZE_TRUE;
+  self->dim = 0;
+  self->caps_sent = FALSE;
+  GST_INFO_OBJECT (self, "pooling %s, normalize %s", te_pool_mode_to_string (self->mode),
+      self->do_normalize ? "yes" : "no");
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_embed_pooler_change_state (GstElement * element, GstStateChange transition)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !gst_embed_pooler_start (self))
+    return GST_STATE_CHANGE_FAILURE;
+
+  ret = GST_ELEMENT_CLASS (gst_embed_pooler_parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    g_clear_pointer (&self->model, gst_text_embed_model_release);
+  return ret;
+}
+
+static gboolean
+gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint h = 0;
+  if (!gst_structure_get_int (s, "hidden-size", &h) || h <= 0) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Input caps have no hidden-size"),
+        ("%" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  gint ours = te_model_config (self->model)->hidden_size;
+  if (h != ours) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The encoder's embeddings are %d wide but the pooler's model (%s) is %d wide; give "
+            "npuencoder and embedpooler the same model property", h,
+            te_model_dir (self->model), ours), (NULL));
+    return FALSE;
+  }
+  self->dim = h;
+  GstCaps *out = gst_caps_new_simple ("application/x-embedding",
+      "format", G_TYPE_STRING, "F32LE",
+      "dimension", G_TYPE_INT, h, "normalized", G_TYPE_BOOLEAN, self->do_normalize, NULL);
+  gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (out));
+  gst_caps_unref (out);
+  self->caps_sent = ok;
+  return ok;
+}
+
+static GstFlowReturn
+gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (parent);
+  GstMapInfo map;
+
+  if (!self->caps_sent) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before data"), (NULL));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  gsize row = (gsize) self->dim * sizeof (float);
+  gsize size = gst_buffer_get_size (buf);
+  if (size == 0 || size % row != 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Token embedding buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of "
+            "%d-float rows", size, self->dim), (NULL));
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+
+  GstBuffer *out = gst_buffer_new_allocate (NULL, row, NULL);
+  GstMapInfo omap;
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  gst_buffer_map (out, &omap, GST_MAP_WRITE);
+  float *v = (float *) omap.data;
+  te_pool ((const float *) map.data, size / row, self->dim, self->mode, v);
+  if (self->do_normalize)
+    te_l2_normalize (v, self->dim);
+  gst_buffer_unmap (out, &omap);
+  gst_buffer_unmap (buf, &map);
+
+  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (buf);
+  GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (buf);
+  gst_text_chunk_meta_copy_all (out, buf);
+  gst_buffer_unref (buf);
+  return gst_pad_push (self->srcpad, out);
+}
+
+static gboolean
+gst_embed_pooler_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (parent);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    gboolean ok = gst_embed_pooler_set_caps (self, caps);
+    gst_event_unref (event);
+    return ok;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}

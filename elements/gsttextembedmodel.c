@@ -1,1 +1,89 @@
-/* stub */ typedef int te_stub_t;
+/* gsttextembedmodel.c — the shared model cache behind gst_text_embed_model_acquire(). */
+#include "gsttextembedmodel.h"
+
+#include <stdlib.h>
+
+typedef struct {
+  gchar *key;
+  TeModel *model;
+  guint refs;
+} CacheEntry;
+
+static GMutex cache_lock;
+static GHashTable *by_key;      /* key -> CacheEntry */
+static GHashTable *by_model;    /* TeModel* -> CacheEntry */
+
+static gchar *
+cache_key (const gchar * dir, gboolean with_weights)
+{
+  char *real = realpath (dir, NULL);
+  gchar *key = g_strdup_printf ("%c:%s", with_weights ? 'w' : 't', real ? real : dir);
+  free (real);
+  return key;
+}
+
+TeModel *
+gst_text_embed_model_acquire (const gchar * dir, gboolean with_weights, GError ** error)
+{
+  if (!dir || !*dir)
+    dir = te_default_model_dir ();
+
+  gchar *key = cache_key (dir, with_weights);
+  g_mutex_lock (&cache_lock);
+  if (!by_key) {
+    by_key = g_hash_table_new (g_str_hash, g_str_equal);
+    by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
+  }
+  CacheEntry *e = g_hash_table_lookup (by_key, key);
+  if (e) {
+    e->refs++;
+    g_free (key);
+    g_mutex_unlock (&cache_lock);
+    return e->model;
+  }
+  /* Loading under the lock keeps two elements starting together from loading twice; loads
+   * are rare (state changes), so the serialisation costs nothing in streaming. */
+  TeModel *model = with_weights ? te_model_load (dir, error)
+      : te_model_load_tokenizer_only (dir, error);
+  if (model) {
+    e = g_new0 (CacheEntry, 1);
+    e->key = key;
+    e->model = model;
+    e->refs = 1;
+    g_hash_table_insert (by_key, e->key, e);
+    g_hash_table_insert (by_model, model, e);
+  } else {
+    g_free (key);
+  }
+  g_mutex_unlock (&cache_lock);
+  return model;
+}
+
+void
+gst_text_embed_model_release (TeModel * model)
+{
+  if (!model)
+    return;
+  g_mutex_lock (&cache_lock);
+  CacheEntry *e = by_model ? g_hash_table_lookup (by_model, model) : NULL;
+  g_assert (e != NULL);
+  if (--e->refs == 0) {
+    g_hash_table_remove (by_model, model);
+    g_hash_table_remove (by_key, e->key);
+    te_model_free (e->model);
+    g_free (e->key);
+    g_free (e);
+  }
+  g_mutex_unlock (&cache_lock);
+}
+
+void
+gst_text_embed_model_post_error (GstElement * element, const gchar * dir, const GError * error)
+{
+  if (!dir || !*dir)
+    dir = te_default_model_dir ();
+  GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
+      ("Could not load model '%s': %s", dir, error ? error->message : "unknown error"),
+      ("Set the model property to a Hugging Face model directory (config.json, tokenizer.json, "
+          "model.safetensors), or run tools/setup.sh to install the default model."));
+}

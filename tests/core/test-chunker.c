@@ -1,1 +1,347 @@
-int main (void) { return 77; } /* stub: to be written */
+/* test-chunker.c — te_chunker: tiling, token limits, boundary preference, streaming
+ * independence from buffer sizes, bounded memory, UTF-8 errors. Uses the real model's tokenizer
+ * (TE_TEST_MODEL) so token counts are those the encoder will see. */
+#include <string.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "te-chunker.h"
+#include "te-model.h"
+
+static TeTokenizer *tok;
+
+typedef struct {
+  GPtrArray *chunks;            /* ChunkCopy* */
+  gsize max_pending;
+  TeChunker *chunker;
+} Collect;
+
+typedef struct {
+  guint64 index, start, end;
+  gchar *text;
+  gsize len;
+  guint n_tokens;
+} ChunkCopy;
+
+static void
+chunk_copy_free (gpointer p)
+{
+  ChunkCopy *c = p;
+  g_free (c->text);
+  g_free (c);
+}
+
+static gboolean
+collect (const TeChunk * chunk, gpointer user_data)
+{
+  Collect *col = user_data;
+  ChunkCopy *c = g_new0 (ChunkCopy, 1);
+  c->index = chunk->index;
+  c->start = chunk->start;
+  c->end = chunk->end;
+  c->text = g_memdup2 (chunk->text, chunk->len);
+  c->len = chunk->len;
+  c->n_tokens = chunk->n_tokens;
+  g_ptr_array_add (col->chunks, c);
+  return TRUE;
+}
+
+/* Chunk @text pushed in pieces of @piece bytes (0 = all at once). */
+static GPtrArray *
+run_chunker (const gchar * text, gsize len, guint max_tokens, guint overlap, gsize piece,
+    gsize * max_pending)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, max_tokens, overlap);
+  gsize off = 0;
+  if (piece == 0)
+    piece = len ? len : 1;
+  while (off < len) {
+    gsize n = MIN (piece, len - off);
+    g_assert_true (te_chunker_push (c, text + off, n, collect, &col, &err));
+    g_assert_no_error (err);
+    col.max_pending = MAX (col.max_pending, te_chunker_pending (c));
+    off += n;
+  }
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (te_chunker_pending (c), ==, 0);
+  te_chunker_free (c);
+  if (max_pending)
+    *max_pending = col.max_pending;
+  return col.chunks;
+}
+
+/* Every chunk: exact source bytes, <= max tokens by an independent encode, sequential index. */
+static void
+check_chunks (GPtrArray * chunks, const gchar * text, gsize len, guint max_tokens,
+    gboolean tiling)
+{
+  TeEncoding enc;
+  te_encoding_init (&enc);
+  guint64 prev_start = 0, prev_end = 0;
+  g_assert_cmpuint (chunks->len, >, 0);
+  for (guint i = 0; i < chunks->len; i++) {
+    ChunkCopy *c = chunks->pdata[i];
+    g_assert_cmpuint (c->index, ==, i);
+    g_assert_cmpuint (c->end, >, c->start);
+    g_assert_cmpuint (c->end, <=, len);
+    g_assert_cmpuint (c->len, ==, c->end - c->start);
+    g_assert_true (memcmp (c->text, text + c->start, c->len) == 0);
+    g_assert_true (te_tokenizer_encode (tok, c->text, c->len, TRUE, &enc, NULL));
+    g_assert_cmpuint (enc.n, ==, c->n_tokens);
+    g_assert_cmpuint (enc.n, <=, max_tokens);
+    if (i == 0) {
+      g_assert_cmpuint (c->start, ==, 0);
+    } else if (tiling) {
+      g_assert_cmpuint (c->start, ==, prev_end);
+    } else {
+      g_assert_cmpuint (c->start, >, prev_start);
+      g_assert_cmpuint (c->start, <=, prev_end);
+      g_assert_cmpuint (c->end, >, prev_end);
+    }
+    prev_start = c->start;
+    prev_end = c->end;
+  }
+  g_assert_cmpuint (prev_end, ==, len);
+  te_encoding_clear (&enc);
+}
+
+static gchar *
+read_gpl (gsize * len)
+{
+  gchar *text = NULL;
+  GError *err = NULL;
+  g_file_get_contents ("/usr/share/common-licenses/GPL-3", &text, len, &err);
+  g_assert_no_error (err);
+  return text;
+}
+
+static void
+test_tiling_gpl (void)
+{
+  gsize len;
+  gchar *text = read_gpl (&len);
+  guint limits[] = { 16, 64, 128, 256 };
+  for (guint i = 0; i < G_N_ELEMENTS (limits); i++) {
+    GPtrArray *chunks = run_chunker (text, len, limits[i], 0, 0, NULL);
+    check_chunks (chunks, text, len, limits[i], TRUE);
+    /* chunks are well filled: all but the last at least a quarter of the budget */
+    for (guint j = 0; j + 1 < chunks->len; j++)
+      g_assert_cmpuint (((ChunkCopy *) chunks->pdata[j])->n_tokens, >=, limits[i] / 4);
+    g_ptr_array_unref (chunks);
+  }
+  g_free (text);
+}
+
+/* The chunks must not depend on how the input was cut into buffers. */
+static void
+test_piece_independence (void)
+{
+  gsize len;
+  gchar *text = read_gpl (&len);
+  GPtrArray *whole = run_chunker (text, len, 128, 16, 0, NULL);
+  gsize pieces[] = { 1, 3, 7, 4096 };
+  for (guint i = 0; i < G_N_ELEMENTS (pieces); i++) {
+    GPtrArray *other = run_chunker (text, len, 128, 16, pieces[i], NULL);
+    g_assert_cmpuint (other->len, ==, whole->len);
+    for (guint j = 0; j < whole->len; j++) {
+      ChunkCopy *a = whole->pdata[j], *b = other->pdata[j];
+      g_assert_cmpuint (a->start, ==, b->start);
+      g_assert_cmpuint (a->end, ==, b->end);
+    }
+    g_ptr_array_unref (other);
+  }
+  g_ptr_array_unref (whole);
+  g_free (text);
+}
+
+static void
+test_overlap (void)
+{
+  gsize len;
+  gchar *text = read_gpl (&len);
+  GPtrArray *chunks = run_chunker (text, len, 128, 16, 0, NULL);
+  check_chunks (chunks, text, len, 128, FALSE);
+  TeEncoding enc;
+  te_encoding_init (&enc);
+  for (guint i = 1; i < chunks->len; i++) {
+    ChunkCopy *a = chunks->pdata[i - 1], *b = chunks->pdata[i];
+    g_assert_cmpuint (b->start, <, a->end);     /* there is an overlap ... */
+    g_assert_true (te_tokenizer_encode (tok, text + b->start, a->end - b->start, FALSE, &enc,
+            NULL));
+    g_assert_cmpuint (enc.n, <=, 16);   /* ... of at most overlap-tokens tokens */
+  }
+  te_encoding_clear (&enc);
+  g_ptr_array_unref (chunks);
+  g_free (text);
+}
+
+static void
+test_paragraph_preference (void)
+{
+  GString *s = g_string_new (NULL);
+  for (int p = 0; p < 30; p++) {
+    for (int w = 0; w < 30; w++)
+      g_string_append_printf (s, "word%d ", w % 7);
+    g_string_append (s, "end.\n\n");
+  }
+  GPtrArray *chunks = run_chunker (s->str, s->len, 128, 0, 0, NULL);
+  check_chunks (chunks, s->str, s->len, 128, TRUE);
+  for (guint i = 0; i + 1 < chunks->len; i++) {
+    ChunkCopy *c = chunks->pdata[i];
+    if (c->len < 6 || memcmp (c->text + c->len - 6, "end.\n\n", 6) != 0)
+      g_error ("chunk %u does not end at a paragraph: ...%.*s", i, 20,
+          c->text + c->len - MIN (c->len, 20));
+  }
+  g_ptr_array_unref (chunks);
+  g_string_free (s, TRUE);
+}
+
+static void
+test_sentence_preference (void)
+{
+  GString *s = g_string_new (NULL);
+  for (int i = 0; i < 200; i++)
+    g_string_append_printf (s, "This is sentence number %d with a few words. ", i);
+  GPtrArray *chunks = run_chunker (s->str, s->len, 64, 0, 0, NULL);
+  check_chunks (chunks, s->str, s->len, 64, TRUE);
+  for (guint i = 0; i + 1 < chunks->len; i++) {
+    ChunkCopy *c = chunks->pdata[i];
+    g_assert_true (c->len >= 2 && c->text[c->len - 2] == '.' && c->text[c->len - 1] == ' ');
+  }
+  g_ptr_array_unref (chunks);
+  g_string_free (s, TRUE);
+}
+
+static void
+test_break_helpers (void)
+{
+  const char *t = "It ended. The next one e.g. this and J. Smith went home.\n\nNew para";
+  gsize len = strlen (t);
+  g_assert_true (te_text_is_sentence_break (t, len, strstr (t, "The") - t));
+  g_assert_false (te_text_is_sentence_break (t, len, strstr (t, "this") - t));
+  g_assert_false (te_text_is_sentence_break (t, len, strstr (t, "Smith") - t));
+  g_assert_true (te_text_is_word_break (t, len, strstr (t, "next") - t));
+  g_assert_false (te_text_is_word_break (t, len, strstr (t, "ext") - t));
+  g_assert_true (te_text_is_paragraph_break (t, len, strstr (t, "New") - t));
+  g_assert_false (te_text_is_paragraph_break (t, len, strstr (t, "The") - t));
+  const char *cjk = "我们今天去公园。明天下雨";
+  g_assert_true (te_text_is_sentence_break (cjk, strlen (cjk), strstr (cjk, "明") - cjk));
+}
+
+/* A long run without any boundary: split hard, every piece within limits, memory bounded. */
+static void
+test_no_boundary_run (void)
+{
+  gsize len = 2 * 1024 * 1024;
+  gchar *text = g_malloc (len);
+  memset (text, 'a', len);
+  gsize max_pending = 0;
+  GPtrArray *chunks = run_chunker (text, len, 128, 0, 65536, &max_pending);
+  check_chunks (chunks, text, len, 128, TRUE);
+  g_assert_cmpuint (max_pending, <, 64 * 1024);
+  g_ptr_array_unref (chunks);
+
+  /* punctuation run: every character a token, hard split at token starts */
+  for (gsize i = 0; i < len; i++)
+    text[i] = (i % 2) ? '.' : 'b';
+  chunks = run_chunker (text, 200000, 128, 8, 4096, &max_pending);
+  check_chunks (chunks, text, 200000, 128, FALSE);
+  g_assert_cmpuint (max_pending, <, 64 * 1024);
+  g_ptr_array_unref (chunks);
+  g_free (text);
+}
+
+static void
+test_cjk (void)
+{
+  GString *s = g_string_new (NULL);
+  const char *base = "我们今天去公园散步天气很好";
+  for (int i = 0; i < 300; i++)
+    g_string_append (s, base);
+  GPtrArray *chunks = run_chunker (s->str, s->len, 50, 0, 5, NULL);
+  check_chunks (chunks, s->str, s->len, 50, TRUE);
+  /* ideographs are one token each: chunks are full */
+  for (guint i = 0; i + 1 < chunks->len; i++)
+    g_assert_cmpuint (((ChunkCopy *) chunks->pdata[i])->n_tokens, ==, 50);
+  g_ptr_array_unref (chunks);
+  g_string_free (s, TRUE);
+}
+
+static void
+test_multibyte_split_across_pushes (void)
+{
+  const char *text = "naïve café — déjà vu 😀 ok";
+  gsize len = strlen (text);
+  GPtrArray *whole = run_chunker (text, len, 32, 0, 0, NULL);
+  GPtrArray *bytewise = run_chunker (text, len, 32, 0, 1, NULL);
+  g_assert_cmpuint (whole->len, ==, 1);
+  g_assert_cmpuint (bytewise->len, ==, 1);
+  ChunkCopy *c = bytewise->pdata[0];
+  g_assert_cmpuint (c->len, ==, len);
+  g_assert_true (memcmp (c->text, text, len) == 0);
+  g_ptr_array_unref (whole);
+  g_ptr_array_unref (bytewise);
+}
+
+static void
+test_invalid_utf8 (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 64, 0);
+  g_assert_true (te_chunker_push (c, "hello ", 6, collect, &col, &err));
+  g_assert_false (te_chunker_push (c, "wor\xffld", 6, collect, &col, &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, "byte 9"));
+  g_clear_error (&err);
+
+  te_chunker_reset (c);
+  g_assert_true (te_chunker_push (c, "abc \xe2\x82", 6, collect, &col, &err));
+  g_assert_false (te_chunker_finish (c, collect, &col, &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_clear_error (&err);
+
+  /* overlong encoding and surrogates are invalid too */
+  te_chunker_reset (c);
+  g_assert_false (te_chunker_push (c, "\xc0\xaf", 2, collect, &col, &err));
+  g_clear_error (&err);
+  te_chunker_reset (c);
+  g_assert_false (te_chunker_push (c, "\xed\xa0\x80", 3, collect, &col, &err));
+  g_clear_error (&err);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  const char *dir = g_getenv ("TE_TEST_MODEL");
+  if (!dir) {
+    g_printerr ("TE_TEST_MODEL must name the test model directory\n");
+    return 1;
+  }
+  gchar *path = g_build_filename (dir, "tokenizer.json", NULL);
+  GError *err = NULL;
+  tok = te_tokenizer_new_from_file (path, &err);
+  g_assert_no_error (err);
+  g_free (path);
+
+  g_test_add_func ("/chunker/tiling-gpl", test_tiling_gpl);
+  g_test_add_func ("/chunker/piece-independence", test_piece_independence);
+  g_test_add_func ("/chunker/overlap", test_overlap);
+  g_test_add_func ("/chunker/paragraph-preference", test_paragraph_preference);
+  g_test_add_func ("/chunker/sentence-preference", test_sentence_preference);
+  g_test_add_func ("/chunker/break-helpers", test_break_helpers);
+  g_test_add_func ("/chunker/no-boundary-run", test_no_boundary_run);
+  g_test_add_func ("/chunker/cjk", test_cjk);
+  g_test_add_func ("/chunker/multibyte-split", test_multibyte_split_across_pushes);
+  g_test_add_func ("/chunker/invalid-utf8", test_invalid_utf8);
+  int ret = g_test_run ();
+  te_tokenizer_free (tok);
+  return ret;
+}

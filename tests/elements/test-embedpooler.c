@@ -1,1 +1,141 @@
-int main (void) { return 77; } /* stub: to be written */
+/* test-embedpooler.c — GstHarness tests of embedpooler: pooling arithmetic on hand-made token
+ * embeddings, normalisation, zero vectors, width mismatch. */
+#include <math.h>
+#include <string.h>
+#include "test-util.h"
+#include "gsttextembedmeta.h"
+
+#define H 384
+
+/* Three tokens: token t has value (t + 1) * (d % 5 - 2) in dimension d. */
+static GstBuffer *
+tokens_buffer (float scale)
+{
+  float *v = g_new (float, 3 * H);
+  for (int t = 0; t < 3; t++)
+    for (int d = 0; d < H; d++)
+      v[t * H + d] = scale * (t + 1) * (d % 5 - 2);
+  GstBuffer *b = gst_buffer_new_wrapped (v, 3 * H * sizeof (float));
+  gst_buffer_add_text_chunk_meta (b, "doc", 3, 0, 5, "hello", 5, 3);
+  return b;
+}
+
+static float *
+pool_with (const gchar * pooling, const gchar * normalize, float scale)
+{
+  GstElement *e = gst_element_factory_make ("embedpooler", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "pooling", pooling);
+  gst_util_set_object_arg (G_OBJECT (e), "normalize", normalize);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  fail_unless_equals_int (gst_harness_push (h, tokens_buffer (scale)), GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (h);
+  fail_unless_equals_int (gst_buffer_get_size (out), H * sizeof (float));
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (out);
+  fail_unless (m && m->index == 3 && g_str_equal (m->text, "hello"));
+  float *v = g_new (float, H);
+  gst_buffer_extract (out, 0, v, H * sizeof (float));
+  gst_buffer_unref (out);
+
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint dim;
+  gboolean normalized;
+  fail_unless (gst_structure_get_int (s, "dimension", &dim) && dim == H);
+  fail_unless (gst_structure_get_boolean (s, "normalized", &normalized));
+  fail_unless_equals_int (normalized, g_str_equal (normalize, "true")
+      || g_str_equal (normalize, "auto"));
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+  return v;
+}
+
+GST_START_TEST (test_modes)
+{
+  float *mean = pool_with ("mean", "false", 1);
+  float *cls = pool_with ("cls", "false", 1);
+  float *max = pool_with ("max", "false", 1);
+  for (int d = 0; d < H; d++) {
+    float base = d % 5 - 2;
+    fail_unless (fabsf (mean[d] - 2 * base) < 1e-6);    /* (1 + 2 + 3) / 3 */
+    fail_unless (fabsf (cls[d] - base) < 1e-6);
+    fail_unless (fabsf (max[d] - (base >= 0 ? 3 * base : base)) < 1e-6);
+  }
+  g_free (mean);
+  g_free (cls);
+  g_free (max);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_normalize_and_auto)
+{
+  /* all-MiniLM-L6-v2 declares mean pooling and a Normalize module: auto = mean + L2 */
+  float *a = pool_with ("auto", "auto", 1);
+  float *b = pool_with ("mean", "true", 1);
+  double norm = 0;
+  for (int d = 0; d < H; d++) {
+    fail_unless (a[d] == b[d]);
+    norm += (double) a[d] * a[d];
+  }
+  fail_unless (fabs (norm - 1.0) < 1e-5, "norm^2 %g", norm);
+  g_free (a);
+  g_free (b);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_zero_vector_no_nan)
+{
+  float *z = pool_with ("mean", "true", 0);
+  for (int d = 0; d < H; d++)
+    fail_unless (z[d] == 0.0f, "dimension %d is %g", d, z[d]);
+  g_free (z);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_width_mismatch)
+{
+  GstBus *bus;
+  GstHarness *h = test_harness_new ("embedpooler", &bus, NULL);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=768");
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg && strstr (msg, "768") && strstr (msg, "384"), "%s", msg);
+  g_free (msg);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_ragged_buffer)
+{
+  GstBus *bus;
+  GstHarness *h = test_harness_new ("embedpooler", &bus, NULL);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_allocate (NULL, 100, NULL)),
+      GST_FLOW_ERROR);
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg && strstr (msg, "rows"), "%s", msg);
+  g_free (msg);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+static Suite *
+embedpooler_suite (void)
+{
+  Suite *s = suite_create ("embedpooler");
+  TCase *tc = tcase_create ("general");
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_modes);
+  tcase_add_test (tc, test_normalize_and_auto);
+  tcase_add_test (tc, test_zero_vector_no_nan);
+  tcase_add_test (tc, test_width_mismatch);
+  tcase_add_test (tc, test_ragged_buffer);
+  return s;
+}
+
+GST_CHECK_MAIN (embedpooler);

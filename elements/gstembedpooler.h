@@ -1,0 +1,50 @@
+/* gstembedpooler.h — embedpooler: token embeddings to one sentence embedding per chunk. */
+#pragma once
+
+#include <gst/gst.h>
+#include "te-model.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GST_EMBED_POOLER_POOLING_AUTO,
+  GST_EMBED_POOLER_POOLING_MEAN,
+  GST_EMBED_POOLER_POOLING_CLS,
+  GST_EMBED_POOLER_POOLING_MAX,
+} GstEmbedPoolerPooling;
+
+typedef enum {
+  GST_EMBED_POOLER_NORMALIZE_AUTO,
+  GST_EMBED_POOLER_NORMALIZE_TRUE,
+  GST_EMBED_POOLER_NORMALIZE_FALSE,
+} GstEmbedPoolerNormalize;
+
+#define GST_TYPE_EMBED_POOLER (gst_embed_pooler_get_type ())
+G_DECLARE_FINAL_TYPE (GstEmbedPooler, gst_embed_pooler, GST, EMBED_POOLER, GstElement)
+
+struct _GstEmbedPooler
+{
+  GstElement parent;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* properties, object lock */
+  gchar *model_path;
+  GstEmbedPoolerPooling pooling;
+  GstEmbedPoolerNormalize normalize;
+
+  /* streaming state */
+  TeModel *model;
+  TePoolMode mode;
+  gboolean do_normalize;
+  gint dim;                     /* from the input caps */
+  gboolean caps_sent;
+};
+
+GType gst_embed_pooler_pooling_get_type (void);
+GType gst_embed_pooler_normalize_get_type (void);
+
+GST_ELEMENT_REGISTER_DECLARE (embedpooler);
+
+G_END_DECLS

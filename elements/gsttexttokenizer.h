@@ -1,0 +1,31 @@
+/* gsttexttokenizer.h — texttokenizer: chunk text to token ids with the model's tokenizer.json. */
+#pragma once
+
+#include <gst/gst.h>
+#include "te-model.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_TEXT_TOKENIZER (gst_text_tokenizer_get_type ())
+G_DECLARE_FINAL_TYPE (GstTextTokenizer, gst_text_tokenizer, GST, TEXT_TOKENIZER, GstElement)
+
+struct _GstTextTokenizer
+{
+  GstElement parent;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  gchar *model_path;            /* property, object lock */
+
+  /* streaming state */
+  TeModel *model;
+  TeEncoding enc;
+  gboolean caps_sent;
+  guint64 anon_index;           /* for input without chunk metadata */
+  guint64 anon_offset;
+};
+
+GST_ELEMENT_REGISTER_DECLARE (texttokenizer);
+
+G_END_DECLS

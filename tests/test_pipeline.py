@@ -1,0 +1,157 @@
+"""End-to-end tests through gst-launch-1.0: the README pipeline on a long document, the textembed
+bin, embeddings against stored sentence-transformers vectors, chunk token counts against HF
+tokenizers, clear errors for bad input, and the runnable examples in pipelines/."""
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer
+
+from conftest import BUILD, MODEL, ROOT, gst_env
+
+GPL = Path("/usr/share/common-licenses/GPL-3")
+
+
+def launch(*elements, env=None, check=True, timeout=600):
+    """Run gst-launch-1.0 with the given pipeline description tokens."""
+    cmd = ["gst-launch-1.0", "-q", *elements]
+    p = subprocess.run(cmd, env=env or gst_env(), capture_output=True, text=True,
+                       timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer():
+    tok = Tokenizer.from_file(str(MODEL / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+@pytest.fixture(scope="module")
+def gpl_pipeline_rows(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpl") / "out.jsonl"
+    launch("filesrc", f"location={GPL}", "!", "textchunker", "max-tokens=128",
+           "overlap-tokens=16", "!", "texttokenizer", "!", "npuencoder", "!", "embedpooler",
+           "!", "embedsink", f"location={out}")
+    return read_jsonl(out)
+
+
+def test_readme_pipeline_covers_document(gpl_pipeline_rows, hf_tokenizer):
+    rows = gpl_pipeline_rows
+    data = GPL.read_bytes()
+    assert len(rows) > 50
+    prev_start, prev_end = -1, 0
+    for i, r in enumerate(rows):
+        assert r["doc"] == str(GPL)
+        assert r["index"] == i
+        assert r["start"] > prev_start and r["start"] <= prev_end, "gap between chunks"
+        assert r["end"] > prev_end
+        assert r["text"].encode("utf-8") == data[r["start"]:r["end"]]
+        assert len(r["embedding"]) == 384
+        norm = math.sqrt(sum(x * x for x in r["embedding"]))
+        assert abs(norm - 1) < 1e-4
+        # no chunk exceeds max-tokens, counted by Hugging Face's own tokenizer
+        n = len(hf_tokenizer.encode(r["text"]).ids)
+        assert n == r["tokens"] and n <= 128, f"chunk {i}: {n} tokens"
+        prev_start, prev_end = r["start"], r["end"]
+    assert prev_end == len(data), "the end of the document is missing"
+
+
+def test_bin_equals_explicit_pipeline(gpl_pipeline_rows, tmp_path):
+    out = tmp_path / "bin.jsonl"
+    launch("filesrc", f"location={GPL}", "!", "textembed", "max-tokens=128", "overlap-tokens=16",
+           "!", "embedsink", f"location={out}")
+    rows = read_jsonl(out)
+    assert [(r["start"], r["end"]) for r in rows] == \
+        [(r["start"], r["end"]) for r in gpl_pipeline_rows]
+    worst = min(cosine(a["embedding"], b["embedding"]) for a, b in zip(rows, gpl_pipeline_rows))
+    assert worst > 0.999999
+
+
+def test_bin_defaults_tile_without_overlap(tmp_path):
+    out = tmp_path / "default.jsonl"
+    launch("filesrc", f"location={GPL}", "!", "textembed", "!", "embedsink",
+           f"location={out}")
+    rows = read_jsonl(out)
+    assert rows[0]["start"] == 0
+    for a, b in zip(rows, rows[1:]):
+        assert b["start"] == a["end"]
+    assert rows[-1]["end"] == GPL.stat().st_size
+    assert max(r["tokens"] for r in rows) <= 256
+
+
+def test_embeddings_match_sentence_transformers(tmp_path):
+    """Each stored reference text through the whole pipeline vs sentence-transformers."""
+    ref = json.loads((ROOT / "tests/data/reference_embeddings.json").read_text())
+    items = ref["items"]
+    assert len(items) >= 20
+    cosines = []
+    for i, item in enumerate(items):
+        src = tmp_path / f"text{i}.txt"
+        src.write_text(item["text"], encoding="utf-8")
+        out = tmp_path / f"out{i}.jsonl"
+        launch("filesrc", f"location={src}", "!", "textembed", "!", "embedsink",
+               f"location={out}")
+        rows = read_jsonl(out)
+        assert len(rows) == 1, f"text {i} was split into {len(rows)} chunks"
+        cosines.append(cosine(rows[0]["embedding"], item["embedding"]))
+    print(f"min cosine vs sentence-transformers over {len(cosines)} texts: {min(cosines):.7f}")
+    bad = [(i, c) for i, c in enumerate(cosines) if c < 0.9999]
+    assert not bad, f"texts below 0.9999: {bad}"
+
+
+def test_missing_model_is_clear_error(tmp_path):
+    p = launch("filesrc", f"location={GPL}", "!", "textembed", "model=/no/such/model", "!",
+               "embedsink", f"location={tmp_path / 'x.jsonl'}", check=False)
+    assert p.returncode != 0
+    assert "/no/such/model" in p.stdout + p.stderr
+
+
+def test_invalid_utf8_is_clear_error(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Prix: 10 € — café".encode("latin-1", errors="replace") + b"\xe9t\xe9")
+    p = launch("filesrc", f"location={bad}", "!", "textembed", "!", "embedsink",
+               f"location={tmp_path / 'x.jsonl'}", check=False)
+    assert p.returncode != 0
+    assert "not valid UTF-8" in p.stdout + p.stderr
+
+
+def test_gst_inspect_documents_every_element():
+    for name in ["textchunker", "texttokenizer", "npuencoder", "embedpooler", "embedsink",
+                 "textembed"]:
+        p = subprocess.run(["gst-inspect-1.0", name], env=gst_env(), capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+        assert "Factory Details" in p.stdout
+        if name != "embedsink":
+            assert "model" in p.stdout
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "pipelines").glob("*.sh")))
+def test_pipeline_examples_run(script, tmp_path):
+    env = gst_env()
+    env["OUT_DIR"] = str(tmp_path)
+    p = subprocess.run(["bash", str(ROOT / "pipelines" / script)], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, f"{script}:\n{p.stdout}\n{p.stderr}"
+    outs = list(tmp_path.glob("*.jsonl"))
+    assert outs, f"{script} wrote no .jsonl into OUT_DIR"
+    for o in outs:
+        rows = read_jsonl(o)
+        assert rows and all(len(r["embedding"]) == 384 for r in rows)
