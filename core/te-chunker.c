@@ -447,7 +447,10 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
     }
   }
 
-  gsize run = i;
+  if (c->partial_len > 0)
+    return TRUE;                /* all of @data went into a still incomplete sequence */
+
+  gsize run = i, tail = 0;
   while (i < len) {
     if (s[i] < 0x80) {
       i++;
@@ -459,16 +462,19 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
       continue;
     }
     if (r < 0) {                /* cut by the end of this buffer: keep for the next one */
-      c->partial_len = len - i;
-      memcpy (c->partial, s + i, c->partial_len);
+      tail = len - i;
       break;
     }
     c->consumed += i - run;
     goto invalid;
   }
-  gsize valid_end = c->partial_len ? len - c->partial_len : len;
+  gsize valid_end = len - tail;
   c->consumed += valid_end - run;
-  return append_valid (c, s + run, valid_end - run, func, user_data, error);
+  if (!append_valid (c, s + run, valid_end - run, func, user_data, error))
+    return FALSE;
+  memcpy (c->partial, s + valid_end, tail);
+  c->partial_len = tail;
+  return TRUE;
 
 invalid:
   g_set_error (error, TE_ERROR, TE_ERROR_INVALID,

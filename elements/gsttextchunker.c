@@ -417,7 +417,12 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_STREAM_START:
       /* a new stream is a new document: finish the previous one if it had no EOS */
       gst_text_chunker_finish_document (self);
-      return gst_pad_push_event (self->srcpad, event);
+      if (!gst_pad_push_event (self->srcpad, event))
+        return FALSE;
+      /* our caps do not depend on the input's: announce them now, so a model mismatch
+       * downstream shows at negotiation even before the first chunk */
+      gst_text_chunker_send_caps (self);
+      return TRUE;
     case GST_EVENT_CAPS:
       /* input caps are fixed by the template (utf8 text); ours carry the tokenizer */
       gst_event_unref (event);

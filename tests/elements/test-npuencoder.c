@@ -166,6 +166,9 @@ GST_START_TEST (test_flush_drops_pending)
   fail_unless_equals_int (gst_harness_push (h, token_buffer (5, 0, 0)), GST_FLOW_OK);
   gst_harness_push_event (h, gst_event_new_flush_start ());
   gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&seg));
   gst_harness_push_event (h, gst_event_new_eos ());
   fail_unless_equals_int (gst_harness_buffers_received (h), 0);
   gst_harness_teardown (h);

@@ -167,6 +167,9 @@ GST_START_TEST (test_flush_resets)
       GST_FLOW_OK);
   gst_harness_push_event (h, gst_event_new_flush_start ());
   gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&seg));
   fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("after flush")), GST_FLOW_OK);
   gst_harness_push_event (h, gst_event_new_eos ());
   fail_unless_equals_int (gst_harness_buffers_received (h), 1);

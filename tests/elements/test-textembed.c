@@ -2,6 +2,8 @@
  * model-mismatch guard between separately configured elements. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "test-util.h"
 #include "gsttextembedmeta.h"
 
@@ -13,6 +15,7 @@ GST_START_TEST (test_bin_end_to_end)
       "document-id", "gpl", NULL);
   gsize len;
   gchar *text = test_read_file (GPL, &len);
+  gst_harness_set_src_caps_str (h, "text/plain");
   gsize part = 6000;            /* the first 6000 bytes are enough for a dozen chunks */
   fail_unless_equals_int (test_push_pieces (h, text, part, 512), GST_FLOW_OK);
   gst_harness_push_event (h, gst_event_new_eos ());
@@ -81,7 +84,7 @@ GST_START_TEST (test_model_mismatch_fails)
   fail_unless (model != NULL, "TE_TEST_MODEL must be set");
   gchar *dir = g_dir_make_tmp ("textembed-model-XXXXXX", NULL);
   const gchar *files[] = { "config.json", "model.safetensors", "modules.json",
-    "sentence_bert_config.json" };
+    "sentence_bert_config.json", "1_Pooling" };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
     gchar *src = g_build_filename (model, files[i], NULL);
     gchar *dst = g_build_filename (dir, files[i], NULL);
@@ -102,8 +105,9 @@ GST_START_TEST (test_model_mismatch_fails)
 
   gchar *desc = g_strdup_printf ("fakesrc num-buffers=0 ! textchunker model=%s ! texttokenizer "
       "! fakesink", dir);
-  GstElement *p = gst_parse_launch (desc, NULL);
-  fail_unless (p != NULL);
+  GError *perr = NULL;
+  GstElement *p = gst_parse_launch (desc, &perr);
+  fail_unless (p != NULL && perr == NULL, "%s", perr ? perr->message : "");
   GstBus *bus = gst_element_get_bus (p);
   gst_element_set_state (p, GST_STATE_PLAYING);
   GstMessage *msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
