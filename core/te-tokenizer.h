@@ -29,13 +29,22 @@ void te_encoding_clear (TeEncoding * enc);   /* frees arrays, leaves an empty en
 /* Load from a tokenizer.json file / from its contents. Supported today: normalizer BertNormalizer
  * (or null), pre_tokenizer BertPreTokenizer (or Whitespace-free null), model WordPiece,
  * post_processor TemplateProcessing / BertProcessing (or null). Anything else is a
- * TE_ERROR_UNSUPPORTED error naming the component and its "type". */
+ * TE_ERROR_UNSUPPORTED error naming the component and its "type".
+ * Also accepted: normalizers Lowercase, NFD, StripAccents and Sequences of the supported ones;
+ * added_tokens with any lstrip/rstrip/single_word/normalized flags (single_word's regex \w
+ * test relies on utf8proc's categories, so it is exact only for code points utf8proc knows).
+ * The "truncation" and "padding" sections are ignored: this tokenizer never truncates or pads
+ * (callers chunk long texts themselves). "decoder" is ignored too (it does not affect ids).
+ * Malformed JSON or missing/mistyped fields are TE_ERROR_PARSE; an unreadable file TE_ERROR_IO. */
 TeTokenizer *te_tokenizer_new_from_file (const char *path, GError ** error);
 TeTokenizer *te_tokenizer_new_from_data (const char *json, gsize len, GError ** error);
 void te_tokenizer_free (TeTokenizer * tok);
 
 /* Encode @len bytes of UTF-8 @text (need not be NUL terminated). Invalid UTF-8 is a
- * TE_ERROR_INVALID error. No truncation ever happens here. @out is reset first. */
+ * TE_ERROR_INVALID error naming the byte offset. No truncation ever happens here. @out is
+ * reset first (its arrays are reused and grown as needed). Ids and offsets equal those of
+ * Hugging Face tokenizers 0.23 (Tokenizer.encode), offsets converted to bytes.
+ * Thread-safe: several threads may encode with one tokenizer concurrently. */
 gboolean te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize len,
     gboolean add_special_tokens, TeEncoding * out, GError ** error);
 
@@ -46,6 +55,8 @@ guint te_tokenizer_vocab_size (const TeTokenizer * tok);   /* largest id + 1 */
 gint32 te_tokenizer_pad_id (const TeTokenizer * tok);      /* [PAD] or 0 */
 /* Token string for @id, or NULL when out of range. */
 const char *te_tokenizer_id_to_token (const TeTokenizer * tok, gint32 id);
+/* Id of @token (added tokens first, then the model vocabulary), or -1. */
+gint32 te_tokenizer_token_to_id (const TeTokenizer * tok, const char *token);
 /* Stable hex digest of everything that decides the token ids (vocabulary, normaliser, ...).
  * Two tokenizers with equal fingerprints produce equal ids. */
 const char *te_tokenizer_fingerprint (const TeTokenizer * tok);
