@@ -21,6 +21,7 @@ typedef struct {
   gint32 *token_type_ids;
   float *hidden;
   int *lengths;   /* real tokens per row, [batch] */
+  gint32 pad_id;  /* what te_batch_new() / te_batch_set_row() fill padding with */
 } TeBatch;
 
 TeBatch *te_batch_new (int batch, int seq_len, int hidden_size, gint32 pad_id);

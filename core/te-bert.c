@@ -1,1 +1,166 @@
-/* te-bert.c — stub, to be written */
+/* te-bert.c — the BERT encoder forward pass on the CPU, over a whole padded batch at once.
+ * Hot path: every linear layer is one sgemm over all the batch's real tokens. */
+#include "te-bert.h"
+#include "te-kernels.h"
+
+#include <string.h>
+
+/* Padding never enters the computation: the real tokens (mask != 0) of every row are packed
+ * into one [T, H] matrix. Linears, LayerNorm and GELU act on tokens independently, and
+ * attention runs per row over that row's packed tokens only, which is exactly attention with
+ * the padded keys masked out. So the real positions' outputs are those of the padded
+ * computation, without its cost when a batch mixes short and long texts. Padded positions of
+ * batch->hidden are written as zeros. Position ids are the original column indices. */
+
+gboolean
+te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
+{
+  const TeBertConfig *c;
+  const TeBertWeights *W;
+  int B, S, H, I, heads;
+  gsize BS, T = 0, t, wide;
+  gsize *src = NULL;            /* packed token t -> flat index b * S + s in the batch */
+  gsize *seg = NULL;            /* row b's packed tokens are [seg[b], seg[b + 1]) */
+  float *x, *wide_buf, *ctx, *tmp, *att, *block = NULL;
+  gint32 *ones = NULL;
+  gsize max_len = 0;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (model != NULL && batch != NULL, FALSE);
+
+  c = te_model_config (model);
+  W = te_model_weights (model);
+  if (W == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: the model was loaded without its weights", te_model_dir (model));
+    return FALSE;
+  }
+  B = batch->batch;
+  S = batch->seq_len;
+  H = c->hidden_size;
+  I = c->intermediate_size;
+  heads = c->num_heads;
+  if (B < 0 || S < 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "batch of %d x %d tokens", B, S);
+    return FALSE;
+  }
+  if (batch->hidden_size != H) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "batch hidden_size %d differs from the model's %d", batch->hidden_size, H);
+    return FALSE;
+  }
+  if (S > c->max_position_embeddings) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "sequence length %d exceeds the model's max_position_embeddings %d", S,
+        c->max_position_embeddings);
+    return FALSE;
+  }
+  BS = (gsize) B * S;
+  if (BS == 0)
+    return TRUE;
+  if (BS > G_MAXINT) {          /* row counts are BLAS ints */
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "batch of %d x %d tokens is too large", B,
+        S);
+    return FALSE;
+  }
+
+  /* Pack and validate. */
+  src = g_new (gsize, BS);
+  seg = g_new (gsize, B + 1);
+  for (int b = 0; b < B; b++) {
+    seg[b] = T;
+    for (int s = 0; s < S; s++) {
+      gsize i = (gsize) b * S + s;
+      gint32 id, type;
+
+      if (batch->attention_mask[i] == 0)
+        continue;
+      id = batch->input_ids[i];
+      type = batch->token_type_ids ? batch->token_type_ids[i] : 0;
+      if (id < 0 || id >= c->vocab_size) {
+        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+            "row %d position %d: token id %d outside the vocabulary (0..%d)", b, s, id,
+            c->vocab_size - 1);
+        goto out;
+      }
+      if (type < 0 || type >= c->type_vocab_size) {
+        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+            "row %d position %d: token type id %d outside 0..%d", b, s, type,
+            c->type_vocab_size - 1);
+        goto out;
+      }
+      src[T++] = i;
+    }
+    max_len = MAX (max_len, T - seg[b]);
+  }
+  seg[B] = T;
+
+  if (T == 0) {
+    memset (batch->hidden, 0, BS * H * sizeof (float));
+    ok = TRUE;
+    goto out;
+  }
+
+  /* Scratch, one block per call (no shared state: concurrent calls on one model are fine).
+   * The QKV projection and the intermediate activation are never live at the same time, so
+   * they share the widest buffer. Without padding, x is batch->hidden itself. */
+  wide = MAX (3 * (gsize) H, (gsize) I);
+  block = g_new (float, T * (wide + 2 * (gsize) H) + max_len * max_len
+      + (T == BS ? 0 : T * (gsize) H));
+  wide_buf = block;
+  ctx = wide_buf + T * wide;
+  tmp = ctx + T * H;
+  att = tmp + T * H;
+  x = T == BS ? batch->hidden : att + max_len * max_len;
+  ones = g_new (gint32, max_len);
+  for (gsize i = 0; i < max_len; i++)
+    ones[i] = 1;
+
+  /* Embeddings: word + position + token type, then LayerNorm. */
+  for (t = 0; t < T; t++) {
+    gsize i = src[t];
+    int pos = (int) (i % S);
+    const float *we = W->word_emb + (gsize) batch->input_ids[i] * H;
+    const float *pe = W->pos_emb + (gsize) pos * H;
+    const float *te = W->type_emb
+        + (gsize) (batch->token_type_ids ? batch->token_type_ids[i] : 0) * H;
+    float *row = x + t * H;
+
+    for (int j = 0; j < H; j++)
+      row[j] = we[j] + pe[j] + te[j];
+  }
+  te_layernorm (x, NULL, W->emb_ln_g, W->emb_ln_b, (int) T, H, c->layer_norm_eps);
+
+  for (int l = 0; l < c->num_layers; l++) {
+    const TeBertLayer *L = &W->layers[l];
+    float *qkv = wide_buf, *inter = wide_buf;
+
+    te_linear (x, L->qkv_w, L->qkv_b, qkv, (int) T, 3 * H, H);
+    for (int b = 0; b < B; b++) {
+      gsize n = seg[b + 1] - seg[b];
+      if (n > 0)
+        te_attention (qkv + seg[b] * 3 * H, ones, ctx + seg[b] * H, (int) n, H, heads, att);
+    }
+    te_linear (ctx, L->ao_w, L->ao_b, tmp, (int) T, H, H);
+    te_layernorm (x, tmp, L->ln1_g, L->ln1_b, (int) T, H, c->layer_norm_eps);
+
+    te_linear (x, L->i_w, L->i_b, inter, (int) T, I, H);
+    te_gelu_erf (inter, T * I);
+    te_linear (inter, L->o_w, L->o_b, tmp, (int) T, H, I);
+    te_layernorm (x, tmp, L->ln2_g, L->ln2_b, (int) T, H, c->layer_norm_eps);
+  }
+
+  if (x != batch->hidden) {
+    memset (batch->hidden, 0, BS * H * sizeof (float));
+    for (t = 0; t < T; t++)
+      memcpy (batch->hidden + src[t] * H, x + t * H, H * sizeof (float));
+  }
+  ok = TRUE;
+
+out:
+  g_free (ones);
+  g_free (block);
+  g_free (seg);
+  g_free (src);
+  return ok;
+}

@@ -9,7 +9,10 @@
 G_BEGIN_DECLS
 
 /* Run the whole encoder on @batch, writing batch->hidden. Rows longer than the model's
- * max_position_embeddings or ids outside the vocabulary are a TE_ERROR_INVALID error. */
+ * max_position_embeddings or ids outside the vocabulary are a TE_ERROR_INVALID error.
+ * Only positions with attention_mask != 0 are computed (packed into one matrix, so padding
+ * costs nothing); padded positions of batch->hidden are set to 0. Thread-safe: several threads
+ * may run batches on one model at once (scratch memory is per call). */
 gboolean te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error);
 
 G_END_DECLS

@@ -1,4 +1,33 @@
-/* te-common.c — the core error domain. */
+/* te-common.c — the core error domain and the JSON nesting guard. */
 #include "te-common.h"
 
 G_DEFINE_QUARK (textembed-error-quark, te_error);
+
+gboolean
+te_json_nesting_ok (const char *data, gsize len, guint max_depth)
+{
+  gboolean in_string = FALSE, escaped = FALSE;
+  guint depth = 0;
+
+  /* json-glib's parser recurses once per nesting level, so "[[[[..." a few MB long would
+   * overflow the stack: measure the depth first (brackets inside strings do not count). */
+  for (gsize i = 0; i < len; i++) {
+    char c = data[i];
+    if (in_string) {
+      if (escaped)
+        escaped = FALSE;
+      else if (c == '\\')
+        escaped = TRUE;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return FALSE;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}

@@ -18,4 +18,9 @@ typedef enum {
   TE_ERROR_BACKEND,       /* a backend failed to open or run */
 } TeError;
 
+/* Every JSON input (model files are untrusted) goes through this first.
+ * FALSE when JSON text nests arrays/objects deeper than @max_depth. Check before handing
+ * untrusted JSON to json-glib, whose recursive parser would otherwise overflow the stack. */
+gboolean te_json_nesting_ok (const char *data, gsize len, guint max_depth);
+
 G_END_DECLS

@@ -1,1 +1,749 @@
-/* te-model.c — stub, to be written */
+/* te-model.c — loads a Hugging Face / sentence-transformers BERT model directory: config.json,
+ * tokenizer.json, model.safetensors (checked against the config) and the sentence configs. */
+#include "te-model.h"
+
+#include <math.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#ifndef TE_DEFAULT_MODEL_DIR
+#define TE_DEFAULT_MODEL_DIR "/usr/local/share/textembed/models/all-MiniLM-L6-v2"
+#endif
+
+struct _TeModel {
+  char *dir;
+  TeBertConfig config;
+  TeSentenceConfig sentence;
+  TeTokenizer *tokenizer;
+
+  /* Weights (NULL / empty for a tokenizer-only model). F32 tensors may point straight into
+   * the mapping of @st, which therefore stays open as long as the model. */
+  TeSafetensors *st;
+  TeBertWeights *weights;
+  GPtrArray *owned;         /* buffers we allocated (converted or fused tensors) */
+  gsize weights_size;
+};
+
+/* ---- small JSON helpers ---- */
+
+static JsonNode *
+load_json_file (const char *path, JsonParser ** parser_out, GError ** error)
+{
+  JsonParser *parser;
+  GError *err = NULL;
+  char *data = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &data, &len, &err)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_IO, "%s: %s", path, err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  /* Config files are a few hundred bytes; these limits only stop hostile ones. */
+  if (len > 16 * 1024 * 1024 || !te_json_nesting_ok (data, len, 64)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: %s", path,
+        len > 16 * 1024 * 1024 ? "too large for a configuration file" : "JSON nested too deeply");
+    g_free (data);
+    return NULL;
+  }
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &err)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not valid JSON: %s", path, err->message);
+    g_error_free (err);
+    g_free (data);
+    g_object_unref (parser);
+    return NULL;
+  }
+  g_free (data);
+  *parser_out = parser;
+  return json_parser_get_root (parser);
+}
+
+static gboolean
+node_is_type (JsonNode * node, GType type)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
+}
+
+/* Integer member @name of @obj in [min, max]. When absent: @def if @required is FALSE. */
+static gboolean
+get_int (const char *path, JsonObject * obj, const char *name, gboolean required, int def,
+    gint64 min, gint64 max, int *out, GError ** error)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+  gint64 v;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
+    if (required) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is missing", path, name);
+      return FALSE;
+    }
+    *out = def;
+    return TRUE;
+  }
+  if (!node_is_type (node, G_TYPE_INT64)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not an integer", path, name);
+    return FALSE;
+  }
+  v = json_node_get_int (node);
+  if (v < min || v > max) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: \"%s\" is %" G_GINT64_FORMAT ", expected %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
+        path, name, v, min, max);
+    return FALSE;
+  }
+  *out = (int) v;
+  return TRUE;
+}
+
+/* String member, or NULL when absent; an error when present but not a string. */
+static gboolean
+get_string (const char *path, JsonObject * obj, const char *name, const char **out,
+    GError ** error)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!node_is_type (node, G_TYPE_STRING)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not a string", path, name);
+    return FALSE;
+  }
+  *out = json_node_get_string (node);
+  return TRUE;
+}
+
+/* Boolean member, FALSE when absent. */
+static gboolean
+get_bool (const char *path, JsonObject * obj, const char *name, gboolean * out, GError ** error)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  *out = FALSE;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!node_is_type (node, G_TYPE_BOOLEAN)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not a boolean", path, name);
+    return FALSE;
+  }
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+/* ---- config.json ---- */
+
+static gboolean
+architectures_say_bert (JsonObject * obj)
+{
+  JsonNode *node = json_object_get_member (obj, "architectures");
+  JsonArray *arr;
+  guint i;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return FALSE;
+  arr = json_node_get_array (node);
+  for (i = 0; i < json_array_get_length (arr); i++) {
+    JsonNode *e = json_array_get_element (arr, i);
+    /* BertModel, BertForMaskedLM, BertForPreTraining...: all carry the same encoder. */
+    if (node_is_type (e, G_TYPE_STRING) && g_str_has_prefix (json_node_get_string (e), "Bert"))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+parse_config (const char *dir, TeBertConfig * c, GError ** error)
+{
+  char *path = g_build_filename (dir, "config.json", NULL);
+  JsonParser *parser = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  JsonNode *eps;
+  const char *model_type, *act, *pos_type;
+  gboolean ok = FALSE;
+
+  root = load_json_file (path, &parser, error);
+  if (root == NULL)
+    goto out;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not a JSON object", path);
+    goto out;
+  }
+  obj = json_node_get_object (root);
+
+  if (!get_string (path, obj, "model_type", &model_type, error))
+    goto out;
+  /* model_type decides; old configs without one are recognised by their architectures. */
+  if (model_type != NULL ? strcmp (model_type, "bert") != 0 : !architectures_say_bert (obj)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+        "%s: model_type \"%s\" is not supported (only BERT encoders: model_type \"bert\")",
+        path, model_type ? model_type : "(none)");
+    goto out;
+  }
+  if (!get_string (path, obj, "hidden_act", &act, error))
+    goto out;
+  if (act != NULL && strcmp (act, "gelu") != 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+        "%s: hidden_act \"%s\" is not supported (only \"gelu\", the exact erf form)", path, act);
+    goto out;
+  }
+  if (!get_string (path, obj, "position_embedding_type", &pos_type, error))
+    goto out;
+  if (pos_type != NULL && strcmp (pos_type, "absolute") != 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+        "%s: position_embedding_type \"%s\" is not supported (only \"absolute\")", path,
+        pos_type);
+    goto out;
+  }
+
+  /* Bounds are "sane", not tight: they keep every size product well inside gsize and int. */
+  if (!get_int (path, obj, "vocab_size", TRUE, 0, 1, 10000000, &c->vocab_size, error)
+      || !get_int (path, obj, "hidden_size", TRUE, 0, 1, 65536, &c->hidden_size, error)
+      || !get_int (path, obj, "num_hidden_layers", TRUE, 0, 1, 1024, &c->num_layers, error)
+      || !get_int (path, obj, "num_attention_heads", TRUE, 0, 1, 65536, &c->num_heads, error)
+      || !get_int (path, obj, "intermediate_size", TRUE, 0, 1, 1 << 20,
+          &c->intermediate_size, error)
+      || !get_int (path, obj, "max_position_embeddings", TRUE, 0, 1, 1 << 20,
+          &c->max_position_embeddings, error)
+      || !get_int (path, obj, "type_vocab_size", FALSE, 2, 1, 1024, &c->type_vocab_size, error))
+    goto out;
+  if (c->hidden_size % c->num_heads != 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
+        c->hidden_size, c->num_heads);
+    goto out;
+  }
+
+  c->layer_norm_eps = 1e-12f;
+  eps = json_object_get_member (obj, "layer_norm_eps");
+  if (eps != NULL && !JSON_NODE_HOLDS_NULL (eps)) {
+    double v;
+    if (!node_is_type (eps, G_TYPE_DOUBLE) && !node_is_type (eps, G_TYPE_INT64)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"layer_norm_eps\" is not a number",
+          path);
+      goto out;
+    }
+    v = json_node_get_double (eps);
+    if (!(v > 0.0 && v < 1.0)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "%s: \"layer_norm_eps\" is %g, expected a small positive number", path, v);
+      goto out;
+    }
+    c->layer_norm_eps = (float) v;
+  }
+  c->model_type = g_strdup (model_type ? model_type : "bert");
+  c->hidden_act = g_strdup (act ? act : "gelu");
+  ok = TRUE;
+
+out:
+  g_clear_object (&parser);
+  g_free (path);
+  return ok;
+}
+
+/* ---- sentence-transformers configs ---- */
+
+static gboolean
+parse_pooling_config (const char *path, const TeBertConfig * c, TeSentenceConfig * s,
+    GError ** error)
+{
+  JsonParser *parser = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  gboolean mean, cls, max, sqrt_len, weighted, last, ok = FALSE;
+  int dim, n_modes;
+
+  root = load_json_file (path, &parser, error);
+  if (root == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not a JSON object", path);
+    goto out;
+  }
+  obj = json_node_get_object (root);
+  if (!get_bool (path, obj, "pooling_mode_mean_tokens", &mean, error)
+      || !get_bool (path, obj, "pooling_mode_cls_token", &cls, error)
+      || !get_bool (path, obj, "pooling_mode_max_tokens", &max, error)
+      || !get_bool (path, obj, "pooling_mode_mean_sqrt_len_tokens", &sqrt_len, error)
+      || !get_bool (path, obj, "pooling_mode_weightedmean_tokens", &weighted, error)
+      || !get_bool (path, obj, "pooling_mode_lasttoken", &last, error)
+      || !get_int (path, obj, "word_embedding_dimension", FALSE, c->hidden_size, 1, G_MAXINT,
+          &dim, error))
+    goto out;
+  if (sqrt_len || weighted || last) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+        "%s: pooling mode %s is not supported (only mean, cls, max)", path,
+        sqrt_len ? "mean_sqrt_len_tokens" : weighted ? "weightedmean_tokens" : "lasttoken");
+    goto out;
+  }
+  n_modes = !!mean + !!cls + !!max;
+  if (n_modes != 1) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+        "%s: %s pooling modes are set; exactly one of mean, cls, max is supported", path,
+        n_modes == 0 ? "no" : "several");
+    goto out;
+  }
+  if (dim != c->hidden_size) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: word_embedding_dimension %d differs from config.json hidden_size %d", path, dim,
+        c->hidden_size);
+    goto out;
+  }
+  s->pooling = mean ? TE_POOL_MEAN : cls ? TE_POOL_CLS : TE_POOL_MAX;
+  ok = TRUE;
+
+out:
+  g_clear_object (&parser);
+  return ok;
+}
+
+/* modules.json lists the sentence-transformers pipeline. We implement Transformer → Pooling →
+ * optional Normalize; any other module would change the embedding, so it is refused. */
+static gboolean
+parse_sentence_config (const char *dir, const TeBertConfig * c, TeSentenceConfig * s,
+    GError ** error)
+{
+  char *modules_path = g_build_filename (dir, "modules.json", NULL);
+  char *pooling_path = NULL;
+  char *sbert_path = g_build_filename (dir, "sentence_bert_config.json", NULL);
+  JsonParser *parser = NULL;
+  gboolean ok = FALSE;
+
+  s->pooling = TE_POOL_MEAN;
+  s->normalize = FALSE;
+  s->max_seq_length = c->max_position_embeddings;
+
+  if (g_file_test (modules_path, G_FILE_TEST_EXISTS)) {
+    JsonNode *root = load_json_file (modules_path, &parser, error);
+    JsonArray *arr;
+    guint i;
+
+    if (root == NULL)
+      goto out;
+    if (!JSON_NODE_HOLDS_ARRAY (root)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not a JSON array", modules_path);
+      goto out;
+    }
+    arr = json_node_get_array (root);
+    for (i = 0; i < json_array_get_length (arr); i++) {
+      JsonNode *m = json_array_get_element (arr, i);
+      const char *type, *mpath;
+
+      if (!JSON_NODE_HOLDS_OBJECT (m)) {
+        g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: module %u is not an object",
+            modules_path, i);
+        goto out;
+      }
+      if (!get_string (modules_path, json_node_get_object (m), "type", &type, error)
+          || !get_string (modules_path, json_node_get_object (m), "path", &mpath, error))
+        goto out;
+      if (g_strcmp0 (type, "sentence_transformers.models.Transformer") == 0) {
+        continue;
+      } else if (g_strcmp0 (type, "sentence_transformers.models.Pooling") == 0) {
+        /* Module paths are relative; refuse anything that would leave the model directory. */
+        if (mpath == NULL || g_path_is_absolute (mpath) || strstr (mpath, "..") != NULL) {
+          g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+              "%s: Pooling module has a bad path \"%s\"", modules_path, mpath ? mpath : "");
+          goto out;
+        }
+        g_free (pooling_path);
+        pooling_path = g_build_filename (dir, mpath, "config.json", NULL);
+      } else if (g_strcmp0 (type, "sentence_transformers.models.Normalize") == 0) {
+        s->normalize = TRUE;
+      } else {
+        g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+            "%s: module type \"%s\" is not supported (only Transformer, Pooling, Normalize)",
+            modules_path, type ? type : "(none)");
+        goto out;
+      }
+    }
+  } else {
+    /* No modules.json: a plain transformers directory, or an old sentence-transformers one. */
+    pooling_path = g_build_filename (dir, "1_Pooling", "config.json", NULL);
+    if (!g_file_test (pooling_path, G_FILE_TEST_EXISTS))
+      g_clear_pointer (&pooling_path, g_free);
+  }
+
+  if (pooling_path != NULL && !parse_pooling_config (pooling_path, c, s, error))
+    goto out;
+
+  if (g_file_test (sbert_path, G_FILE_TEST_EXISTS)) {
+    JsonNode *root;
+    int len;
+
+    g_clear_object (&parser);
+    root = load_json_file (sbert_path, &parser, error);
+    if (root == NULL)
+      goto out;
+    if (!JSON_NODE_HOLDS_OBJECT (root)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not a JSON object", sbert_path);
+      goto out;
+    }
+    if (!get_int (sbert_path, json_node_get_object (root), "max_seq_length", FALSE,
+            c->max_position_embeddings, 1, G_MAXINT, &len, error))
+      goto out;
+    s->max_seq_length = MIN (len, c->max_position_embeddings);
+  }
+  ok = TRUE;
+
+out:
+  g_clear_object (&parser);
+  g_free (modules_path);
+  g_free (pooling_path);
+  g_free (sbert_path);
+  return ok;
+}
+
+/* ---- weights ---- */
+
+typedef struct {
+  TeModel *model;
+  const char *prefix;   /* "" or "bert." */
+} WeightLoader;
+
+static char *
+format_shape (const gint64 * shape, int ndim)
+{
+  GString *s = g_string_new ("[");
+  int i;
+
+  for (i = 0; i < ndim; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Find tensor @name (with the loader's prefix) and check its shape. */
+static const TeTensorInfo *
+find_tensor (WeightLoader * wl, const char *name, int ndim, gint64 d0, gint64 d1,
+    GError ** error)
+{
+  TeSafetensors *st = wl->model->st;
+  char *full = g_strconcat (wl->prefix, name, NULL);
+  const TeTensorInfo *t = te_safetensors_find (st, full);
+  gint64 want[2] = { d0, d1 };
+
+  if (t == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "%s: tensor %s is missing",
+        te_safetensors_path (st), full);
+  } else if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+    char *have = format_shape (t->shape, t->ndim), *exp = format_shape (want, ndim);
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: %s has shape %s, config.json implies %s", te_safetensors_path (st), full, have,
+        exp);
+    g_free (have);
+    g_free (exp);
+    t = NULL;
+  }
+  g_free (full);
+  return t;
+}
+
+/* fp32 view of tensor @t: straight into the mapping for aligned little-endian F32, else a
+ * converted copy owned by the model. */
+static const float *
+tensor_f32 (WeightLoader * wl, const TeTensorInfo * t, GError ** error)
+{
+  TeModel *m = wl->model;
+  float *copy;
+
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  if (t->dtype == TE_DTYPE_F32) {
+    const void *p = te_safetensors_data (m->st, t);
+    if (((guintptr) p % G_ALIGNOF (float)) == 0) {
+      m->weights_size += t->nbytes;
+      return p;
+    }
+  }
+#endif
+  copy = te_safetensors_read_f32 (m->st, t, error);
+  if (copy == NULL)
+    return NULL;
+  g_ptr_array_add (m->owned, copy);
+  m->weights_size += t->nbytes / te_dtype_size (t->dtype) * sizeof (float);
+  return copy;
+}
+
+static const float *
+load_tensor (WeightLoader * wl, const char *name, int ndim, gint64 d0, gint64 d1,
+    GError ** error)
+{
+  const TeTensorInfo *t = find_tensor (wl, name, ndim, d0, d1, error);
+  return t ? tensor_f32 (wl, t, error) : NULL;
+}
+
+/* LayerNorm parameters: "weight"/"bias", or "gamma"/"beta" in old TF-converted checkpoints. */
+static gboolean
+load_layernorm (WeightLoader * wl, const char *base, int h, const float **g, const float **b,
+    GError ** error)
+{
+  char *gname = g_strconcat (base, ".weight", NULL), *bname = g_strconcat (base, ".bias", NULL);
+  char *full = g_strconcat (wl->prefix, gname, NULL);
+  gboolean ok;
+
+  if (te_safetensors_find (wl->model->st, full) == NULL) {
+    char *alt = g_strconcat (wl->prefix, base, ".gamma", NULL);
+    if (te_safetensors_find (wl->model->st, alt) != NULL) {
+      g_free (gname);
+      g_free (bname);
+      gname = g_strconcat (base, ".gamma", NULL);
+      bname = g_strconcat (base, ".beta", NULL);
+    }
+    g_free (alt);
+  }
+  ok = (*g = load_tensor (wl, gname, 1, h, 0, error)) != NULL
+      && (*b = load_tensor (wl, bname, 1, h, 0, error)) != NULL;
+  g_free (full);
+  g_free (gname);
+  g_free (bname);
+  return ok;
+}
+
+/* Concatenate the query, key and value projections of layer @i into one [3h, h] matrix and a
+ * [3h] bias, so the forward pass does a single sgemm for all three. */
+static gboolean
+load_qkv (WeightLoader * wl, int i, TeBertLayer * L, GError ** error)
+{
+  TeModel *m = wl->model;
+  const char *parts[3] = { "query", "key", "value" };
+  gsize h = (gsize) m->config.hidden_size;
+  float *w = g_new (float, 3 * h * h);
+  float *b = g_new (float, 3 * h);
+  int p;
+
+  g_ptr_array_add (m->owned, w);
+  g_ptr_array_add (m->owned, b);
+
+  for (p = 0; p < 3; p++) {
+    char *wname = g_strdup_printf ("encoder.layer.%d.attention.self.%s.weight", i, parts[p]);
+    char *bname = g_strdup_printf ("encoder.layer.%d.attention.self.%s.bias", i, parts[p]);
+    const TeTensorInfo *wt = find_tensor (wl, wname, 2, h, h, error);
+    const TeTensorInfo *bt = wt ? find_tensor (wl, bname, 1, h, 0, error) : NULL;
+    gboolean ok = FALSE;
+
+    g_free (wname);
+    g_free (bname);
+    if (bt != NULL) {
+      float *wf = te_safetensors_read_f32 (m->st, wt, error);
+      float *bf = wf ? te_safetensors_read_f32 (m->st, bt, error) : NULL;
+      if (bf != NULL) {
+        memcpy (w + p * h * h, wf, h * h * sizeof (float));
+        memcpy (b + p * h, bf, h * sizeof (float));
+        ok = TRUE;
+      }
+      g_free (wf);
+      g_free (bf);
+    }
+    if (!ok)
+      return FALSE;
+  }
+  m->weights_size += (3 * h * h + 3 * h) * sizeof (float);
+  L->qkv_w = w;
+  L->qkv_b = b;
+  L->q_w = w;
+  L->k_w = w + h * h;
+  L->v_w = w + 2 * h * h;
+  L->q_b = b;
+  L->k_b = b + h;
+  L->v_b = b + 2 * h;
+  return TRUE;
+}
+
+static gboolean
+load_weights (TeModel * m, GError ** error)
+{
+  const TeBertConfig *c = &m->config;
+  char *path = g_build_filename (m->dir, "model.safetensors", NULL);
+  TeBertWeights *W;
+  WeightLoader wl = { m, "" };
+  gint64 h = c->hidden_size, inter = c->intermediate_size;
+  gboolean ok = FALSE;
+  int i;
+
+  m->st = te_safetensors_open (path, error);
+  if (m->st == NULL)
+    goto out;
+  /* Some checkpoints (BertForMaskedLM and friends) name everything "bert.embeddings...". */
+  if (te_safetensors_find (m->st, "embeddings.word_embeddings.weight") == NULL
+      && te_safetensors_find (m->st, "bert.embeddings.word_embeddings.weight") != NULL)
+    wl.prefix = "bert.";
+
+  m->owned = g_ptr_array_new_with_free_func (g_free);
+  m->weights = W = g_new0 (TeBertWeights, 1);
+  W->layers = g_new0 (TeBertLayer, c->num_layers);
+
+  if (!(W->word_emb = load_tensor (&wl, "embeddings.word_embeddings.weight", 2,
+              c->vocab_size, h, error))
+      || !(W->pos_emb = load_tensor (&wl, "embeddings.position_embeddings.weight", 2,
+              c->max_position_embeddings, h, error))
+      || !(W->type_emb = load_tensor (&wl, "embeddings.token_type_embeddings.weight", 2,
+              c->type_vocab_size, h, error))
+      || !load_layernorm (&wl, "embeddings.LayerNorm", h, &W->emb_ln_g, &W->emb_ln_b, error))
+    goto out;
+
+  for (i = 0; i < c->num_layers; i++) {
+    TeBertLayer *L = &W->layers[i];
+    char *ao_w = g_strdup_printf ("encoder.layer.%d.attention.output.dense.weight", i);
+    char *ao_b = g_strdup_printf ("encoder.layer.%d.attention.output.dense.bias", i);
+    char *ln1 = g_strdup_printf ("encoder.layer.%d.attention.output.LayerNorm", i);
+    char *i_w = g_strdup_printf ("encoder.layer.%d.intermediate.dense.weight", i);
+    char *i_b = g_strdup_printf ("encoder.layer.%d.intermediate.dense.bias", i);
+    char *o_w = g_strdup_printf ("encoder.layer.%d.output.dense.weight", i);
+    char *o_b = g_strdup_printf ("encoder.layer.%d.output.dense.bias", i);
+    char *ln2 = g_strdup_printf ("encoder.layer.%d.output.LayerNorm", i);
+    gboolean lok;
+
+    lok = load_qkv (&wl, i, L, error)
+        && (L->ao_w = load_tensor (&wl, ao_w, 2, h, h, error))
+        && (L->ao_b = load_tensor (&wl, ao_b, 1, h, 0, error))
+        && load_layernorm (&wl, ln1, h, &L->ln1_g, &L->ln1_b, error)
+        && (L->i_w = load_tensor (&wl, i_w, 2, inter, h, error))
+        && (L->i_b = load_tensor (&wl, i_b, 1, inter, 0, error))
+        && (L->o_w = load_tensor (&wl, o_w, 2, h, inter, error))
+        && (L->o_b = load_tensor (&wl, o_b, 1, h, 0, error))
+        && load_layernorm (&wl, ln2, h, &L->ln2_g, &L->ln2_b, error);
+    g_free (ao_w);
+    g_free (ao_b);
+    g_free (ln1);
+    g_free (i_w);
+    g_free (i_b);
+    g_free (o_w);
+    g_free (o_b);
+    g_free (ln2);
+    if (!lok)
+      goto out;
+  }
+  ok = TRUE;
+
+out:
+  g_free (path);
+  return ok;
+}
+
+/* ---- public ---- */
+
+static TeModel *
+model_load (const char *dir, gboolean with_weights, GError ** error)
+{
+  TeModel *m;
+  char *tok_path;
+
+  g_return_val_if_fail (dir != NULL, NULL);
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_IO, "%s: not a model directory", dir);
+    return NULL;
+  }
+  m = g_new0 (TeModel, 1);
+  m->dir = g_strdup (dir);
+
+  if (!parse_config (dir, &m->config, error)
+      || !parse_sentence_config (dir, &m->config, &m->sentence, error))
+    goto fail;
+
+  tok_path = g_build_filename (dir, "tokenizer.json", NULL);
+  m->tokenizer = te_tokenizer_new_from_file (tok_path, error);
+  if (m->tokenizer != NULL
+      && te_tokenizer_vocab_size (m->tokenizer) > (guint) m->config.vocab_size) {
+    /* Ids beyond the embedding table would be rejected at every forward pass: say it now. */
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: the vocabulary has %u ids but config.json vocab_size is %d", tok_path,
+        te_tokenizer_vocab_size (m->tokenizer), m->config.vocab_size);
+    g_free (tok_path);
+    goto fail;
+  }
+  g_free (tok_path);
+  if (m->tokenizer == NULL)
+    goto fail;
+
+  if (with_weights && !load_weights (m, error))
+    goto fail;
+  return m;
+
+fail:
+  te_model_free (m);
+  return NULL;
+}
+
+TeModel *
+te_model_load (const char *dir, GError ** error)
+{
+  return model_load (dir, TRUE, error);
+}
+
+TeModel *
+te_model_load_tokenizer_only (const char *dir, GError ** error)
+{
+  return model_load (dir, FALSE, error);
+}
+
+void
+te_model_free (TeModel * m)
+{
+  if (m == NULL)
+    return;
+  if (m->weights) {
+    g_free (m->weights->layers);
+    g_free (m->weights);
+  }
+  if (m->owned)
+    g_ptr_array_free (m->owned, TRUE);
+  te_safetensors_close (m->st);
+  if (m->tokenizer)
+    te_tokenizer_free (m->tokenizer);
+  g_free (m->config.model_type);
+  g_free (m->config.hidden_act);
+  g_free (m->dir);
+  g_free (m);
+}
+
+const char *
+te_model_dir (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return m->dir;
+}
+
+const TeBertConfig *
+te_model_config (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return &m->config;
+}
+
+const TeSentenceConfig *
+te_model_sentence_config (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return &m->sentence;
+}
+
+const TeTokenizer *
+te_model_tokenizer (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return m->tokenizer;
+}
+
+const TeBertWeights *
+te_model_weights (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return m->weights;
+}
+
+gsize
+te_model_weights_size (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, 0);
+  return m->weights_size;
+}
+
+const char *
+te_default_model_dir (void)
+{
+  const char *env = g_getenv ("TEXTEMBED_DEFAULT_MODEL");
+
+  return (env != NULL && *env != '\0') ? env : TE_DEFAULT_MODEL_DIR;
+}

@@ -41,6 +41,9 @@ typedef struct {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
   const float *ao_w, *ao_b, *ln1_g, *ln1_b;
   const float *i_w, *i_b, *o_w, *o_b, *ln2_g, *ln2_b;
+  /* q | k | v concatenated, [3 * hidden, hidden] and [3 * hidden], so the forward pass does one
+   * fused linear; q_w/k_w/v_w (and the biases) point into these. */
+  const float *qkv_w, *qkv_b;
 } TeBertLayer;
 
 typedef struct {
@@ -96,5 +99,17 @@ guint te_safetensors_n_tensors (const TeSafetensors * st);
 const TeTensorInfo *te_safetensors_tensor (const TeSafetensors * st, guint i);
 /* Newly allocated fp32 copy of a F32/F16/BF16 tensor; other dtypes are TE_ERROR_UNSUPPORTED. */
 float *te_safetensors_read_f32 (const TeSafetensors * st, const TeTensorInfo * t, GError ** error);
+/* The path given to te_safetensors_open(). */
+const char *te_safetensors_path (const TeSafetensors * st);
+/* The dtype string as written in the header ("F32", "I64", "Q4"...), also for TE_DTYPE_OTHER. */
+const char *te_safetensors_dtype_name (const TeTensorInfo * t);
+/* Raw little-endian bytes of @t inside the mapping (t->nbytes of them; no alignment promised).
+ * Valid until te_safetensors_close(). */
+const void *te_safetensors_data (const TeSafetensors * st, const TeTensorInfo * t);
+/* Bytes per element of F32/F16/BF16/I64; 0 for TE_DTYPE_OTHER. */
+gsize te_dtype_size (TeDType dtype);
+/* Exact conversions (subnormals, infinities and NaN included). */
+float te_f16_to_f32 (guint16 h);
+float te_bf16_to_f32 (guint16 h);
 
 G_END_DECLS

@@ -2061,9 +2061,14 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
   TeTokenizer *tok = NULL;
   GArray *ops = NULL;
 
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, json, (gssize) len, &err)) {
+  if (len > G_MAXSSIZE || !te_json_nesting_ok (json, len, 64)) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "invalid JSON: %s",
-        err ? err->message : "too large");
+        len > G_MAXSSIZE ? "too large" : "nested more than 64 levels deep");
+    goto out;
+  }
+  if (!json_parser_load_from_data (parser, json, (gssize) len, &err)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "invalid JSON: %s",
+        err ? err->message : "unknown error");
     g_clear_error (&err);
     goto out;
   }

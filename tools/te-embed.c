@@ -1,1 +1,302 @@
-int main (void) { return 77; } /* stub: to be written */
+/* te-embed.c — command-line sentence embeddings with the core library (no GStreamer):
+ * one JSON string per input line in, one JSON array of floats per line out; --bench times it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "te-model.h"
+#include "te-backend.h"
+#include "te-pooling.h"
+#include "te-tokenizer.h"
+
+static char *opt_model = NULL;
+static char *opt_pooling = NULL;
+static gboolean opt_no_normalize = FALSE;
+static int opt_batch = 8;
+static double opt_bench = 0.0;
+
+static GOptionEntry entries[] = {
+  {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
+      "Model directory (default: $TEXTEMBED_DEFAULT_MODEL or the configured model)", "DIR"},
+  {"pooling", 'p', 0, G_OPTION_ARG_STRING, &opt_pooling,
+      "Pooling: mean, cls or max (default: the model's sentence-transformers config)", "MODE"},
+  {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &opt_no_normalize,
+      "Do not L2-normalise the embeddings even if the model's config says so", NULL},
+  {"batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch, "Texts per encoder batch (default 8)", "N"},
+  {"bench", 0, 0, G_OPTION_ARG_DOUBLE, &opt_bench,
+      "Instead of printing embeddings, run the encoder over the input batches repeatedly for "
+      "SECONDS and report encoder tokens/s on stderr", "SECONDS"},
+  {NULL}
+};
+
+typedef struct {
+  const TeModel *model;
+  TeBackend *backend;
+  TeBackendCaps caps;
+  TePoolMode pooling;
+  gboolean normalize;
+  int hidden;
+  float *embedding;   /* [hidden] */
+} Embedder;
+
+/* Pack @n encodings into a batch padded to the longest (or the backend's bucket). */
+static TeBatch *
+make_batch (Embedder * e, TeEncoding * encs, int n, GError ** error)
+{
+  const TeTokenizer *tok = te_model_tokenizer (e->model);
+  TeBatch *batch;
+  guint longest = 0;
+  int seq;
+
+  for (int i = 0; i < n; i++)
+    longest = MAX (longest, encs[i].n);
+  seq = te_backend_caps_seq_len (&e->caps, (int) longest);
+  if (seq < 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
+        "%u tokens is more than the %s backend accepts", longest,
+        te_backend_name (e->backend));
+    return NULL;
+  }
+  batch = te_batch_new (n, seq, e->hidden, te_tokenizer_pad_id (tok));
+  for (int i = 0; i < n; i++)
+    te_batch_set_row (batch, i, encs[i].ids, encs[i].type_ids, (int) encs[i].n);
+  return batch;
+}
+
+/* Pool, normalise and print each row of a computed batch. */
+static void
+print_batch (Embedder * e, const TeBatch * batch, GString * line)
+{
+  for (int r = 0; r < batch->batch; r++) {
+    const float *tokens = batch->hidden + (gsize) r * batch->seq_len * e->hidden;
+
+    /* te_batch_set_row() puts the real tokens first in the row. */
+    te_pool (tokens, batch->lengths[r], e->hidden, e->pooling, e->embedding);
+    if (e->normalize)
+      te_l2_normalize (e->embedding, e->hidden);
+    g_string_truncate (line, 0);
+    g_string_append_c (line, '[');
+    for (int j = 0; j < e->hidden; j++)
+      g_string_append_printf (line, "%s%.9g", j ? "," : "", e->embedding[j]);
+    g_string_append (line, "]\n");
+    fwrite (line->str, 1, line->len, stdout);
+  }
+}
+
+/* One input line -> its text. The line must be a single JSON string. */
+static char *
+parse_line (const char *line, gsize * len, GError ** error)
+{
+  GError *err = NULL;
+  JsonNode *node = json_from_string (line, &err);
+  char *text = NULL;
+
+  if (node == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "not a JSON string: %s",
+        err ? err->message : "empty line");
+    g_clear_error (&err);
+    return NULL;
+  }
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING) {
+    text = json_node_dup_string (node);
+    *len = strlen (text);
+  } else {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "expected a JSON string (one text per line)");
+  }
+  json_node_unref (node);
+  return text;
+}
+
+static double
+now (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+/* --bench: all inputs become batches up front, then only te_backend_run() is timed. */
+static gboolean
+bench (Embedder * e, GPtrArray * batches, GError ** error)
+{
+  guint64 tokens = 0, padded = 0, seqs = 0, passes = 0;
+  double t0, elapsed;
+  guint i = 0;
+
+  if (batches->len == 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "--bench needs at least one input text");
+    return FALSE;
+  }
+  /* Warm-up pass (page-in of the weights, OpenBLAS thread start), not timed. */
+  if (!te_backend_run (e->backend, g_ptr_array_index (batches, 0), error))
+    return FALSE;
+
+  t0 = now ();
+  do {
+    TeBatch *b = g_ptr_array_index (batches, i);
+
+    if (!te_backend_run (e->backend, b, error))
+      return FALSE;
+    for (int r = 0; r < b->batch; r++)
+      tokens += b->lengths[r];
+    padded += (guint64) b->batch * b->seq_len;
+    seqs += b->batch;
+    passes++;
+    i = (i + 1) % batches->len;
+    elapsed = now () - t0;
+  } while (elapsed < opt_bench);
+
+  fprintf (stderr,
+      "te-embed bench: backend %s, batch %d, %" G_GUINT64_FORMAT " forward passes, %"
+      G_GUINT64_FORMAT " sequences in %.2f s\n"
+      "  encoder: %.1f tokens/s (%.1f padded tokens/s), %.2f sequences/s, mean %.1f tokens/seq\n",
+      te_backend_name (e->backend), opt_batch, passes, seqs, elapsed, tokens / elapsed,
+      padded / elapsed, seqs / elapsed, (double) tokens / seqs);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionContext *ctx;
+  GError *error = NULL;
+  TeModel *model = NULL;
+  Embedder e = { 0 };
+  const TeSentenceConfig *sc;
+  TeEncoding *encs = NULL;
+  GPtrArray *bench_batches = NULL;
+  GString *out_line = g_string_new (NULL);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t got;
+  guint lineno = 0;
+  int n = 0, ret = 1;
+
+  ctx = g_option_context_new ("< texts.jsonl");
+  g_option_context_set_summary (ctx,
+      "Reads one JSON string per line on stdin and writes its sentence embedding, a JSON\n"
+      "array of floats, on stdout. A text longer than the model's max_seq_length is an error\n"
+      "(nothing is truncated).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    fprintf (stderr, "te-embed: %s\n", error->message);
+    goto out;
+  }
+  if (opt_batch < 1 || opt_batch > 65536) {
+    fprintf (stderr, "te-embed: --batch must be between 1 and 65536\n");
+    goto out;
+  }
+
+  model = te_model_load (opt_model ? opt_model : te_default_model_dir (), &error);
+  if (model == NULL) {
+    fprintf (stderr, "te-embed: %s\n", error->message);
+    goto out;
+  }
+  sc = te_model_sentence_config (model);
+  e.model = model;
+  e.hidden = te_model_config (model)->hidden_size;
+  e.pooling = sc->pooling;
+  e.normalize = sc->normalize && !opt_no_normalize;
+  if (opt_pooling && !te_pool_mode_from_string (opt_pooling, &e.pooling)) {
+    fprintf (stderr, "te-embed: unknown pooling \"%s\" (mean, cls or max)\n", opt_pooling);
+    goto out;
+  }
+  e.backend = te_backend_new ("cpu", model, NULL, &error);
+  if (e.backend == NULL) {
+    fprintf (stderr, "te-embed: %s\n", error->message);
+    goto out;
+  }
+  te_backend_get_caps (e.backend, &e.caps);
+  e.embedding = g_new (float, e.hidden);
+
+  encs = g_new (TeEncoding, opt_batch);
+  for (int i = 0; i < opt_batch; i++)
+    te_encoding_init (&encs[i]);
+  if (opt_bench > 0.0)
+    bench_batches = g_ptr_array_new_with_free_func ((GDestroyNotify) te_batch_free);
+
+  for (;;) {
+    gboolean eof;
+    TeBatch *batch;
+
+    got = getline (&line, &cap, stdin);
+    eof = got < 0;
+    if (!eof) {
+      char *text;
+      gsize len;
+
+      lineno++;
+      while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+        line[--got] = '\0';
+      text = parse_line (line, &len, &error);
+      if (text == NULL
+          || !te_tokenizer_encode (te_model_tokenizer (model), text, len, TRUE, &encs[n],
+              &error)) {
+        g_free (text);
+        fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
+        goto out;
+      }
+      g_free (text);
+      if ((int) encs[n].n > sc->max_seq_length) {
+        fprintf (stderr, "te-embed: line %u: text is %u tokens long (special tokens "
+            "included), more than the model's max_seq_length of %d tokens; split it first\n",
+            lineno, encs[n].n, sc->max_seq_length);
+        goto out;
+      }
+      n++;
+    }
+    if (n == opt_batch || (eof && n > 0)) {
+      batch = make_batch (&e, encs, n, &error);
+      if (batch == NULL) {
+        fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
+        goto out;
+      }
+      if (bench_batches) {
+        g_ptr_array_add (bench_batches, batch);
+      } else {
+        if (!te_backend_run (e.backend, batch, &error)) {
+          fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
+          te_batch_free (batch);
+          goto out;
+        }
+        print_batch (&e, batch, out_line);
+        te_batch_free (batch);
+      }
+      n = 0;
+    }
+    if (eof)
+      break;
+  }
+  if (ferror (stdin)) {
+    fprintf (stderr, "te-embed: error reading stdin\n");
+    goto out;
+  }
+  if (bench_batches && !bench (&e, bench_batches, &error)) {
+    fprintf (stderr, "te-embed: %s\n", error->message);
+    goto out;
+  }
+  if (fflush (stdout) != 0) {
+    fprintf (stderr, "te-embed: error writing stdout\n");
+    goto out;
+  }
+  ret = 0;
+
+out:
+  g_clear_error (&error);
+  if (encs) {
+    for (int i = 0; i < opt_batch; i++)
+      te_encoding_clear (&encs[i]);
+    g_free (encs);
+  }
+  if (bench_batches)
+    g_ptr_array_free (bench_batches, TRUE);
+  g_free (e.embedding);
+  te_backend_free (e.backend);
+  te_model_free (model);
+  g_string_free (out_line, TRUE);
+  free (line);
+  g_option_context_free (ctx);
+  g_free (opt_model);
+  g_free (opt_pooling);
+  return ret;
+}

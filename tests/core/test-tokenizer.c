@@ -517,6 +517,24 @@ thread_func (gpointer user)
   return NULL;
 }
 
+/* A hostile tokenizer.json nested a million levels deep is refused before json-glib's
+ * recursive parser sees it (it would overflow the stack). */
+static void
+test_deep_nesting (void)
+{
+  gsize n = 1000000;
+  gchar *json = g_malloc (n + 1);
+  memset (json, '[', n);
+  json[n] = '\0';
+  GError *err = NULL;
+  TeTokenizer *t = te_tokenizer_new_from_data (json, n, &err);
+  g_assert_null (t);
+  g_assert_error (err, TE_ERROR, TE_ERROR_PARSE);
+  g_assert_nonnull (strstr (err->message, "nested"));
+  g_clear_error (&err);
+  g_free (json);
+}
+
 static void
 free_encoding (gpointer p)
 {
@@ -658,6 +676,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/model/timing", test_model_timing);
   g_test_add_func ("/tokenizer/small/encodings", test_small);
   g_test_add_func ("/tokenizer/small/errors", test_errors);
+  g_test_add_func ("/tokenizer/small/deep-nesting", test_deep_nesting);
   ret = g_test_run ();
   te_tokenizer_free (model_tok);
   g_free (model_json);
