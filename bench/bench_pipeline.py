@@ -46,9 +46,18 @@ from sentence_transformers import SentenceTransformer
 texts = json.load(open(sys.argv[1])); model = SentenceTransformer(sys.argv[2], device="cpu")
 model.max_seq_length = int(sys.argv[4])
 model.encode(texts[:8], batch_size=int(sys.argv[3]))
-t0 = time.perf_counter(); model.encode(texts, batch_size=int(sys.argv[3]))
-print(time.perf_counter() - t0)
+t0 = time.perf_counter(); emb = model.encode(texts, batch_size=int(sys.argv[3]))
+dt = time.perf_counter() - t0
+json.dump(emb.tolist(), open(sys.argv[5], "w"))
+print(dt)
 """
+
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb)
 
 
 def main():
@@ -89,8 +98,9 @@ def main():
         if Path(a.peer_python).exists():
             jf = Path(tmp) / "texts.json"
             jf.write_text(json.dumps(texts))
+            ef = Path(tmp) / "peer.json"
             p = subprocess.run([a.peer_python, "-c", PEER, str(jf), model_dir(), str(a.batch),
-                                str(a.max_tokens)], capture_output=True, text=True,
+                                str(a.max_tokens), str(ef)], capture_output=True, text=True,
                                env=dict(os.environ, HF_HUB_OFFLINE="1"))
             if p.returncode != 0:
                 print(f"peer failed: {p.stderr[-2000:]}")
@@ -99,6 +109,10 @@ def main():
                 print(f"peer sentence-transformers (PyTorch CPU, batch {a.batch}, encode only): "
                       f"{tokens / psecs:.0f} tokens/s; pipeline/peer = "
                       f"{(tokens / secs) / (tokens / psecs):.2f}")
+                peer = json.load(open(ef))
+                cos = [cosine(r["embedding"], e) for r, e in zip(rows, peer)]
+                print(f"pipeline vs peer on the {len(cos)} chunk texts: min cosine {min(cos):.7f}, "
+                      f"mean {sum(cos) / len(cos):.7f}")
         else:
             print(f"peer: not run ({a.peer_python} missing; bench/setup-peer.sh installs it)")
 
