@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-venv python3-pip
+  espeak-ng gstreamer1.0-pocketsphinx pocketsphinx-en-us time
   base-files
 )
 

@@ -1,0 +1,2 @@
+/* te-backend-null.c — stub, being written (instrumentation backend "null"). */
+#include "te-backend.h"
