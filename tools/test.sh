@@ -36,7 +36,7 @@ if [ ! -f build-asan/build.ninja ]; then
     -Ddefault_model="$MODEL_DIR" >/dev/null
 fi
 if ninja -C build-asan >/dev/null; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
   LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 2>&1 | tee build-asan/test.log
