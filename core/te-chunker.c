@@ -280,6 +280,18 @@ te_chunker_pending (const TeChunker * c)
   return c->buf->len + c->partial_len;
 }
 
+gsize
+te_chunker_unemitted (const TeChunker * c)
+{
+  return (c->buf->len > c->min_end ? c->buf->len - c->min_end : 0) + c->partial_len;
+}
+
+guint64
+te_chunker_pending_start (const TeChunker * c)
+{
+  return c->buf_start;
+}
+
 /* Number of tokens of @enc that end at or before @pos. */
 static guint
 tokens_before (const TeEncoding * enc, gsize pos)
@@ -345,8 +357,12 @@ choose_end (TeChunker * c, gsize view, gboolean text_complete)
   return limit;
 }
 
+/* Emit the chunk at the front of the buffer. @final: no more text follows for now (end of
+ * document or flush), so the whole buffer may form the chunk; @keep_overlap: even the chunk that
+ * takes the rest of the buffer leaves its overlap tail for the next chunk (flush). */
 static gboolean
-emit_one (TeChunker * c, gboolean final, TeChunkFunc func, gpointer user_data, GError ** error)
+emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func,
+    gpointer user_data, GError ** error)
 {
   const char *text = (const char *) c->buf->data;
   gsize view = MIN (c->buf->len, c->window);
@@ -388,7 +404,8 @@ emit_one (TeChunker * c, gboolean final, TeChunkFunc func, gpointer user_data, G
 
   /* where the next chunk starts: @overlap tokens back, moved forward to a word start */
   gsize next = end;
-  if (c->overlap > 0 && !(final && end == c->buf->len) && c->enc2.n > c->overlap) {
+  if (c->overlap > 0 && !(final && !keep_overlap && end == c->buf->len)
+      && c->enc2.n > c->overlap) {
     for (guint j = c->enc2.n - c->overlap; j < c->enc2.n; j++) {
       gsize s = c->enc2.starts[j];
       if (s > 0 && te_text_is_word_break (text, c->buf->len, s)) {
@@ -417,7 +434,7 @@ append_valid (TeChunker * c, const guint8 * data, gsize len, TeChunkFunc func,
     data += take;
     len -= take;
     while (c->buf->len >= c->window + 4) {
-      if (!emit_one (c, FALSE, func, user_data, error))
+      if (!emit_one (c, FALSE, FALSE, func, user_data, error))
         return FALSE;
     }
   }
@@ -496,7 +513,27 @@ te_chunker_finish (TeChunker * c, TeChunkFunc func, gpointer user_data, GError *
   /* the last chunk's overlap tail is already inside it: anything left at or before min_end has
    * been emitted */
   while (ok && c->buf->len > c->min_end)
-    ok = emit_one (c, TRUE, func, user_data, error);
+    ok = emit_one (c, TRUE, FALSE, func, user_data, error);
   te_chunker_reset (c);
+  return ok;
+}
+
+gboolean
+te_chunker_flush (TeChunker * c, TeChunkFunc func, gpointer user_data, GError ** error)
+{
+  const char *text = (const char *) c->buf->data;
+  gsize len = c->buf->len;
+  gboolean content = FALSE;
+  for (gsize p = c->min_end; p < len && !content;) {
+    content = !is_space (char_at (text, len, p));
+    guint n = utf8_seq_len ((guint8) text[p]);
+    p += n ? n : 1;
+  }
+  if (!content)
+    return TRUE;
+
+  gboolean ok = TRUE;
+  while (ok && c->buf->len > c->min_end)
+    ok = emit_one (c, TRUE, TRUE, func, user_data, error);
   return ok;
 }

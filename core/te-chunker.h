@@ -35,10 +35,23 @@ gboolean te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFun
 /* End of document: emit what remains. Afterwards the chunker is ready for a new document. */
 gboolean te_chunker_finish (TeChunker * c, TeChunkFunc func, gpointer user_data,
     GError ** error);
+/* Emit the pending text now, as a chunk shorter than the budget if need be, without ending the
+ * document (live input that must not wait for a chunk to fill). Indices and offsets continue;
+ * with overlap the next chunk still starts with the tail of this one; an incomplete UTF-8
+ * sequence at the end stays pending. Pending text that is only whitespace is not emitted (it
+ * stays, to lead the next chunk), so a flush never makes a chunk without content. */
+gboolean te_chunker_flush (TeChunker * c, TeChunkFunc func, gpointer user_data,
+    GError ** error);
 /* Drop pending text and start a new document (flush). */
 void te_chunker_reset (TeChunker * c);
-/* Bytes accepted but not yet emitted. */
+/* Bytes accepted but not yet released: not emitted, or kept as the next chunk's overlap. */
 gsize te_chunker_pending (const TeChunker * c);
+/* Bytes accepted but not yet part of any emitted chunk (what a flush or finish would emit). */
+gsize te_chunker_unemitted (const TeChunker * c);
+/* Source offset of the first byte a later chunk may contain: every later chunk starts at or
+ * after it (with overlap it is where the next chunk's repeated tail starts). Callers that map
+ * offsets to something (e.g. timestamps) can forget everything before it. */
+guint64 te_chunker_pending_start (const TeChunker * c);
 
 /* Sentence-boundary helpers, exposed for tests: is there a paragraph / sentence break
  * ending exactly at byte @pos of @text (the next chunk would start at @pos)? */

@@ -9,28 +9,80 @@
  * buffers of any size (a UTF-8 sequence split across buffers is reassembled) and memory stays bounded
  * whatever the document length.
  *
- * Each output buffer holds one chunk's text (exactly the source bytes, no NUL) and carries a
- * #GstTextChunkMeta with the document id, chunk index and byte range [start, end) in the source.
- * With #GstTextChunker:overlap-tokens 0 the byte ranges tile the input: no byte is dropped.
+ * Each output buffer holds one chunk's text (no NUL) and carries a #GstTextChunkMeta with the
+ * document id, chunk index and byte range [start, end) of the document's text. With
+ * #GstTextChunker:overlap-tokens 0 the byte ranges tile the text: no byte is dropped.
  * GST_BUFFER_OFFSET / OFFSET_END are the byte range too.
+ *
+ * ## Input formats
+ *
+ * `text/x-raw, format=utf8` and `text/plain` (and untyped bytes, e.g. from filesrc) are the text
+ * itself, in pieces of any size; a chunk is exactly those source bytes.
+ *
+ * `text/x-raw, format=pango-markup` (subparse for SRT / WebVTT / SubViewer..., ssaparse for
+ * SSA/ASS) is one complete markup fragment per buffer, typically a subtitle cue: tags are
+ * removed and the entities &amp;amp; &amp;lt; &amp;gt; &amp;quot; &amp;apos; &amp;#NN; &amp;#xHH;
+ * decoded. A cue whose text does not end in whitespace gets a "\n" appended, so that the last word
+ * of one cue and the first of the next stay apart. Byte offsets and chunk texts then refer to this
+ * stripped text stream (the concatenation of every buffer's stripped text and separators), not to
+ * the markup. Malformed markup is kept as literal text: a '<' that starts no complete tag, an
+ * unknown or malformed entity.
+ *
+ * ## Timestamps
+ *
+ * A chunk's PTS is the PTS of the input buffer holding its first byte; its duration reaches the
+ * end of the input buffer holding its last byte. A buffer's end is its PTS + duration; for a
+ * buffer with a PTS but no duration, the PTS of the next buffer (or of a GAP event) if that
+ * has one, else it is unknown and the chunk gets no duration. A chunk whose first byte came in a
+ * buffer without PTS has neither PTS nor duration: untimestamped input gives untimestamped
+ * chunks. The times are those of the current (TIME) segment, which is passed downstream
+ * unchanged; a non-TIME segment (filesrc's BYTES) becomes an open TIME segment. The element keeps
+ * the byte → time map only for bytes that a later chunk can still contain, so it stays small.
+ *
+ * ## Live input
+ *
+ * Offline input waits for full chunks. Live input does not wait for a chunk to fill: the pending
+ * text is emitted as a (shorter) chunk when
+ *
+ * - a GAP event arrives (the chunk goes out before the GAP is forwarded);
+ * - no new text has arrived for #GstTextChunker:max-latency milliseconds of the element's clock
+ *   (by default only when upstream reports itself live in the latency query);
+ * - a new SEGMENT event arrives while text is pending (its times belong to the old segment);
+ * - EOS or a new STREAM_START ends the document.
+ *
+ * Such an early chunk does not end the document: indices and byte offsets continue, and with
+ * overlap the next chunk repeats its tail. Pending text that is only whitespace is kept for the
+ * next chunk rather than sent alone. The latency query answer adds the effective max-latency.
+ * docs/time-and-live.md has the details and the reasons.
  *
  * A document ends at EOS or at a new STREAM_START; the id is the #GstTextChunker:document-id
  * property, else the upstream location (URI query, e.g. filesrc), else "doc-N".
  *
  * Invalid UTF-8 input is an error that names the byte offset.
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 overlap-tokens=16 ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=out.jsonl
+ * ]|
+ * Subtitles, one embedding per chunk of cues with the cues' times:
+ * |[
+ * gst-launch-1.0 filesrc location=movie.srt ! subparse ! textchunker max-tokens=64 ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=subs.jsonl
+ * ]|
+ * Speech (pocketsphinx emits one text buffer per utterance):
+ * |[
+ * gst-launch-1.0 -e pulsesrc ! audioconvert ! audioresample ! pocketsphinx ! textchunker max-latency=2000 ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=speech.jsonl
  * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include "gsttextchunker.h"
 #include "gsttextembedmeta.h"
 #include "gsttextembedmodel.h"
+#include "te-markup.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_text_chunker_debug);
 #define GST_CAT_DEFAULT gst_text_chunker_debug
@@ -42,14 +94,28 @@ enum
   PROP_MAX_TOKENS,
   PROP_OVERLAP_TOKENS,
   PROP_DOCUMENT_ID,
+  PROP_MAX_LATENCY,
 };
 
 #define DEFAULT_MAX_TOKENS 0
 #define DEFAULT_OVERLAP_TOKENS 0
+#define DEFAULT_MAX_LATENCY -1
+/* what max-latency=-1 means when upstream is live */
+#define AUTO_LIVE_LATENCY_MS 1000
+
+/* One input buffer's share of the document's text: bytes [start, end) came in a buffer with
+ * this PTS and end time (PTS + duration, or the next PTS). Consecutive untimestamped buffers
+ * share one span. */
+typedef struct
+{
+  guint64 start, end;
+  GstClockTime pts;
+  GstClockTime stop;
+} GstTextChunkerSpan;
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("text/x-raw, format = (string) utf8; text/plain"));
+    GST_STATIC_CAPS ("text/x-raw, format = (string) { utf8, pango-markup }; text/plain"));
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
@@ -67,6 +133,7 @@ static GstStateChangeReturn gst_text_chunker_change_state (GstElement * element,
     GstStateChange transition);
 static GstFlowReturn gst_text_chunker_chain (GstPad * pad, GstObject * parent, GstBuffer * buf);
 static gboolean gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event);
+static gboolean gst_text_chunker_src_query (GstPad * pad, GstObject * parent, GstQuery * query);
 
 static void
 gst_text_chunker_class_init (GstTextChunkerClass * klass)
@@ -108,7 +175,7 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
    *
    * How many tokens at the end of a chunk the next chunk repeats (rounded down to a word start).
    * At most half of a chunk's text tokens; more is clamped with a warning. 0: chunks tile the
-   * input exactly.
+   * input exactly. Chunks emitted early (GAP, max-latency) are repeated the same way.
    */
   g_object_class_install_property (gobject_class, PROP_OVERLAP_TOKENS,
       g_param_spec_uint ("overlap-tokens", "Overlap tokens",
@@ -124,6 +191,25 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
   g_object_class_install_property (gobject_class, PROP_DOCUMENT_ID,
       g_param_spec_string ("document-id", "Document id",
           "Document identifier for the chunk metadata (NULL = upstream location)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstTextChunker:max-latency:
+   *
+   * Longest time, in milliseconds of the element's clock (running time), that text may wait
+   * for its chunk to fill: when no new text has arrived for this long, the pending text is
+   * emitted as a chunk (the document goes on). Measured from the arrival of the last buffer,
+   * in PLAYING only. A change applies from the next input buffer on.
+   *
+   * -1 (default): 1000 ms when upstream is live (it answers the latency query as live, e.g. a
+   * capture source), off otherwise, so that offline input (filesrc) keeps full-size chunks
+   * however slow downstream is. 0: off. A positive value applies to any input — on offline
+   * input it also cuts chunks whenever text arrives more slowly than that.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_int ("max-latency", "Max latency",
+          "Emit pending text as a chunk when no text arrived for this many ms "
+          "(-1 = 1000 ms if upstream is live, else off; 0 = off)", -1, G_MAXINT,
+          DEFAULT_MAX_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -145,10 +231,19 @@ gst_text_chunker_init (GstTextChunker * self)
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_use_fixed_caps (self->srcpad);
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_text_chunker_src_query));
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->max_tokens = DEFAULT_MAX_TOKENS;
   self->overlap_tokens = DEFAULT_OVERLAP_TOKENS;
+  self->max_latency = DEFAULT_MAX_LATENCY;
+
+  self->text = g_string_new (NULL);
+  self->spans = g_array_new (FALSE, FALSE, sizeof (GstTextChunkerSpan));
+  g_mutex_init (&self->timer_lock);
+  g_cond_init (&self->timer_cond);
+  self->deadline = GST_CLOCK_TIME_NONE;
+  self->timer_wait = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -157,6 +252,10 @@ gst_text_chunker_finalize (GObject * object)
   GstTextChunker *self = GST_TEXT_CHUNKER (object);
   g_free (self->model_path);
   g_free (self->document_id);
+  g_string_free (self->text, TRUE);
+  g_array_unref (self->spans);
+  g_mutex_clear (&self->timer_lock);
+  g_cond_clear (&self->timer_cond);
   G_OBJECT_CLASS (gst_text_chunker_parent_class)->finalize (object);
 }
 
@@ -181,6 +280,9 @@ gst_text_chunker_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_DOCUMENT_ID:
       g_free (self->document_id);
       self->document_id = g_value_dup_string (value);
+      break;
+    case PROP_MAX_LATENCY:
+      self->max_latency = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -209,12 +311,122 @@ gst_text_chunker_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_DOCUMENT_ID:
       g_value_set_string (value, self->document_id);
       break;
+    case PROP_MAX_LATENCY:
+      g_value_set_int (value, self->max_latency);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);
 }
+
+/* ---- the byte -> time map ------------------------------------------------------------------ */
+
+static void
+gst_text_chunker_clear_spans (GstTextChunker * self)
+{
+  g_array_set_size (self->spans, 0);
+  self->doc_bytes = 0;
+  self->last_span_open = FALSE;
+}
+
+/* A new timestamp @ts is known (next buffer's PTS, or a GAP's): it ends the last span if that
+ * had a PTS but no duration. Any buffer or GAP closes the question, with or without a PTS. */
+static void
+gst_text_chunker_close_open_span (GstTextChunker * self, GstClockTime ts)
+{
+  if (!self->last_span_open)
+    return;
+  self->last_span_open = FALSE;
+  GstTextChunkerSpan *last = &g_array_index (self->spans, GstTextChunkerSpan,
+      self->spans->len - 1);
+  if (GST_CLOCK_TIME_IS_VALID (ts) && ts >= last->pts) {
+    last->stop = ts;
+    GST_LOG_OBJECT (self, "bytes [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ") end at %"
+        GST_TIME_FORMAT " (next timestamp)", last->start, last->end, GST_TIME_ARGS (ts));
+  }
+}
+
+/* Record that the next @len bytes of text came in a buffer with @pts / @duration. */
+static void
+gst_text_chunker_add_span (GstTextChunker * self, gsize len, GstClockTime pts,
+    GstClockTime duration)
+{
+  guint64 start = self->doc_bytes;
+  self->doc_bytes += len;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts) && self->spans->len > 0) {
+    GstTextChunkerSpan *last = &g_array_index (self->spans, GstTextChunkerSpan,
+        self->spans->len - 1);
+    if (!GST_CLOCK_TIME_IS_VALID (last->pts) && last->end == start) {
+      last->end = self->doc_bytes;
+      return;
+    }
+  }
+  GstTextChunkerSpan span = { start, self->doc_bytes, pts, GST_CLOCK_TIME_NONE };
+  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration))
+    span.stop = pts + duration;
+  g_array_append_val (self->spans, span);
+  self->last_span_open = GST_CLOCK_TIME_IS_VALID (pts) && !GST_CLOCK_TIME_IS_VALID (duration);
+}
+
+/* Forget the spans that no later chunk can reach (before te_chunker_pending_start()). */
+static void
+gst_text_chunker_prune_spans (GstTextChunker * self)
+{
+  if (!self->chunker)
+    return;
+  guint64 keep_from = te_chunker_pending_start (self->chunker);
+  guint n = 0;
+  while (n < self->spans->len
+      && g_array_index (self->spans, GstTextChunkerSpan, n).end <= keep_from)
+    n++;
+  if (n > 0) {
+    g_array_remove_range (self->spans, 0, n);
+    if (self->spans->len == 0)
+      self->last_span_open = FALSE;
+  }
+  GST_LOG_OBJECT (self, "span queue: %u spans, bytes from %" G_GUINT64_FORMAT " to %"
+      G_GUINT64_FORMAT, self->spans->len, keep_from, self->doc_bytes);
+}
+
+/* The span holding byte @offset, NULL if none (offset outside the kept range). */
+static const GstTextChunkerSpan *
+gst_text_chunker_find_span (GstTextChunker * self, guint64 offset)
+{
+  guint lo = 0, hi = self->spans->len;
+  while (lo < hi) {
+    guint mid = lo + (hi - lo) / 2;
+    const GstTextChunkerSpan *s = &g_array_index (self->spans, GstTextChunkerSpan, mid);
+    if (offset < s->start)
+      hi = mid;
+    else if (offset >= s->end)
+      lo = mid + 1;
+    else
+      return s;
+  }
+  return NULL;
+}
+
+/* PTS and duration of the chunk [start, end), by the rules in the SECTION doc. */
+static void
+gst_text_chunker_chunk_times (GstTextChunker * self, guint64 start, guint64 end,
+    GstClockTime * pts, GstClockTime * duration)
+{
+  *pts = *duration = GST_CLOCK_TIME_NONE;
+  if (end <= start)
+    return;
+  const GstTextChunkerSpan *first = gst_text_chunker_find_span (self, start);
+  const GstTextChunkerSpan *last = gst_text_chunker_find_span (self, end - 1);
+  if (!first || !GST_CLOCK_TIME_IS_VALID (first->pts))
+    return;
+  *pts = first->pts;
+  if (last && GST_CLOCK_TIME_IS_VALID (last->stop) && last->stop >= first->pts)
+    *duration = last->stop - first->pts;
+}
+
+/* ---- setup --------------------------------------------------------------------------------- */
 
 static gboolean
 gst_text_chunker_start (GstTextChunker * self)
@@ -252,6 +464,7 @@ gst_text_chunker_start (GstTextChunker * self)
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
         ("max-tokens=%u leaves no room for text: the model adds %u special tokens to every "
             "chunk", max_tokens, special), (NULL));
+    g_clear_pointer (&self->model, gst_text_embed_model_release);
     return FALSE;
   }
   guint budget = max_tokens - special;
@@ -266,17 +479,200 @@ gst_text_chunker_start (GstTextChunker * self)
   self->doc_count = 0;
   self->caps_sent = FALSE;
   self->flow = GST_FLOW_OK;
+  self->timer_flow = GST_FLOW_OK;
+  self->markup = FALSE;
+  self->upstream_live = FALSE;
+  gst_text_chunker_clear_spans (self);
   GST_INFO_OBJECT (self, "chunks of at most %u tokens (%u special), overlap %u, model %s",
       max_tokens, special, overlap, te_model_dir (self->model));
   return TRUE;
 }
 
+/* ---- max-latency timer --------------------------------------------------------------------- */
+
+/* Effective max-latency in ns for the current stream; 0 = off. */
+static GstClockTime
+gst_text_chunker_effective_latency (GstTextChunker * self, gboolean live)
+{
+  GST_OBJECT_LOCK (self);
+  gint ms = self->max_latency;
+  GST_OBJECT_UNLOCK (self);
+  if (ms < 0)
+    ms = live ? AUTO_LIVE_LATENCY_MS : 0;
+  return (GstClockTime) ms * GST_MSECOND;
+}
+
+/* Cancel the pending flush. With @forget the text no longer waits at all (it was emitted or
+ * dropped); without, PAUSED->PLAYING re-arms. Call with timer_lock held. */
+static void
+gst_text_chunker_disarm_locked (GstTextChunker * self, gboolean forget)
+{
+  self->deadline = GST_CLOCK_TIME_NONE;
+  if (forget)
+    self->timer_latency = 0;
+  if (self->timer_id)
+    gst_clock_id_unschedule (self->timer_id);
+}
+
+static void
+gst_text_chunker_disarm (GstTextChunker * self, gboolean forget)
+{
+  g_mutex_lock (&self->timer_lock);
+  gst_text_chunker_disarm_locked (self, forget);
+  g_mutex_unlock (&self->timer_lock);
+}
+
+static GstFlowReturn gst_text_chunker_flush_pending (GstTextChunker * self, const gchar * why);
+
+/* The deadline passed: emit the pending text, unless new text moved the deadline meanwhile.
+ * Called by the timer thread with the sink pad's stream lock held. */
+static void
+gst_text_chunker_timer_fired (GstTextChunker * self, GstClockTime deadline)
+{
+  g_mutex_lock (&self->timer_lock);
+  gboolean due = self->deadline == deadline;
+  if (due) {
+    self->deadline = GST_CLOCK_TIME_NONE;
+    self->timer_latency = 0;
+  }
+  g_mutex_unlock (&self->timer_lock);
+  if (!due)
+    return;
+
+  GST_OBJECT_LOCK (self->sinkpad);
+  gboolean flushing = GST_PAD_IS_FLUSHING (self->sinkpad);
+  GST_OBJECT_UNLOCK (self->sinkpad);
+  if (flushing || !self->chunker)
+    return;
+
+  GstFlowReturn ret = gst_text_chunker_flush_pending (self, "max-latency");
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING) {
+    GST_DEBUG_OBJECT (self, "max-latency flush: %s", gst_flow_get_name (ret));
+    self->timer_flow = ret;
+  }
+}
+
+/* The timer thread: sleeps on timer_cond until a deadline is set, then waits for it on the
+ * element's clock (so a GstTestClock drives it in tests), then flushes under the stream lock. */
+static gpointer
+gst_text_chunker_timer_loop (gpointer data)
+{
+  GstTextChunker *self = data;
+
+  g_mutex_lock (&self->timer_lock);
+  while (!self->timer_quit) {
+    GstClockTime deadline = self->deadline;
+    if (!GST_CLOCK_TIME_IS_VALID (deadline)) {
+      g_cond_wait (&self->timer_cond, &self->timer_lock);
+      continue;
+    }
+    GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+    if (!clock) {
+      self->deadline = GST_CLOCK_TIME_NONE;
+      continue;
+    }
+    GstClockID id = gst_clock_new_single_shot_id (clock, deadline);
+    gst_object_unref (clock);
+    self->timer_id = id;
+    self->timer_wait = deadline;
+    g_mutex_unlock (&self->timer_lock);
+
+    GST_LOG_OBJECT (self, "waiting for %" GST_TIME_FORMAT, GST_TIME_ARGS (deadline));
+    GstClockReturn res = gst_clock_id_wait (id, NULL);
+
+    g_mutex_lock (&self->timer_lock);
+    self->timer_id = NULL;
+    self->timer_wait = GST_CLOCK_TIME_NONE;
+    gst_clock_id_unref (id);
+    if (self->timer_quit)
+      break;
+    /* unscheduled (disarmed, or armed earlier), or new text moved the deadline: look again */
+    if ((res != GST_CLOCK_OK && res != GST_CLOCK_EARLY) || self->deadline != deadline)
+      continue;
+    g_mutex_unlock (&self->timer_lock);
+
+    GST_PAD_STREAM_LOCK (self->sinkpad);
+    gst_text_chunker_timer_fired (self, deadline);
+    GST_PAD_STREAM_UNLOCK (self->sinkpad);
+
+    g_mutex_lock (&self->timer_lock);
+  }
+  g_mutex_unlock (&self->timer_lock);
+  return NULL;
+}
+
+/* Flush @latency after now on the element's clock. Only in PLAYING (@playing: the caller knows
+ * it is about to be); otherwise remember it for PAUSED->PLAYING. Call with timer_lock held. */
+static void
+gst_text_chunker_arm_locked (GstTextChunker * self, GstClockTime latency, gboolean playing)
+{
+  GstClock *clock = NULL;
+
+  self->timer_latency = latency;
+  GST_OBJECT_LOCK (self);
+  if (playing || GST_STATE (self) == GST_STATE_PLAYING) {
+    clock = GST_ELEMENT_CLOCK (self);
+    if (clock)
+      gst_object_ref (clock);
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (!clock) {
+    self->deadline = GST_CLOCK_TIME_NONE;
+    return;
+  }
+  GstClockTime deadline = gst_clock_get_time (clock) + latency;
+  gst_object_unref (clock);
+
+  if (!self->timer_thread) {
+    self->timer_quit = FALSE;
+    self->timer_thread = g_thread_new ("textchunker-timer", gst_text_chunker_timer_loop, self);
+  }
+  self->deadline = deadline;
+  /* a wait for a later time would be too late (max-latency was lowered): restart it */
+  if (self->timer_id && deadline < self->timer_wait)
+    gst_clock_id_unschedule (self->timer_id);
+  g_cond_signal (&self->timer_cond);
+  GST_LOG_OBJECT (self, "pending text flushes at %" GST_TIME_FORMAT " unless more arrives",
+      GST_TIME_ARGS (deadline));
+}
+
+/* After new input: arm the flush if text is waiting and max-latency applies, else disarm. */
+static void
+gst_text_chunker_update_timer (GstTextChunker * self)
+{
+  GstClockTime latency = gst_text_chunker_effective_latency (self, self->upstream_live);
+  gboolean waiting = self->chunker && te_chunker_unemitted (self->chunker) > 0;
+
+  g_mutex_lock (&self->timer_lock);
+  if (latency > 0 && waiting)
+    gst_text_chunker_arm_locked (self, latency, FALSE);
+  else
+    gst_text_chunker_disarm_locked (self, TRUE);
+  g_mutex_unlock (&self->timer_lock);
+}
+
+static void
+gst_text_chunker_stop_timer (GstTextChunker * self)
+{
+  g_mutex_lock (&self->timer_lock);
+  GThread *thread = self->timer_thread;
+  self->timer_thread = NULL;
+  self->timer_quit = TRUE;
+  gst_text_chunker_disarm_locked (self, TRUE);
+  g_cond_signal (&self->timer_cond);
+  g_mutex_unlock (&self->timer_lock);
+  if (thread)
+    g_thread_join (thread);
+}
+
 static void
 gst_text_chunker_stop (GstTextChunker * self)
 {
+  gst_text_chunker_stop_timer (self);
   g_clear_pointer (&self->chunker, te_chunker_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   g_clear_pointer (&self->doc_id, g_free);
+  gst_text_chunker_clear_spans (self);
 }
 
 static GstStateChangeReturn
@@ -285,15 +681,44 @@ gst_text_chunker_change_state (GstElement * element, GstStateChange transition)
   GstTextChunker *self = GST_TEXT_CHUNKER (element);
   GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !gst_text_chunker_start (self))
-    return GST_STATE_CHANGE_FAILURE;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_text_chunker_start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      /* the clock stops for us: keep the text, wait again once PLAYING */
+      gst_text_chunker_disarm (self, FALSE);
+      break;
+    default:
+      break;
+  }
 
   ret = GST_ELEMENT_CLASS (gst_text_chunker_parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+      gst_text_chunker_stop (self);
+    return ret;
+  }
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    gst_text_chunker_stop (self);
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      g_mutex_lock (&self->timer_lock);
+      if (self->timer_latency > 0)
+        gst_text_chunker_arm_locked (self, self->timer_latency, TRUE);
+      g_mutex_unlock (&self->timer_lock);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* the pads are inactive now: no chain or flush can run */
+      gst_text_chunker_stop (self);
+      break;
+    default:
+      break;
+  }
   return ret;
 }
+
+/* ---- output -------------------------------------------------------------------------------- */
 
 static void
 gst_text_chunker_send_caps (GstTextChunker * self)
@@ -333,8 +758,27 @@ gst_text_chunker_resolve_doc_id (GstTextChunker * self)
   gst_query_unref (q);
   if (!id)
     id = g_strdup_printf ("doc-%u", self->doc_count);
-  GST_INFO_OBJECT (self, "document %u is \"%s\"", self->doc_count, id);
   return id;
+}
+
+/* First byte of a document: its id, and whether upstream is live (for max-latency=-1). */
+static void
+gst_text_chunker_start_document (GstTextChunker * self)
+{
+  self->doc_id = gst_text_chunker_resolve_doc_id (self);
+  self->doc_chunks = 0;
+  gst_text_chunker_clear_spans (self);
+
+  GstQuery *q = gst_query_new_latency ();
+  self->upstream_live = FALSE;
+  if (gst_pad_peer_query (self->sinkpad, q))
+    gst_query_parse_latency (q, &self->upstream_live, NULL, NULL);
+  gst_query_unref (q);
+
+  GstClockTime latency = gst_text_chunker_effective_latency (self, self->upstream_live);
+  GST_INFO_OBJECT (self, "document %u \"%s\" starts: %s input, upstream %s, max-latency %"
+      GST_TIME_FORMAT, self->doc_count, self->doc_id, self->markup ? "pango-markup" : "text",
+      self->upstream_live ? "live" : "not live", GST_TIME_ARGS (latency));
 }
 
 static gboolean
@@ -342,15 +786,22 @@ push_chunk (const TeChunk * chunk, gpointer user_data)
 {
   GstTextChunker *self = user_data;
   GstBuffer *buf = gst_buffer_new_memdup (chunk->text, chunk->len);
+  GstClockTime pts, duration;
 
+  gst_text_chunker_chunk_times (self, chunk->start, chunk->end, &pts, &duration);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = duration;
   GST_BUFFER_OFFSET (buf) = chunk->start;
   GST_BUFFER_OFFSET_END (buf) = chunk->end;
   gst_buffer_add_text_chunk_meta (buf, self->doc_id, chunk->index, chunk->start, chunk->end,
       chunk->text, chunk->len, chunk->n_tokens);
-  GST_LOG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " [%" G_GUINT64_FORMAT ", %"
-      G_GUINT64_FORMAT ") %u tokens", chunk->index, chunk->start, chunk->end, chunk->n_tokens);
+  GST_DEBUG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " [%" G_GUINT64_FORMAT ", %"
+      G_GUINT64_FORMAT ") %u tokens, pts %" GST_TIME_FORMAT " duration %" GST_TIME_FORMAT,
+      chunk->index, chunk->start, chunk->end, chunk->n_tokens, GST_TIME_ARGS (pts),
+      GST_TIME_ARGS (duration));
 
   gst_text_chunker_send_caps (self);
+  self->doc_chunks++;
   self->flow = gst_pad_push (self->srcpad, buf);
   return self->flow == GST_FLOW_OK;
 }
@@ -364,30 +815,28 @@ gst_text_chunker_post_chunker_error (GstTextChunker * self, GError * err)
   return GST_FLOW_ERROR;
 }
 
+/* Emit the pending text now as a chunk, without ending the document (GAP, max-latency, new
+ * segment). Stream lock held. */
 static GstFlowReturn
-gst_text_chunker_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+gst_text_chunker_flush_pending (GstTextChunker * self, const gchar * why)
 {
-  GstTextChunker *self = GST_TEXT_CHUNKER (parent);
-  GstMapInfo map;
   GError *err = NULL;
 
-  if (!self->doc_id)
-    self->doc_id = gst_text_chunker_resolve_doc_id (self);
+  if (!self->doc_id || !self->chunker)
+    return GST_FLOW_OK;
+  gsize n = te_chunker_unemitted (self->chunker);
+  if (n == 0)
+    return GST_FLOW_OK;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not map input buffer"), (NULL));
-    return GST_FLOW_ERROR;
-  }
+  GST_INFO_OBJECT (self, "%s: flushing %" G_GSIZE_FORMAT " pending bytes of \"%s\"", why, n,
+      self->doc_id);
   self->flow = GST_FLOW_OK;
-  gboolean ok = te_chunker_push (self->chunker, (const char *) map.data, map.size, push_chunk,
-      self, &err);
-  gst_buffer_unmap (buf, &map);
-  gst_buffer_unref (buf);
-
+  gboolean ok = te_chunker_flush (self->chunker, push_chunk, self, &err);
+  GstFlowReturn ret = self->flow;
+  gst_text_chunker_prune_spans (self);
   if (!ok && err)
-    return gst_text_chunker_post_chunker_error (self, err);
-  return self->flow;
+    ret = gst_text_chunker_post_chunker_error (self, err);
+  return ret;
 }
 
 /* End of one document: emit what is pending. */
@@ -395,6 +844,8 @@ static GstFlowReturn
 gst_text_chunker_finish_document (GstTextChunker * self)
 {
   GError *err = NULL;
+
+  gst_text_chunker_disarm (self, TRUE);
   if (!self->doc_id)
     return GST_FLOW_OK;         /* nothing was received */
   self->flow = GST_FLOW_OK;
@@ -402,9 +853,71 @@ gst_text_chunker_finish_document (GstTextChunker * self)
   GstFlowReturn ret = self->flow;
   if (!ok && err)
     ret = gst_text_chunker_post_chunker_error (self, err);
+  GST_INFO_OBJECT (self, "document %u \"%s\" ends: %" G_GUINT64_FORMAT " bytes in %"
+      G_GUINT64_FORMAT " chunks (%s)", self->doc_count, self->doc_id, self->doc_bytes,
+      self->doc_chunks, gst_flow_get_name (ret));
   g_clear_pointer (&self->doc_id, g_free);
+  gst_text_chunker_clear_spans (self);
   self->doc_count++;
   return ret;
+}
+
+/* ---- input --------------------------------------------------------------------------------- */
+
+static GstFlowReturn
+gst_text_chunker_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstTextChunker *self = GST_TEXT_CHUNKER (parent);
+  GstMapInfo map;
+  GError *err = NULL;
+
+  if (self->timer_flow != GST_FLOW_OK) {
+    /* the last max-latency flush failed downstream: tell upstream now */
+    GstFlowReturn ret = self->timer_flow;
+    self->timer_flow = GST_FLOW_OK;
+    gst_buffer_unref (buf);
+    return ret;
+  }
+
+  if (!self->doc_id)
+    gst_text_chunker_start_document (self);
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not map input buffer"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+
+  const char *data = (const char *) map.data;
+  gsize len = map.size;
+  if (self->markup) {
+    g_string_truncate (self->text, 0);
+    te_markup_to_text (data, len, self->text);
+    if (self->text->len > 0 && !g_ascii_isspace (self->text->str[self->text->len - 1]))
+      g_string_append_c (self->text, '\n');
+    data = self->text->str;
+    len = self->text->len;
+  }
+
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GST_LOG_OBJECT (self, "%" G_GSIZE_FORMAT " bytes of text at %" G_GUINT64_FORMAT ", pts %"
+      GST_TIME_FORMAT " duration %" GST_TIME_FORMAT, len, self->doc_bytes,
+      GST_TIME_ARGS (pts), GST_TIME_ARGS (GST_BUFFER_DURATION (buf)));
+  gst_text_chunker_close_open_span (self, pts);
+  if (len > 0)
+    gst_text_chunker_add_span (self, len, pts, GST_BUFFER_DURATION (buf));
+
+  self->flow = GST_FLOW_OK;
+  gboolean ok = te_chunker_push (self->chunker, data, len, push_chunk, self, &err);
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  gst_text_chunker_prune_spans (self);
+
+  if (!ok && err)
+    return gst_text_chunker_post_chunker_error (self, err);
+  if (self->flow == GST_FLOW_OK)
+    gst_text_chunker_update_timer (self);
+  return self->flow;
 }
 
 static gboolean
@@ -423,14 +936,24 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
        * downstream shows at negotiation even before the first chunk */
       gst_text_chunker_send_caps (self);
       return TRUE;
-    case GST_EVENT_CAPS:
-      /* input caps are fixed by the template (utf8 text); ours carry the tokenizer */
+    case GST_EVENT_CAPS:{
+      /* input caps are text; ours carry the tokenizer */
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      const GstStructure *s = gst_caps_get_structure (caps, 0);
+      self->markup = gst_structure_has_name (s, "text/x-raw")
+          && g_strcmp0 (gst_structure_get_string (s, "format"), "pango-markup") == 0;
+      GST_INFO_OBJECT (self, "input is %s", self->markup ? "pango-markup" : "plain text");
       gst_event_unref (event);
       gst_text_chunker_send_caps (self);
       return TRUE;
+    }
     case GST_EVENT_SEGMENT:{
       const GstSegment *in;
       gst_event_parse_segment (event, &in);
+      /* pending text has times of the previous segment: send it out under that one */
+      gst_text_chunker_flush_pending (self, "new segment");
+      gst_text_chunker_update_timer (self);
       gst_text_chunker_send_caps (self);
       if (in->format == GST_FORMAT_TIME)
         return gst_pad_push_event (self->srcpad, event);
@@ -442,18 +965,65 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       gst_event_unref (event);
       return gst_pad_push_event (self->srcpad, out);
     }
+    case GST_EVENT_GAP:{
+      GstClockTime ts, duration;
+      gst_event_parse_gap (event, &ts, &duration);
+      GST_DEBUG_OBJECT (self, "gap at %" GST_TIME_FORMAT " for %" GST_TIME_FORMAT,
+          GST_TIME_ARGS (ts), GST_TIME_ARGS (duration));
+      /* no text for a while: the text before it ends here and goes out now */
+      gst_text_chunker_close_open_span (self, ts);
+      gst_text_chunker_flush_pending (self, "gap");
+      gst_text_chunker_update_timer (self);
+      gst_text_chunker_send_caps (self);
+      return gst_pad_push_event (self->srcpad, event);
+    }
     case GST_EVENT_EOS:{
       GstFlowReturn ret = gst_text_chunker_finish_document (self);
       if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS)
         GST_DEBUG_OBJECT (self, "finishing the document gave %s", gst_flow_get_name (ret));
       return gst_pad_push_event (self->srcpad, event);
     }
+    case GST_EVENT_FLUSH_START:
+      gst_text_chunker_disarm (self, TRUE);
+      return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_STOP:
+      gst_text_chunker_disarm (self, TRUE);
       if (self->chunker)
         te_chunker_reset (self->chunker);
       g_clear_pointer (&self->doc_id, g_free);
+      gst_text_chunker_clear_spans (self);
+      self->timer_flow = GST_FLOW_OK;
       return gst_pad_push_event (self->srcpad, event);
     default:
       return gst_pad_event_default (pad, parent, event);
+  }
+}
+
+static gboolean
+gst_text_chunker_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstTextChunker *self = GST_TEXT_CHUNKER (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:{
+      if (!gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      gboolean live;
+      GstClockTime min, max;
+      gst_query_parse_latency (query, &live, &min, &max);
+      /* text may wait up to max-latency before it goes out */
+      GstClockTime latency = gst_text_chunker_effective_latency (self, live);
+      if (latency > 0) {
+        min += latency;
+        if (GST_CLOCK_TIME_IS_VALID (max))
+          max += latency;
+        gst_query_set_latency (query, live, min, max);
+      }
+      GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT ", max %"
+          GST_TIME_FORMAT, live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
   }
 }

@@ -22,8 +22,10 @@ struct _GstTextChunker
   guint max_tokens;
   guint overlap_tokens;
   gchar *document_id;
+  gint max_latency;             /* ms; -1 = auto (only when upstream is live), 0 = off */
 
-  /* streaming state, streaming thread only (set up in READY->PAUSED) */
+  /* streaming state: set up in READY->PAUSED, then used only with the sink pad's stream lock
+   * held (the chain function, serialized events, the max-latency flush) */
   TeModel *model;
   TeChunker *chunker;
   guint eff_max_tokens;
@@ -31,6 +33,24 @@ struct _GstTextChunker
   guint doc_count;
   gboolean caps_sent;
   GstFlowReturn flow;           /* last downstream result, seen from the chunk callback */
+  gboolean markup;              /* input is text/x-raw,format=pango-markup */
+  GString *text;                /* scratch: one buffer's text after markup stripping */
+  GArray *spans;                /* byte range -> input buffer time, oldest first (bounded) */
+  guint64 doc_bytes;            /* text bytes of the current document pushed so far */
+  gboolean last_span_open;      /* last span had a PTS but no duration: next PTS ends it */
+  gboolean upstream_live;       /* upstream answered the latency query as live */
+  guint64 doc_chunks;           /* chunks pushed for the current document */
+  GstFlowReturn timer_flow;     /* a failed push of the max-latency flush, for the next chain */
+
+  /* max-latency timer: a thread waiting on the element's clock; fields under timer_lock */
+  GMutex timer_lock;
+  GCond timer_cond;
+  GThread *timer_thread;
+  gboolean timer_quit;
+  GstClockTime deadline;        /* absolute clock time of the pending flush; NONE = none */
+  GstClockID timer_id;          /* the clock wait in progress, NULL if none */
+  GstClockTime timer_wait;      /* the time timer_id waits for */
+  GstClockTime timer_latency;   /* latency to re-arm with on PAUSED->PLAYING; 0 = nothing waits */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (textchunker);

@@ -315,6 +315,181 @@ test_invalid_utf8 (void)
   g_ptr_array_unref (col.chunks);
 }
 
+/* Push @text in @piece-byte pieces, flushing after every @flush_every pieces (0 = never);
+ * records, before each push, te_chunker_pending_start() so that callers can check that no later
+ * chunk starts before it. */
+typedef struct {
+  GPtrArray *chunks;
+  GArray *marks;                /* guint64 pairs: (chunks emitted so far, pending start) */
+  gsize max_retained;           /* max of bytes accepted - pending start */
+} FlushRun;
+
+static FlushRun
+run_with_flushes (const gchar * text, gsize len, guint max_tokens, guint overlap, gsize piece,
+    guint flush_every)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  FlushRun run = { NULL, g_array_new (FALSE, FALSE, sizeof (guint64)), 0 };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, max_tokens, overlap);
+  guint n = 0;
+  for (gsize off = 0; off < len; off += piece) {
+    gsize take = MIN (piece, len - off);
+    g_assert_true (te_chunker_push (c, text + off, take, collect, &col, &err));
+    g_assert_no_error (err);
+    if (flush_every && ++n % flush_every == 0) {
+      g_assert_true (te_chunker_flush (c, collect, &col, &err));
+      g_assert_no_error (err);
+      /* all complete text went out (an incomplete UTF-8 tail may stay), unless it is blank */
+      g_assert_cmpuint (te_chunker_unemitted (c), <=, 3);
+    }
+    guint64 mark[2] = { col.chunks->len, te_chunker_pending_start (c) };
+    g_array_append_vals (run.marks, mark, 2);
+    g_assert_cmpuint (mark[1], <=, off + take);
+    run.max_retained = MAX (run.max_retained, off + take - mark[1]);
+  }
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  te_chunker_free (c);
+  run.chunks = col.chunks;
+  return run;
+}
+
+static void
+check_marks (FlushRun * run)
+{
+  for (guint i = 0; i < run->marks->len; i += 2) {
+    guint64 emitted = g_array_index (run->marks, guint64, i);
+    guint64 start = g_array_index (run->marks, guint64, i + 1);
+    for (guint j = emitted; j < run->chunks->len; j++)
+      g_assert_cmpuint (((ChunkCopy *) run->chunks->pdata[j])->start, >=, start);
+  }
+}
+
+/* Flushing after every sentence: chunks tile the text, each ends where a flush happened or is
+ * full, and every later chunk starts at or after te_chunker_pending_start(). */
+static void
+test_flush_tiles (void)
+{
+  GString *s = g_string_new (NULL);
+  for (int i = 0; i < 60; i++)
+    g_string_append_printf (s, "Spoken sentence %d has some words. ", i);
+  gsize piece = strlen ("Spoken sentence 10 has some words. ");
+  FlushRun run = run_with_flushes (s->str, s->len, 64, 0, piece, 3);
+  check_chunks (run.chunks, s->str, s->len, 64, TRUE);
+  check_marks (&run);
+  /* a flush every 3 pieces of ~9 tokens: no chunk is longer than 3 pieces' worth */
+  g_assert_cmpuint (run.chunks->len, >=, 60 / 3);
+  for (guint i = 0; i < run.chunks->len; i++)
+    g_assert_cmpuint (((ChunkCopy *) run.chunks->pdata[i])->len, <=, 3 * piece + 3);
+  g_ptr_array_unref (run.chunks);
+  g_array_unref (run.marks);
+  g_string_free (s, TRUE);
+}
+
+/* With overlap a flushed chunk's tail is repeated by the next chunk; finishing right after a
+ * flush emits nothing more. */
+static void
+test_flush_overlap (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 64, 4);
+  const char *a = "the first utterance has quite a few words in it ";
+  const char *b = "and the second one follows later ";
+  g_assert_true (te_chunker_push (c, a, strlen (a), collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 0);
+  g_assert_cmpuint (te_chunker_unemitted (c), ==, strlen (a));
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  ChunkCopy *c0 = col.chunks->pdata[0];
+  g_assert_cmpuint (c0->start, ==, 0);
+  g_assert_cmpuint (c0->end, ==, strlen (a));
+  g_assert_cmpuint (te_chunker_unemitted (c), ==, 0);
+  /* the overlap tail (at most 4 tokens, at a word start) is kept for the next chunk */
+  guint64 keep = te_chunker_pending_start (c);
+  g_assert_cmpuint (keep, >, 0);
+  g_assert_cmpuint (keep, <, strlen (a));
+  g_assert_cmpstr (a + keep, ==, "few words in it ");
+  g_assert_cmpuint (te_chunker_pending (c), ==, strlen (a) - keep);
+  /* a second flush without new text emits nothing */
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+
+  g_assert_true (te_chunker_push (c, b, strlen (b), collect, &col, &err));
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 2);
+  ChunkCopy *c1 = col.chunks->pdata[1];
+  g_assert_cmpuint (c1->index, ==, 1);
+  g_assert_cmpuint (c1->start, ==, keep);
+  g_assert_cmpuint (c1->end, ==, strlen (a) + strlen (b));
+  g_assert_cmpmem (c1->text, c1->len, "few words in it and the second one follows later ",
+      c1->len);
+  g_assert_cmpuint (c1->len, ==, strlen ("few words in it and the second one follows later "));
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (col.chunks->len, ==, 2);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
+/* Blank pending text is not flushed; it leads the next chunk. An incomplete UTF-8 sequence stays
+ * pending across a flush. */
+static void
+test_flush_blank_and_partial (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 64, 0);
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));     /* nothing at all */
+  g_assert_true (te_chunker_push (c, "hello\n", 6, collect, &col, &err));
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  g_assert_true (te_chunker_push (c, " \n\t", 3, collect, &col, &err));
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  g_assert_cmpuint (te_chunker_unemitted (c), ==, 3);
+  g_assert_cmpuint (te_chunker_pending_start (c), ==, 6);
+  /* "caf" + the first byte of a two-byte character */
+  g_assert_true (te_chunker_push (c, "caf\xc3", 4, collect, &col, &err));
+  g_assert_true (te_chunker_flush (c, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 2);
+  ChunkCopy *c1 = col.chunks->pdata[1];
+  g_assert_cmpuint (c1->start, ==, 6);
+  g_assert_cmpuint (c1->end, ==, 12);
+  g_assert_cmpmem (c1->text, c1->len, " \n\tcaf", 6);
+  g_assert_cmpuint (te_chunker_unemitted (c), ==, 1);
+  g_assert_true (te_chunker_push (c, "\xa9!", 2, collect, &col, &err));
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (col.chunks->len, ==, 3);
+  ChunkCopy *c2 = col.chunks->pdata[2];
+  g_assert_cmpuint (c2->start, ==, 12);
+  g_assert_cmpmem (c2->text, c2->len, "\xc3\xa9!", 3);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
+/* te_chunker_pending_start() trails the input by a bounded amount whatever the document length,
+ * with and without overlap: what a caller must remember per byte is bounded. */
+static void
+test_pending_start_bounded (void)
+{
+  gsize len;
+  gchar *text = read_gpl (&len);
+  guint overlaps[] = { 0, 16 };
+  for (guint i = 0; i < G_N_ELEMENTS (overlaps); i++) {
+    FlushRun run = run_with_flushes (text, len, 128, overlaps[i], 97, 0);
+    check_chunks (run.chunks, text, len, 128, overlaps[i] == 0);
+    check_marks (&run);
+    /* the window: MAX (16 bytes a text token, 4 KiB), plus 3 bytes of a UTF-8 sequence and one piece */
+    g_assert_cmpuint (run.max_retained, <, MAX (126 * 16, 4096) + 4 + 97);
+    g_ptr_array_unref (run.chunks);
+    g_array_unref (run.marks);
+  }
+  g_free (text);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -341,6 +516,10 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/cjk", test_cjk);
   g_test_add_func ("/chunker/multibyte-split", test_multibyte_split_across_pushes);
   g_test_add_func ("/chunker/invalid-utf8", test_invalid_utf8);
+  g_test_add_func ("/chunker/flush-tiles", test_flush_tiles);
+  g_test_add_func ("/chunker/flush-overlap", test_flush_overlap);
+  g_test_add_func ("/chunker/flush-blank-and-partial", test_flush_blank_and_partial);
+  g_test_add_func ("/chunker/pending-start-bounded", test_pending_start_bounded);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
   return ret;

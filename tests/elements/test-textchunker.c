@@ -1,4 +1,5 @@
 /* test-textchunker.c — GstHarness tests of textchunker. */
+#include <stdio.h>
 #include <string.h>
 #include "test-util.h"
 #include "gsttextembedmeta.h"
@@ -195,6 +196,662 @@ GST_START_TEST (test_bad_model_is_error)
 }
 GST_END_TEST;
 
+/* ---- timestamps ---------------------------------------------------------------------------- */
+
+typedef enum
+{
+  TS_FULL,                      /* PTS and duration on every buffer */
+  TS_NO_DURATION,               /* PTS only: a buffer ends where the next begins */
+  TS_NONE,                      /* untimestamped */
+  TS_MIXED,                     /* untimestamped, then PTS only, then full */
+} TsMode;
+
+/* The pieces pushed: byte offsets and their buffers' timestamps. */
+typedef struct
+{
+  guint n;
+  guint64 *off;                 /* n + 1 entries, off[n] = total length */
+  GstClockTime *pts, *dur;
+} Pieces;
+
+static void
+pieces_free (Pieces * p)
+{
+  g_free (p->off);
+  g_free (p->pts);
+  g_free (p->dur);
+}
+
+static void
+piece_times (TsMode mode, guint i, guint n, GstClockTime * pts, GstClockTime * dur)
+{
+  *pts = 5 * GST_SECOND + i * 100 * GST_MSECOND;
+  *dur = 80 * GST_MSECOND;
+  if (mode == TS_NONE || (mode == TS_MIXED && i < n / 3))
+    *pts = *dur = GST_CLOCK_TIME_NONE;
+  else if (mode == TS_NO_DURATION || (mode == TS_MIXED && i < 2 * n / 3))
+    *dur = GST_CLOCK_TIME_NONE;
+}
+
+/* Push @len bytes of @text in @piece-byte buffers timestamped by @mode. */
+static Pieces
+push_timed_pieces (GstHarness * h, const gchar * text, gsize len, gsize piece, TsMode mode)
+{
+  Pieces p;
+  p.n = (len + piece - 1) / piece;
+  p.off = g_new (guint64, p.n + 1);
+  p.pts = g_new (GstClockTime, p.n);
+  p.dur = g_new (GstClockTime, p.n);
+  for (guint i = 0; i < p.n; i++) {
+    p.off[i] = (guint64) i * piece;
+    gsize take = MIN (piece, len - p.off[i]);
+    piece_times (mode, i, p.n, &p.pts[i], &p.dur[i]);
+    GstBuffer *b = gst_buffer_new_memdup (text + p.off[i], take);
+    GST_BUFFER_PTS (b) = p.pts[i];
+    GST_BUFFER_DURATION (b) = p.dur[i];
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  }
+  p.off[p.n] = len;
+  return p;
+}
+
+static guint
+piece_of (const Pieces * p, guint64 offset)
+{
+  for (guint i = 0; i < p->n; i++)
+    if (offset >= p->off[i] && offset < p->off[i + 1])
+      return i;
+  fail ("offset %" G_GUINT64_FORMAT " outside the input", offset);
+  return 0;
+}
+
+/* End time of piece @i by the documented rule: PTS + duration, else the next buffer's PTS. */
+static GstClockTime
+piece_end (const Pieces * p, guint i)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (p->pts[i]))
+    return GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (p->dur[i]))
+    return p->pts[i] + p->dur[i];
+  if (i + 1 < p->n)
+    return p->pts[i + 1];
+  return GST_CLOCK_TIME_NONE;
+}
+
+typedef struct
+{
+  guint chunks, multi_buffer, mid_buffer_start, timed;
+} TimeStats;
+
+/* Pull every chunk and check PTS/duration exactly against the pieces. */
+static TimeStats
+check_chunk_times (GstHarness * h, const Pieces * p, const gchar * text, gboolean tiling)
+{
+  TimeStats st = { 0 };
+  guint n = gst_harness_buffers_received (h);
+  guint64 prev_end = 0;
+  fail_unless (n > 3);
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+    fail_unless (m != NULL);
+    fail_unless (memcmp (m->text, text + m->start, m->text_len) == 0);
+    if (tiling)
+      fail_unless_equals_uint64 (m->start, prev_end);
+    prev_end = m->end;
+    guint first_piece = piece_of (p, m->start), last_piece = piece_of (p, m->end - 1);
+    GstClockTime pts = p->pts[first_piece], dur = GST_CLOCK_TIME_NONE;
+    if (GST_CLOCK_TIME_IS_VALID (pts)) {
+      GstClockTime end = piece_end (p, last_piece);
+      if (GST_CLOCK_TIME_IS_VALID (end))
+        dur = end - pts;
+      st.timed++;
+    }
+    fail_unless_equals_clocktime (GST_BUFFER_PTS (b), pts);
+    fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), dur);
+    st.chunks++;
+    st.multi_buffer += first_piece != last_piece;
+    st.mid_buffer_start += m->start != p->off[first_piece];
+    gst_buffer_unref (b);
+  }
+  fail_unless_equals_uint64 (prev_end, p->off[p->n]);
+  return st;
+}
+
+static void
+run_timestamp_case (TsMode mode, guint overlap, TimeStats * out)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-tokens", 48, "overlap-tokens",
+      overlap, "document-id", "ts", "max-latency", 0, NULL);
+  gsize len;
+  gchar *text = test_read_file (GPL, &len);
+  len = MIN (len, 8000);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  Pieces p = push_timed_pieces (h, text, len, 97, mode);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  *out = check_chunk_times (h, &p, text, overlap == 0);
+  pieces_free (&p);
+  g_free (text);
+  gst_harness_teardown (h);
+}
+
+/* Every chunk: PTS of the buffer holding its first byte, duration to the end (PTS + duration)
+ * of the buffer holding its last byte; chunks span several buffers and start inside them. */
+GST_START_TEST (test_timestamps_exact)
+{
+  TimeStats st;
+  run_timestamp_case (TS_FULL, 0, &st);
+  fail_unless (st.multi_buffer > 10 && st.mid_buffer_start > 10, "%u chunks: %u multi, %u mid",
+      st.chunks, st.multi_buffer, st.mid_buffer_start);
+  fail_unless_equals_int (st.timed, st.chunks);
+}
+GST_END_TEST;
+
+/* With overlap a chunk starts inside the previous one: its PTS is that of an older buffer, which
+ * the element must still remember. */
+GST_START_TEST (test_timestamps_overlap)
+{
+  TimeStats st;
+  run_timestamp_case (TS_FULL, 8, &st);
+  fail_unless (st.multi_buffer > 10 && st.mid_buffer_start > 10);
+  fail_unless_equals_int (st.timed, st.chunks);
+}
+GST_END_TEST;
+
+/* Untimestamped input gives untimestamped chunks. */
+GST_START_TEST (test_timestamps_none)
+{
+  TimeStats st;
+  run_timestamp_case (TS_NONE, 0, &st);
+  fail_unless_equals_int (st.timed, 0);
+}
+GST_END_TEST;
+
+/* PTS without duration: a buffer ends at the next buffer's PTS; the last one has no end, so
+ * the last chunk has no duration. Mixed: chunks starting in untimestamped buffers have no PTS. */
+GST_START_TEST (test_timestamps_partial)
+{
+  TimeStats st;
+  run_timestamp_case (TS_NO_DURATION, 8, &st);
+  fail_unless_equals_int (st.timed, st.chunks);
+  run_timestamp_case (TS_MIXED, 0, &st);
+  fail_unless (st.timed > 0 && st.timed < st.chunks);
+}
+GST_END_TEST;
+
+/* Log function counting the span queue length that textchunker reports at LOG level. */
+static guint max_spans;
+static void
+count_spans_log (GstDebugCategory * category, GstDebugLevel level, const gchar * file,
+    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
+    gpointer user_data)
+{
+  guint n;
+  if (g_strcmp0 (gst_debug_category_get_name (category), "textchunker") != 0)
+    return;
+  const gchar *msg = gst_debug_message_get (message);
+  if (msg && sscanf (msg, "span queue: %u spans", &n) == 1) {
+    max_spans = MAX (max_spans, n);
+    (*(guint *) user_data)++;
+  }
+}
+
+/* The byte -> time map stays small however long the document: GPL-3 three times over in
+ * one-second buffers of 5 bytes (some 21 000 of them), with overlap. */
+GST_START_TEST (test_span_queue_bounded)
+{
+  guint reports = 0;
+  max_spans = 0;
+  /* only our log function sees the LOG messages */
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (count_spans_log, &reports, NULL);
+  gst_debug_set_threshold_for_name ("textchunker", GST_LEVEL_LOG);
+
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-tokens", 64, "overlap-tokens",
+      8, "max-latency", 0, NULL);
+  gsize len;
+  gchar *text = test_read_file (GPL, &len);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  guint64 pts = 0;
+  for (guint rep = 0; rep < 3; rep++) {
+    for (gsize off = 0; off < len; off += 5, pts += GST_SECOND) {
+      GstBuffer *b = gst_buffer_new_memdup (text + off, MIN (5, len - off));
+      GST_BUFFER_PTS (b) = pts;
+      GST_BUFFER_DURATION (b) = GST_SECOND;
+      fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+      while (gst_harness_buffers_in_queue (h) > 0)
+        gst_buffer_unref (gst_harness_pull (h));
+    }
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  gst_debug_set_threshold_for_name ("textchunker", GST_LEVEL_NONE);
+  gst_debug_remove_log_function (count_spans_log);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  fail_unless (reports > 3 * len / 5, "only %u span reports", reports);
+  /* the window is 4 KiB of text, i.e. some 800 five-byte buffers */
+  fail_unless (max_spans < 1000, "span queue grew to %u", max_spans);
+  g_free (text);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* ---- markup -------------------------------------------------------------------------------- */
+
+static GstBuffer *
+timed_text (const gchar * text, GstClockTime pts, GstClockTime dur)
+{
+  GstBuffer *b = test_text_buffer (text);
+  GST_BUFFER_PTS (b) = pts;
+  GST_BUFFER_DURATION (b) = dur;
+  return b;
+}
+
+/* pango-markup cues: tags stripped, entities decoded, a "\n" between cues; offsets refer to the
+ * stripped text; each chunk has its first cue's PTS. */
+GST_START_TEST (test_markup_input)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-tokens", 8, "max-latency", 0,
+      NULL);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=pango-markup");
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("<b>Hello</b> &amp; world",
+              GST_SECOND, GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("<i>Second</i> cue here\n",
+              3 * GST_SECOND, GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("<span foreground=\"red\">a &lt; b"
+              "</span> &bogus; <i", 5 * GST_SECOND, 2 * GST_SECOND)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  const gchar *stream = "Hello & world\nSecond cue here\na < b &bogus; <i\n";
+  guint64 cue_start[] = { 0, 14, 30 };
+  GstClockTime cue_pts[] = { GST_SECOND, 3 * GST_SECOND, 5 * GST_SECOND };
+  GstClockTime cue_end[] = { 2 * GST_SECOND, 4 * GST_SECOND, 7 * GST_SECOND };
+  guint n = gst_harness_buffers_received (h);
+  fail_unless (n >= 3);
+  guint64 prev_end = 0;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+    fail_unless_equals_uint64 (m->start, prev_end);
+    fail_unless (memcmp (m->text, stream + m->start, m->text_len) == 0, "chunk %u: \"%s\"",
+        i, m->text);
+    fail_unless (gst_buffer_memcmp (b, 0, stream + m->start, m->end - m->start) == 0);
+    guint first_cue = 0, last_cue = 0;
+    for (guint c = 0; c < 3; c++) {
+      if (m->start >= cue_start[c])
+        first_cue = c;
+      if (m->end - 1 >= cue_start[c])
+        last_cue = c;
+    }
+    GstClockTime want_pts = cue_pts[first_cue], want_dur = cue_end[last_cue] - want_pts;
+    fail_unless_equals_clocktime (GST_BUFFER_PTS (b), want_pts);
+    fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), want_dur);
+    prev_end = m->end;
+    gst_buffer_unref (b);
+  }
+  fail_unless_equals_uint64 (prev_end, strlen (stream));
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* SSA/ASS: subparse does not read .ssa/.ass files; they come from a container through ssaparse,
+ * which strips the override codes and emits pango-markup cues. */
+GST_START_TEST (test_ssaparse_input)
+{
+  GstElementFactory *f = gst_element_factory_find ("ssaparse");
+  if (!f) {
+    GST_INFO ("no ssaparse: skipped");
+    return;
+  }
+  gst_object_unref (f);
+
+  GstHarness *h = gst_harness_new_parse ("ssaparse ! textchunker max-latency=0");
+  const gchar *ini = "[Script Info]\nScriptType: v4.00+\n";
+  GstBuffer *codec_data = gst_buffer_new_memdup (ini, strlen (ini));
+  GstCaps *caps = gst_caps_new_simple ("application/x-ssa", "codec_data", GST_TYPE_BUFFER,
+      codec_data, NULL);
+  gst_buffer_unref (codec_data);
+  gst_harness_set_src_caps (h, caps);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("1,0,Default,,0,0,0,,"
+              "Hello {\\b1}world{\\b0} & friends", GST_SECOND, GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("2,0,Default,,0,0,0,,"
+              "A second line of dialogue, spoken later", 4 * GST_SECOND, 2 * GST_SECOND)),
+      GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  fail_unless_equals_int (gst_harness_buffers_received (h), 1);
+  GstBuffer *b = gst_harness_pull (h);
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_string (m->text,
+      "Hello world & friends\nA second line of dialogue, spoken later\n");
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), GST_SECOND);
+  fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), 5 * GST_SECOND);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* ---- segments, GAP, max-latency ------------------------------------------------------------ */
+
+/* Records the order of buffers ('B') and GAP events ('G') leaving the element. */
+static GstPadProbeReturn
+record_order (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GString *order = user_data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    g_string_append_c (order, 'B');
+  else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_GAP)
+    g_string_append_c (order, 'G');
+  return GST_PAD_PROBE_OK;
+}
+
+/* TIME segments pass unchanged; a new segment with pending text flushes it first. */
+GST_START_TEST (test_segment_passthrough)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-latency", 0, NULL);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = 10 * GST_SECOND;
+  seg.time = 100 * GST_SECOND;
+  seg.base = 3 * GST_SECOND;
+  seg.rate = 1.0;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("first words ", 11 * GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+
+  GstSegment seg2;
+  gst_segment_init (&seg2, GST_FORMAT_TIME);
+  seg2.start = 20 * GST_SECOND;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg2)));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 1);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("more words", 21 * GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  /* the segments arrive as sent, the harness's default one first */
+  GstEvent *ev;
+  guint segments = 0;
+  while ((ev = gst_harness_try_pull_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *got;
+      gst_event_parse_segment (ev, &got);
+      if (segments == 1)
+        fail_unless (gst_segment_is_equal (got, &seg));
+      if (segments == 2)
+        fail_unless (gst_segment_is_equal (got, &seg2));
+      segments++;
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless_equals_int (segments, 3);
+
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), 11 * GST_SECOND);
+  fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), 0);
+  gst_buffer_unref (b);
+  b = gst_harness_pull (h);
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), 21 * GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), strlen ("first words "));
+  fail_unless_equals_uint64 (gst_buffer_get_text_chunk_meta (b)->index, 1);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A BYTES segment (filesrc) becomes an open TIME segment. */
+GST_START_TEST (test_bytes_segment_becomes_time)
+{
+  GstHarness *h = gst_harness_new ("textchunker");
+  gst_harness_set_src_caps_str (h, "text/plain");
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_BYTES);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  GstEvent *ev, *last = NULL;
+  while ((ev = gst_harness_try_pull_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      gst_event_replace (&last, ev);
+    gst_event_unref (ev);
+  }
+  fail_unless (last != NULL);
+  const GstSegment *got;
+  gst_event_parse_segment (last, &got);
+  fail_unless_equals_int (got->format, GST_FORMAT_TIME);
+  fail_unless_equals_uint64 (got->start, 0);
+  fail_unless (!GST_CLOCK_TIME_IS_VALID (got->stop));
+  gst_event_unref (last);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* GAP: the pending text goes out as a chunk before the GAP is forwarded; the GAP's time ends a
+ * buffer that had no duration. The document continues afterwards. */
+GST_START_TEST (test_gap_flushes)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "document-id", "talk",
+      "max-latency", 0, NULL);
+  GString *order = g_string_new (NULL);
+  GstPad *src = gst_element_get_static_pad (h->element, "src");
+  gulong probe = gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, order, NULL);
+  gst_harness_set_src_caps_str (h, "text/plain");
+
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("hello there ", GST_SECOND,
+              GST_SECOND / 2)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("general ", 2 * GST_SECOND,
+              GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (4 * GST_SECOND, GST_SECOND)));
+  fail_unless_equals_string (order->str, "BG");
+
+  GstBuffer *b = gst_harness_pull (h);
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_string (m->text, "hello there general ");
+  fail_unless_equals_uint64 (m->index, 0);
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), GST_SECOND);
+  fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), 3 * GST_SECOND);
+  gst_buffer_unref (b);
+
+  /* a GAP with nothing pending is just forwarded */
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (5 * GST_SECOND, GST_SECOND)));
+  fail_unless_equals_string (order->str, "BGG");
+
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("kenobi", 6 * GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_string (order->str, "BGGB");
+  b = gst_harness_pull (h);
+  m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_string (m->doc_id, "talk");
+  fail_unless_equals_uint64 (m->index, 1);
+  fail_unless_equals_uint64 (m->start, strlen ("hello there general "));
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), 6 * GST_SECOND);
+  fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), GST_SECOND);
+  gst_buffer_unref (b);
+
+  gst_pad_remove_probe (src, probe);
+  gst_object_unref (src);
+  g_string_free (order, TRUE);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Time the pending clock wait is for. */
+static GstClockTime
+pending_wait_time (GstHarness * h)
+{
+  fail_unless (gst_harness_wait_for_clock_id_waits (h, 1, 10));
+  GstTestClock *clock = gst_harness_get_testclock (h);
+  GstClockID id = NULL;
+  fail_unless (gst_test_clock_peek_next_pending_id (clock, &id));
+  GstClockTime t = gst_clock_id_get_time (id);
+  gst_clock_id_unref (id);
+  gst_object_unref (clock);
+  return t;
+}
+
+/* max-latency on a GstTestClock: the pending text goes out max-latency after the LAST input,
+ * not the first; nothing goes out before. */
+GST_START_TEST (test_max_latency_testclock)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-latency", 500, NULL);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  fail_unless (gst_harness_set_time (h, 10 * GST_SECOND));
+
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("words that ", GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+  fail_unless_equals_clocktime (pending_wait_time (h), 10500 * GST_MSECOND);
+  fail_unless (gst_harness_set_time (h, 10200 * GST_MSECOND));
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("trickle in ", 2 * GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+
+  /* the first wait ends without a flush: more text came; the next wait is 500 ms after it */
+  fail_unless (gst_harness_crank_single_clock_wait (h));
+  fail_unless_equals_clocktime (pending_wait_time (h), 10700 * GST_MSECOND);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless (gst_harness_crank_single_clock_wait (h));
+
+  GstBuffer *b = gst_harness_pull (h);  /* blocks until the timer thread pushed */
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_string (m->text, "words that trickle in ");
+  fail_unless_equals_clocktime (GST_BUFFER_PTS (b), GST_SECOND);
+  fail_unless_equals_clocktime (GST_BUFFER_DURATION (b), 2 * GST_SECOND);
+  gst_buffer_unref (b);
+
+  /* the document goes on */
+  fail_unless_equals_int (gst_harness_push (h, timed_text ("later", 5 * GST_SECOND,
+              GST_SECOND)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  b = gst_harness_pull (h);
+  m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_uint64 (m->index, 1);
+  fail_unless_equals_string (m->text, "later");
+  gst_buffer_unref (b);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 2);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* max-latency=-1 (default): 1000 ms when upstream is live (the harness is, by default), with
+ * untimestamped text as a transcriber sends it; reported in the latency query. */
+GST_START_TEST (test_max_latency_auto_live)
+{
+  GstHarness *h = gst_harness_new ("textchunker");
+  gst_harness_set_src_caps_str (h, "text/plain");
+  fail_unless_equals_clocktime (gst_harness_query_latency (h), GST_SECOND);
+  fail_unless (gst_harness_set_time (h, 3 * GST_SECOND));
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("what was said\n")),
+      GST_FLOW_OK);
+  fail_unless_equals_clocktime (pending_wait_time (h), 4 * GST_SECOND);
+  fail_unless (gst_harness_crank_single_clock_wait (h));
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless_equals_string (gst_buffer_get_text_chunk_meta (b)->text, "what was said\n");
+  fail_unless (!GST_BUFFER_PTS_IS_VALID (b));
+  fail_unless (!GST_BUFFER_DURATION_IS_VALID (b));
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* ... and off when upstream is not live: offline input keeps full chunks. */
+GST_START_TEST (test_max_latency_auto_not_live)
+{
+  GstHarness *h = gst_harness_new ("textchunker");
+  gst_harness_set_live (h, FALSE);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  fail_unless_equals_clocktime (gst_harness_query_latency (h), 0);
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("offline text ")),
+      GST_FLOW_OK);
+  fail_if (gst_harness_wait_for_clock_id_waits (h, 1, 1));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 1);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* The real system clock: the chunk comes about max-latency after the text, from the timer
+ * thread, while nothing else happens. */
+GST_START_TEST (test_max_latency_system_clock)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-latency", 100, NULL);
+  gst_harness_use_systemclock (h);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  gint64 t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("spoken now ")), GST_FLOW_OK);
+  GstBuffer *b = gst_harness_pull (h);
+  gint64 waited = g_get_monotonic_time () - t0;
+  fail_unless (b != NULL);
+  fail_unless (waited >= 90 * 1000 && waited < 10 * G_USEC_PER_SEC, "waited %" G_GINT64_FORMAT
+      " us", waited);
+  fail_unless_equals_string (gst_buffer_get_text_chunk_meta (b)->text, "spoken now ");
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Flushing or stopping while a max-latency wait is pending: the dropped text never comes out,
+ * no deadlock, no leak (ASan). */
+GST_START_TEST (test_max_latency_flush_and_stop)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-latency", 500, NULL);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("to be dropped ")),
+      GST_FLOW_OK);
+  pending_wait_time (h);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  fail_unless (gst_harness_set_time (h, GST_SECOND));
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("kept ")), GST_FLOW_OK);
+  /* the dropped text's wait was cancelled: the only wait left is the new text's */
+  fail_unless_equals_clocktime (pending_wait_time (h), 1500 * GST_MSECOND);
+  fail_unless (gst_harness_crank_single_clock_wait (h));
+  GstBuffer *b = gst_harness_pull (h);
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+  fail_unless_equals_string (m->text, "kept ");
+  fail_unless_equals_uint64 (m->index, 0);
+  gst_buffer_unref (b);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 1);
+
+  /* text waiting while the element goes to NULL */
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("never flushed ")),
+      GST_FLOW_OK);
+  pending_wait_time (h);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* PLAYING->PAUSED cancels the wait (the clock does not run for us); PAUSED->PLAYING waits
+ * max-latency again from then. */
+GST_START_TEST (test_max_latency_pause_resume)
+{
+  GstHarness *h = test_harness_new ("textchunker", NULL, "max-latency", 300, NULL);
+  gst_harness_set_src_caps_str (h, "text/plain");
+  fail_unless (gst_harness_set_time (h, GST_SECOND));
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("paused text ")),
+      GST_FLOW_OK);
+  fail_unless_equals_clocktime (pending_wait_time (h), 1300 * GST_MSECOND);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_if (gst_harness_wait_for_clock_id_waits (h, 1, 1));
+  fail_unless (gst_harness_set_time (h, 5 * GST_SECOND));
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_clocktime (pending_wait_time (h), 5300 * GST_MSECOND);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless (gst_harness_crank_single_clock_wait (h));
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless_equals_string (gst_buffer_get_text_chunk_meta (b)->text, "paused text ");
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 textchunker_suite (void)
 {
@@ -210,6 +867,22 @@ textchunker_suite (void)
   tcase_add_test (tc, test_split_utf8);
   tcase_add_test (tc, test_flush_resets);
   tcase_add_test (tc, test_bad_model_is_error);
+  tcase_add_test (tc, test_timestamps_exact);
+  tcase_add_test (tc, test_timestamps_overlap);
+  tcase_add_test (tc, test_timestamps_none);
+  tcase_add_test (tc, test_timestamps_partial);
+  tcase_add_test (tc, test_span_queue_bounded);
+  tcase_add_test (tc, test_markup_input);
+  tcase_add_test (tc, test_ssaparse_input);
+  tcase_add_test (tc, test_segment_passthrough);
+  tcase_add_test (tc, test_bytes_segment_becomes_time);
+  tcase_add_test (tc, test_gap_flushes);
+  tcase_add_test (tc, test_max_latency_testclock);
+  tcase_add_test (tc, test_max_latency_auto_live);
+  tcase_add_test (tc, test_max_latency_auto_not_live);
+  tcase_add_test (tc, test_max_latency_system_clock);
+  tcase_add_test (tc, test_max_latency_flush_and_stop);
+  tcase_add_test (tc, test_max_latency_pause_resume);
   return s;
 }
 
