@@ -69,6 +69,7 @@ te_batch_free (TeBatch * b)
  * guarded by its build option where it has external dependencies. */
 static const TeBackendClass *const backend_classes[] = {
   &te_backend_cpu_class,
+  &te_backend_null_class,
 };
 
 const TeBackendClass *

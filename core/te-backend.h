@@ -61,7 +61,9 @@ typedef struct {
   /* Queue @batch; on FALSE (with @error set) @done will not be called. */
   gboolean (*submit) (gpointer state, TeBatch * batch, TeBackendDoneFunc done,
       gpointer user_data, GError ** error);
-  void (*close) (gpointer state);   /* waits for batches in flight */
+  /* Returns only after @done has been called for every successful submit (waiting for batches
+   * in flight, or completing queued ones early with an error, as "null" does). */
+  void (*close) (gpointer state);
 } TeBackendClass;
 
 /* Registered backend classes ("cpu", ...). NULL when unknown. */
@@ -85,5 +87,11 @@ int te_backend_caps_seq_len (const TeBackendCaps * caps, int n);
 
 /* The built-in CPU backend (OpenBLAS sgemm). */
 extern const TeBackendClass te_backend_cpu_class;
+/* The "null" instrumentation backend (te-backend-null.c): a fixed time per batch (option
+ * latency-ms), zero vectors of the model's width, asynchronous, dynamic shapes, no weights needed;
+ * option fail-after=N makes every batch after the N-th fail (for tests). close() cancels queued
+ * batches (their callbacks get an error) instead of waiting out their latency. Weights, when the
+ * model has them, are faulted in once at open so measured memory includes the model. */
+extern const TeBackendClass te_backend_null_class;
 
 G_END_DECLS

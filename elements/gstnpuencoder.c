@@ -1,13 +1,41 @@
-/* gstnpuencoder.c — npuencoder element: batches token-id chunks and runs the encoder backend. */
+/* gstnpuencoder.c — npuencoder element: batches token-id chunks and runs the encoder backend
+ * asynchronously, with backpressure (docs/encoder-scheduling.md). */
 /**
  * SECTION:element-npuencoder
  * @title: npuencoder
  *
  * Runs the transformer encoder (BERT family) on each chunk of token ids and outputs its last
- * hidden state. Chunks are collected into batches of up to #GstNpuEncoder:batch-size, padded to a
- * length the backend supports (any length on the CPU; fixed buckets on NPUs), masked, and submitted
- * through the backend interface of core/ (te-backend.h). Output order equals input order; at EOS a
- * partial batch is run before EOS is forwarded.
+ * hidden state, through the backend interface of core/ (te-backend.h): "cpu" (OpenBLAS) or an
+ * accelerator; "null" is an instrumentation backend (a fixed time per batch, zero vectors).
+ *
+ * The element is a pipelined, batched encoder with three threads:
+ *
+ * - the upstream streaming thread (chain) checks each chunk, collects chunks into a batch and,
+ *   when the batch is complete, pads it into the backend's tensors;
+ * - a submit worker hands formed batches to the backend in order (the cpu backend computes
+ *   inside that call; asynchronous backends complete on their own threads) and closes partial
+ *   batches that have waited #GstNpuEncoder:max-latency;
+ * - a source pad task pushes each completed batch's outputs downstream, in input order.
+ *
+ * A batch is closed when it holds #GstNpuEncoder:batch-size chunks, when the next chunk would
+ * take it past #GstNpuEncoder:max-batch-tokens padded tokens, when its oldest chunk has waited
+ * #GstNpuEncoder:max-latency, or at EOS. At most #GstNpuEncoder:max-inflight batches are formed
+ * and not yet pushed; when that many are, the chain function blocks until one has been pushed,
+ * so a slow encoder slows the source down instead of queueing text: the element holds at most
+ * (max-inflight + 1) × batch-size chunks.
+ *
+ * Serialized events keep their place among the chunks: they travel with the batch being formed
+ * (or after the batches in flight) and are pushed between its outputs exactly where they came,
+ * without closing the batch. EOS closes the pending batch and is forwarded after every output;
+ * the EOS event handler returns once it has been pushed. FLUSH_START/FLUSH_STOP and
+ * PAUSED→READY discard pending chunks and batches (batches inside the backend are dropped when
+ * they complete). A failing batch is a STREAM/FAILED error naming its chunks (document and
+ * chunk index).
+ *
+ * LATENCY queries add max-latency plus, for the null backend, its latency per batch. With
+ * #GstNpuEncoder:stats-interval the element posts "npuencoder-stats" element messages (documents,
+ * chunks, tokens, batches, throughput, queue depth, batches in flight), also one at EOS; the
+ * fields are documented in docs/encoder-scheduling.md.
  *
  * Output buffers (caps `application/x-token-embeddings, hidden-size=H, format=F32LE`) hold n·H
  * float32 values for a chunk of n tokens: the hidden state of each real token (padding removed),
@@ -20,6 +48,10 @@
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker ! texttokenizer ! npuencoder batch-size=16 backend=cpu ! embedpooler ! embedsink location=out.jsonl
  * ]|
+ * |[
+ * gst-launch-1.0 -m filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 ! texttokenizer ! npuencoder backend=null null-latency-ms=20 batch-size=8 ! embedpooler ! fakesink
+ * ]| Measures everything but the encoder (zero vectors after 20 ms per batch), printing the
+ * statistics messages.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -41,10 +73,20 @@ enum
   PROP_BACKEND,
   PROP_BACKEND_OPTIONS,
   PROP_BATCH_SIZE,
+  PROP_MAX_BATCH_TOKENS,
+  PROP_MAX_INFLIGHT,
+  PROP_MAX_LATENCY,
+  PROP_NULL_LATENCY_MS,
+  PROP_STATS_INTERVAL,
 };
 
 #define DEFAULT_BACKEND "cpu"
 #define DEFAULT_BATCH_SIZE 8
+#define DEFAULT_MAX_BATCH_TOKENS 0
+#define DEFAULT_MAX_INFLIGHT 2
+#define DEFAULT_MAX_LATENCY 0
+#define DEFAULT_NULL_LATENCY_MS 0
+#define DEFAULT_STATS_INTERVAL 1000
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-text-tokens"));
@@ -57,6 +99,89 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE (GstNpuEncoder, gst_npu_encoder, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (npuencoder, "npuencoder", GST_RANK_NONE, GST_TYPE_NPU_ENCODER);
 
+/* ---- items of the output queue ---- */
+
+typedef enum
+{
+  ITEM_EVENT,
+  ITEM_BATCH,
+} ItemType;
+
+typedef enum
+{
+  BATCH_QUEUED,                 /* in submit_queue */
+  BATCH_SUBMITTED,              /* the backend has it: only its completion may free it */
+  BATCH_DONE,
+  BATCH_FAILED,
+} BatchState;
+
+/* A serialized event that arrived after @pos chunks of a batch had been collected. */
+typedef struct
+{
+  guint pos;
+  GstEvent *event;
+} RowEvent;
+
+typedef struct
+{
+  ItemType type;
+  GstEvent *event;              /* ITEM_EVENT */
+
+  /* ITEM_BATCH */
+  GstNpuEncoder *self;          /* for the completion callback */
+  BatchState state;
+  gboolean orphaned;            /* discarded while in the backend: completion frees it */
+  guint64 number;
+  TeBatch *tb;
+  GstBuffer **rows;             /* the input chunks, for metadata and error messages */
+  guint n_rows;
+  guint64 n_tokens;             /* real tokens */
+  GArray *events;               /* RowEvent, ascending pos; NULL when none */
+  GError *error;
+  gint64 t_formed, t_submitted; /* monotonic µs, for logs */
+} Item;
+
+static void
+item_free (Item * item)
+{
+  if (item->event)
+    gst_event_unref (item->event);
+  for (guint i = 0; i < item->n_rows; i++)
+    gst_buffer_unref (item->rows[i]);
+  g_free (item->rows);
+  if (item->events) {
+    for (guint i = 0; i < item->events->len; i++) {
+      RowEvent *re = &g_array_index (item->events, RowEvent, i);
+      if (re->event)
+        gst_event_unref (re->event);
+    }
+    g_array_unref (item->events);
+  }
+  te_batch_free (item->tb);
+  g_clear_error (&item->error);
+  g_free (item);
+}
+
+/* "doc"#3, "doc"#4, ... for error messages (the first 32, then how many more) */
+static gchar *
+describe_chunks (GstBuffer ** rows, guint n)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < n; i++) {
+    if (i == 32) {
+      g_string_append_printf (s, " and %u more", n - i);
+      break;
+    }
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (rows[i]);
+    if (m)
+      g_string_append_printf (s, "%s\"%s\"#%" G_GUINT64_FORMAT, s->len ? ", " : "",
+          m->doc_id ? m->doc_id : "", m->index);
+    else
+      g_string_append_printf (s, "%s(chunk without metadata)", s->len ? ", " : "");
+  }
+  return g_string_free (s, FALSE);
+}
+
 static void gst_npu_encoder_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
 static void gst_npu_encoder_get_property (GObject * object, guint prop_id, GValue * value,
@@ -66,6 +191,11 @@ static GstStateChangeReturn gst_npu_encoder_change_state (GstElement * element,
     GstStateChange transition);
 static GstFlowReturn gst_npu_encoder_chain (GstPad * pad, GstObject * parent, GstBuffer * buf);
 static gboolean gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event);
+static gboolean gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query);
+static gboolean gst_npu_encoder_src_query (GstPad * pad, GstObject * parent, GstQuery * query);
+static gboolean gst_npu_encoder_src_activate_mode (GstPad * pad, GstObject * parent,
+    GstPadMode mode, gboolean active);
+static void gst_npu_encoder_src_loop (gpointer data);
 
 static void
 gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
@@ -83,7 +213,9 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
    * GstNpuEncoder:model:
    *
    * Hugging Face model directory (config.json, model.safetensors in fp32/fp16/bf16,
-   * tokenizer.json). NULL: the default model.
+   * tokenizer.json). NULL: the default model. The weights are loaded whatever the backend
+   * (also for "null", which does not read them), so memory figures measured with the null
+   * backend include them as a real deployment does.
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model", "Hugging Face model directory (NULL = default model)",
@@ -91,17 +223,21 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
   /**
    * GstNpuEncoder:backend:
    *
-   * Name of the backend that runs the encoder. Built in: "cpu" (OpenBLAS). The list of
-   * available names is in the error message for an unknown one.
+   * Name of the backend that runs the encoder. Built in: "cpu" (OpenBLAS, computes
+   * synchronously in the element's submit worker) and "null" (instrumentation: waits
+   * #GstNpuEncoder:null-latency-ms per batch on its own thread and returns zero vectors). The
+   * list of available names is in the error message for an unknown one.
    */
   g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_string ("backend", "Backend", "Encoder backend (cpu)", DEFAULT_BACKEND,
+      g_param_spec_string ("backend", "Backend", "Encoder backend (cpu, null)", DEFAULT_BACKEND,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstNpuEncoder:backend-options:
    *
    * Backend-specific settings as "key=value,key=value". The cpu backend takes "threads"
-   * (OpenBLAS threads; 0 = OpenBLAS default).
+   * (OpenBLAS threads; 0 = OpenBLAS default). The null backend takes "latency-ms" (overrides
+   * #GstNpuEncoder:null-latency-ms) and the test option "fail-after=N" (batches after the N-th
+   * fail).
    */
   g_object_class_install_property (gobject_class, PROP_BACKEND_OPTIONS,
       g_param_spec_string ("backend-options", "Backend options",
@@ -110,13 +246,77 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
   /**
    * GstNpuEncoder:batch-size:
    *
-   * Chunks per backend call. Larger batches use the hardware better but hold chunks back until the
-   * batch is full (or EOS). Clamped to the backend's maximum batch.
+   * Most chunks per backend call. Larger batches use the hardware better but hold chunks back
+   * until the batch is full (or #GstNpuEncoder:max-latency has passed, or EOS). Clamped to the
+   * backend's maximum batch.
    */
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
-      g_param_spec_uint ("batch-size", "Batch size", "Chunks per backend call", 1, 1024,
+      g_param_spec_uint ("batch-size", "Batch size", "Most chunks per backend call", 1, 1024,
           DEFAULT_BATCH_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstNpuEncoder:max-batch-tokens:
+   *
+   * Most padded tokens per backend call: chunks × the padded sequence length (the longest
+   * chunk, or the backend's bucket for it on static-shape backends) — the size of the tensors
+   * the backend computes, so of its work and memory. A chunk that would take the batch past it
+   * starts the next batch; a single chunk larger than the limit is a batch of its own.
+   * 0 = no limit (only #GstNpuEncoder:batch-size).
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_BATCH_TOKENS,
+      g_param_spec_uint ("max-batch-tokens", "Max batch tokens",
+          "Most padded tokens (chunks x padded length) per backend call (0 = no limit)", 0,
+          G_MAXINT, DEFAULT_MAX_BATCH_TOKENS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstNpuEncoder:max-inflight:
+   *
+   * Most batches formed and not yet pushed downstream (queued for the backend, inside it, or
+   * having their outputs pushed). When that many are, the chain function blocks until one has
+   * been pushed: backpressure on the source. The element holds at most
+   * (max-inflight + 1) × batch-size chunks. 2 lets the next batch be ready while one runs.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_INFLIGHT,
+      g_param_spec_uint ("max-inflight", "Max in flight",
+          "Most batches formed and not yet pushed; more blocks upstream", 1, 64,
+          DEFAULT_MAX_INFLIGHT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstNpuEncoder:max-latency:
+   *
+   * Milliseconds a chunk may wait for its batch to fill: when the oldest chunk of a partial
+   * batch has waited this long (monotonic clock, from its arrival in the element), the batch is
+   * submitted as it is (once a slot among #GstNpuEncoder:max-inflight is free), so live sources
+   * are not held waiting. 0 = never by time: batches wait until full or EOS (right for files,
+   * where they fill at once). Reported in LATENCY queries. Can be changed while playing.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_uint ("max-latency", "Max latency",
+          "Milliseconds a partial batch waits for more chunks (0 = until full or EOS)", 0,
+          3600 * 1000, DEFAULT_MAX_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstNpuEncoder:null-latency-ms:
+   *
+   * With backend=null: milliseconds the null backend spends on each batch (its option
+   * "latency-ms", which backend-options may also set and then wins). Ignored by other
+   * backends.
+   */
+  g_object_class_install_property (gobject_class, PROP_NULL_LATENCY_MS,
+      g_param_spec_uint ("null-latency-ms", "Null backend latency",
+          "backend=null: milliseconds per batch", 0, 3600 * 1000, DEFAULT_NULL_LATENCY_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstNpuEncoder:stats-interval:
+   *
+   * Milliseconds between "npuencoder-stats" element messages while chunks flow (one more is
+   * posted at EOS). 0 = no statistics messages. Can be changed while playing.
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Statistics interval",
+          "Milliseconds between npuencoder-stats messages (0 = off)", 0, G_MAXINT,
+          DEFAULT_STATS_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -133,25 +333,47 @@ gst_npu_encoder_init (GstNpuEncoder * self)
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_npu_encoder_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_npu_encoder_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_npu_encoder_sink_query));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_use_fixed_caps (self->srcpad);
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_npu_encoder_src_query));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_npu_encoder_src_activate_mode));
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->backend_name = g_strdup (DEFAULT_BACKEND);
   self->batch_size = DEFAULT_BATCH_SIZE;
+  self->max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
+  self->max_inflight = DEFAULT_MAX_INFLIGHT;
+  self->max_latency_ms = DEFAULT_MAX_LATENCY;
+  self->null_latency_ms = DEFAULT_NULL_LATENCY_MS;
+  self->stats_interval_ms = DEFAULT_STATS_INTERVAL;
+
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
   self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
+  self->pending_events = g_array_new (FALSE, FALSE, sizeof (RowEvent));
+  g_queue_init (&self->out_queue);
+  g_queue_init (&self->submit_queue);
+  self->flushing = TRUE;
+  self->srcresult = GST_FLOW_FLUSHING;
 }
 
 static void
 gst_npu_encoder_finalize (GObject * object)
 {
   GstNpuEncoder *self = GST_NPU_ENCODER (object);
+
   g_free (self->model_path);
   g_free (self->backend_name);
   g_free (self->backend_options);
   g_ptr_array_unref (self->pending);
+  g_array_unref (self->pending_events);
+  g_free (self->last_doc);
+  g_cond_clear (&self->cond);
+  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (gst_npu_encoder_parent_class)->finalize (object);
 }
 
@@ -160,6 +382,7 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
     GParamSpec * pspec)
 {
   GstNpuEncoder *self = GST_NPU_ENCODER (object);
+  gboolean latency_changed = FALSE, wake = FALSE;
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -178,11 +401,41 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
     case PROP_BATCH_SIZE:
       self->batch_size = g_value_get_uint (value);
       break;
+    case PROP_MAX_BATCH_TOKENS:
+      self->max_batch_tokens = g_value_get_uint (value);
+      break;
+    case PROP_MAX_INFLIGHT:
+      self->max_inflight = g_value_get_uint (value);
+      break;
+    case PROP_MAX_LATENCY:{
+      guint v = g_value_get_uint (value);
+      latency_changed = v != self->max_latency_ms;
+      self->max_latency_ms = v;
+      wake = TRUE;
+      break;
+    }
+    case PROP_NULL_LATENCY_MS:
+      self->null_latency_ms = g_value_get_uint (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      self->stats_interval_ms = g_value_get_uint (value);
+      wake = TRUE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);
+
+  if (wake) {
+    /* let the worker re-arm its timers (not under the object lock: see the lock order) */
+    g_mutex_lock (&self->lock);
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+  }
+  if (latency_changed)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
 }
 
 static void
@@ -205,12 +458,336 @@ gst_npu_encoder_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_BATCH_SIZE:
       g_value_set_uint (value, self->batch_size);
       break;
+    case PROP_MAX_BATCH_TOKENS:
+      g_value_set_uint (value, self->max_batch_tokens);
+      break;
+    case PROP_MAX_INFLIGHT:
+      g_value_set_uint (value, self->max_inflight);
+      break;
+    case PROP_MAX_LATENCY:
+      g_value_set_uint (value, self->max_latency_ms);
+      break;
+    case PROP_NULL_LATENCY_MS:
+      g_value_set_uint (value, self->null_latency_ms);
+      break;
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint (value, self->stats_interval_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);
 }
+
+static gint64
+get_max_latency_us (GstNpuEncoder * self)
+{
+  gint64 us;
+
+  GST_OBJECT_LOCK (self);
+  us = (gint64) self->max_latency_ms * 1000;
+  GST_OBJECT_UNLOCK (self);
+  return us;
+}
+
+static gint64
+get_stats_interval_us (GstNpuEncoder * self)
+{
+  gint64 us;
+
+  GST_OBJECT_LOCK (self);
+  us = (gint64) self->stats_interval_ms * 1000;
+  GST_OBJECT_UNLOCK (self);
+  return us;
+}
+
+/* ---- scheduling state helpers (all with self->lock held) ---- */
+
+static guint
+inflight_locked (GstNpuEncoder * self)
+{
+  return self->queued_batches + (self->pushing_batch ? 1 : 0);
+}
+
+static GstFlowReturn
+state_ret_locked (GstNpuEncoder * self)
+{
+  return self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
+}
+
+/* Padded tokens of the pending batch if it had @rows chunks, the longest of @longest tokens. */
+static guint64
+padded_tokens (GstNpuEncoder * self, guint rows, guint longest)
+{
+  int seq = te_backend_caps_seq_len (&self->caps, (int) longest);
+  return (guint64) rows * (guint64) MAX (seq, 0);
+}
+
+static gboolean
+pending_full_locked (GstNpuEncoder * self)
+{
+  guint n = self->pending->len;
+
+  if (n == 0)
+    return FALSE;
+  if (n >= self->eff_batch)
+    return TRUE;
+  return self->eff_max_tokens > 0
+      && padded_tokens (self, n, self->pending_longest) >= self->eff_max_tokens;
+}
+
+/* Would a chunk of @n tokens still fit into the pending batch's token budget? */
+static gboolean
+pending_fits_locked (GstNpuEncoder * self, guint n)
+{
+  return self->eff_max_tokens == 0
+      || padded_tokens (self, self->pending->len + 1, MAX (self->pending_longest, n))
+      <= self->eff_max_tokens;
+}
+
+/* Block until fewer than max-inflight batches are formed-and-not-pushed, or until flushing or
+ * a downstream/backend failure. */
+static GstFlowReturn
+wait_for_slot_locked (GstNpuEncoder * self)
+{
+  gint64 t0 = 0;
+
+  while (!self->flushing && self->srcresult == GST_FLOW_OK
+      && inflight_locked (self) >= self->eff_max_inflight) {
+    if (t0 == 0) {
+      t0 = g_get_monotonic_time ();
+      GST_LOG_OBJECT (self, "%u batches in flight, blocking", inflight_locked (self));
+    }
+    g_cond_wait (&self->cond, &self->lock);
+  }
+  if (t0 != 0)
+    GST_LOG_OBJECT (self, "blocked %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+  return state_ret_locked (self);
+}
+
+static void
+enqueue_event_locked (GstNpuEncoder * self, GstEvent * event)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->type = ITEM_EVENT;
+  item->event = event;
+  g_queue_push_tail (&self->out_queue, item);
+  g_cond_broadcast (&self->cond);
+}
+
+/* Turn the pending chunks into a padded batch, queued for the submit worker and, in stream
+ * order, for the src task. The caller made sure a slot is free. */
+static void
+form_batch_locked (GstNpuEncoder * self, const gchar * why)
+{
+  guint n = self->pending->len;
+  int seq = te_backend_caps_seq_len (&self->caps, (int) self->pending_longest);
+  Item *item;
+
+  g_assert (n > 0 && seq > 0);  /* lengths were checked in chain */
+
+  item = g_new0 (Item, 1);
+  item->type = ITEM_BATCH;
+  item->self = self;
+  item->state = BATCH_QUEUED;
+  item->number = self->n_formed++;
+  item->t_formed = g_get_monotonic_time ();
+  item->tb = te_batch_new (n, seq, te_model_config (self->model)->hidden_size,
+      te_tokenizer_pad_id (te_model_tokenizer (self->model)));
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = g_ptr_array_index (self->pending, i);
+    GstMapInfo map;
+
+    if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+      g_assert_not_reached ();  /* mapped once already in chain */
+    int len = map.size / 8;
+    const gint32 *ids = (const gint32 *) map.data;
+    te_batch_set_row (item->tb, i, ids, ids + len, len);
+    item->n_tokens += len;
+    gst_buffer_unmap (buf, &map);
+  }
+  gsize n_rows = 0;
+  item->rows = (GstBuffer **) g_ptr_array_steal (self->pending, &n_rows);
+  item->n_rows = n_rows;
+  if (self->pending_events->len > 0) {
+    item->events = self->pending_events;
+    self->pending_events = g_array_new (FALSE, FALSE, sizeof (RowEvent));
+  }
+  self->pending_longest = 0;
+
+  g_queue_push_tail (&self->out_queue, item);
+  g_queue_push_tail (&self->submit_queue, item);
+  self->queued_batches++;
+  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " formed (%s): %u chunks, %"
+      G_GUINT64_FORMAT " tokens, padded to %d (%" G_GUINT64_FORMAT " padded tokens), oldest "
+      "chunk waited %.1f ms; %u in flight", item->number, why, n, item->n_tokens, seq,
+      (guint64) n * seq, (item->t_formed - self->pending_since) / 1000.0,
+      inflight_locked (self));
+  g_cond_broadcast (&self->cond);
+}
+
+/* Drop everything pending and queued. Batches inside the backend are marked orphaned and freed
+ * by their completion. */
+static void
+discard_locked (GstNpuEncoder * self)
+{
+  Item *item;
+  guint dropped_chunks = self->pending->len, dropped_batches = 0;
+
+  g_ptr_array_set_size (self->pending, 0);
+  for (guint i = 0; i < self->pending_events->len; i++)
+    gst_event_unref (g_array_index (self->pending_events, RowEvent, i).event);
+  g_array_set_size (self->pending_events, 0);
+  self->pending_longest = 0;
+  g_queue_clear (&self->submit_queue);
+  while ((item = g_queue_pop_head (&self->out_queue)) != NULL) {
+    if (item->type == ITEM_BATCH) {
+      dropped_batches++;
+      dropped_chunks += item->n_rows;
+    }
+    if (item->type == ITEM_BATCH && item->state == BATCH_SUBMITTED)
+      item->orphaned = TRUE;
+    else
+      item_free (item);
+  }
+  self->queued_batches = 0;
+  if (dropped_chunks > 0)
+    GST_DEBUG_OBJECT (self, "discarded %u chunks (%u formed batches)", dropped_chunks,
+        dropped_batches);
+  g_cond_broadcast (&self->cond);
+}
+
+static GstMessage *
+stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
+{
+  double dt = (now - self->st_last_time) / 1e6;
+  double dt_all = self->st_first ? (now - self->st_first) / 1e6 : 0.0;
+  double tps = dt > 0 ? (self->st_tokens - self->st_last_tokens) / dt : 0.0;
+  double tps_all = dt_all > 0 ? self->st_tokens / dt_all : 0.0;
+  GstStructure *s;
+
+  s = gst_structure_new ("npuencoder-stats",
+      "documents", G_TYPE_UINT64, self->st_documents,
+      "chunks", G_TYPE_UINT64, self->st_chunks,
+      "tokens", G_TYPE_UINT64, self->st_tokens,
+      "batches", G_TYPE_UINT64, self->st_batches,
+      "tokens-per-second", G_TYPE_DOUBLE, tps,
+      "tokens-per-second-overall", G_TYPE_DOUBLE, tps_all,
+      "queue-depth", G_TYPE_UINT, self->pending->len,
+      "inflight", G_TYPE_UINT, inflight_locked (self),
+      "elapsed", G_TYPE_UINT64, (guint64) (self->st_first ? (now - self->st_first) * 1000 : 0),
+      "eos", G_TYPE_BOOLEAN, eos, NULL);
+  self->st_last_time = now;
+  self->st_last_tokens = self->st_tokens;
+  return gst_message_new_element (GST_OBJECT (self), s);
+}
+
+/* ---- submit worker ---- */
+
+static void
+batch_done (TeBatch * tb, const GError * error, gpointer user_data)
+{
+  Item *item = user_data;
+  GstNpuEncoder *self = item->self;
+
+  g_mutex_lock (&self->lock);
+  if (item->orphaned) {
+    g_mutex_unlock (&self->lock);
+    GST_DEBUG_OBJECT (self, "discarded batch %" G_GUINT64_FORMAT " completed", item->number);
+    item_free (item);
+    return;
+  }
+  if (error) {
+    item->state = BATCH_FAILED;
+    item->error = g_error_copy (error);
+  } else {
+    item->state = BATCH_DONE;
+  }
+  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " %s after %.1f ms in the backend",
+      item->number, error ? "failed" : "completed",
+      (g_get_monotonic_time () - item->t_submitted) / 1000.0);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+static gpointer
+gst_npu_encoder_worker (gpointer data)
+{
+  GstNpuEncoder *self = data;
+
+  g_mutex_lock (&self->lock);
+  while (!self->worker_stop) {
+    Item *item = g_queue_pop_head (&self->submit_queue);
+    gint64 now, wake = G_MAXINT64, max_latency, interval;
+
+    if (item) {
+      GError *err = NULL;
+
+      item->state = BATCH_SUBMITTED;
+      item->t_submitted = g_get_monotonic_time ();
+      GST_DEBUG_OBJECT (self, "submitting batch %" G_GUINT64_FORMAT " (%d x %d), %.1f ms "
+          "after forming", item->number, item->tb->batch, item->tb->seq_len,
+          (item->t_submitted - item->t_formed) / 1000.0);
+      g_mutex_unlock (&self->lock);
+      /* From here the item belongs to the backend until batch_done(): do not touch it. A
+       * synchronous backend (cpu) computes inside this call. */
+      if (!te_backend_submit (self->backend, item->tb, batch_done, item, &err)) {
+        g_mutex_lock (&self->lock);
+        if (item->orphaned) {
+          item_free (item);
+        } else {
+          item->state = BATCH_FAILED;
+          item->error = err;
+          err = NULL;
+          g_cond_broadcast (&self->cond);
+        }
+        g_mutex_unlock (&self->lock);
+        g_clear_error (&err);
+      }
+      g_mutex_lock (&self->lock);
+      continue;
+    }
+
+    now = g_get_monotonic_time ();
+    /* a partial batch whose oldest chunk has waited max-latency goes as it is */
+    max_latency = get_max_latency_us (self);
+    if (self->pending->len > 0 && max_latency > 0 && !self->flushing) {
+      gint64 due = self->pending_since + max_latency;
+      if (now < due) {
+        wake = due;
+      } else if (inflight_locked (self) < self->eff_max_inflight) {
+        form_batch_locked (self, "max-latency");
+        continue;
+      }
+      /* else every slot is taken: a pushed batch broadcasts the condition */
+    }
+
+    interval = get_stats_interval_us (self);
+    if (interval > 0 && self->stats_active) {
+      if (now >= self->stats_next) {
+        GstMessage *msg = stats_message_locked (self, FALSE, now);
+
+        self->stats_next = MAX (self->stats_next + interval, now + interval / 2);
+        g_mutex_unlock (&self->lock);
+        gst_element_post_message (GST_ELEMENT (self), msg);
+        g_mutex_lock (&self->lock);
+        continue;
+      }
+      wake = MIN (wake, self->stats_next);
+    }
+
+    if (wake == G_MAXINT64)
+      g_cond_wait (&self->cond, &self->lock);
+    else
+      g_cond_wait_until (&self->cond, &self->lock, wake);
+  }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+/* ---- start / stop ---- */
 
 /* "a=1,b=2" -> hash table; NULL on a malformed entry. */
 static GHashTable *
@@ -246,9 +823,12 @@ gst_npu_encoder_start (GstNpuEncoder * self)
 
   GST_OBJECT_LOCK (self);
   gchar *path = g_strdup (self->model_path);
-  gchar *backend = g_strdup (self->backend_name);
+  gchar *backend = g_strdup (self->backend_name ? self->backend_name : DEFAULT_BACKEND);
   gchar *options = g_strdup (self->backend_options);
   guint batch = self->batch_size;
+  guint max_tokens = self->max_batch_tokens;
+  guint max_inflight = self->max_inflight;
+  guint null_latency = self->null_latency_ms;
   GST_OBJECT_UNLOCK (self);
 
   gboolean ok = FALSE;
@@ -264,7 +844,16 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message), (NULL));
     goto done;
   }
-  self->backend = te_backend_new (backend ? backend : DEFAULT_BACKEND, self->model, opts, &err);
+  self->backend_latency = 0;
+  if (strcmp (backend, "null") == 0) {
+    if (!g_hash_table_contains (opts, "latency-ms"))
+      g_hash_table_insert (opts, g_strdup ("latency-ms"), g_strdup_printf ("%u", null_latency));
+    /* the null backend's time per batch is known: part of the latency we report */
+    double ms = g_ascii_strtod (g_hash_table_lookup (opts, "latency-ms"), NULL);
+    if (ms > 0)
+      self->backend_latency = (GstClockTime) (ms * GST_MSECOND);
+  }
+  self->backend = te_backend_new (backend, self->model, opts, &err);
   if (!self->backend) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not open encoder backend \"%s\": %s",
             backend, err->message), ("available backends: %s", te_backend_class_names ()));
@@ -276,9 +865,26 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     GST_INFO_OBJECT (self, "backend takes at most %d chunks a batch", self->caps.max_batch);
     self->eff_batch = self->caps.max_batch;
   }
-  self->caps_sent = FALSE;
-  self->n_batches = self->n_chunks = self->n_tokens = 0;
-  GST_INFO_OBJECT (self, "backend %s, batch %u, model %s (hidden %d)", backend, self->eff_batch,
+  self->eff_max_tokens = max_tokens;
+  self->eff_max_inflight = max_inflight;
+
+  g_mutex_lock (&self->lock);
+  self->flushing = FALSE;
+  self->srcresult = GST_FLOW_OK;
+  self->worker_stop = FALSE;
+  self->caps_queued = FALSE;
+  self->n_formed = 0;
+  self->st_documents = self->st_chunks = self->st_tokens = self->st_batches = 0;
+  self->st_first = self->st_last_time = 0;
+  self->st_last_tokens = 0;
+  self->stats_active = FALSE;
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&self->last_doc, g_free);
+  self->worker = g_thread_new ("npuencoder-submit", gst_npu_encoder_worker, self);
+
+  GST_INFO_OBJECT (self, "backend %s (%s), batch %u, max-batch-tokens %u, max-inflight %u, "
+      "model %s (hidden %d)", backend, self->caps.async ? "asynchronous" : "synchronous",
+      self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
       te_model_dir (self->model), te_model_config (self->model)->hidden_size);
   ok = TRUE;
 
@@ -292,12 +898,28 @@ done:
   return ok;
 }
 
+/* Called with the pads deactivated (no chain, no src task). */
 static void
 gst_npu_encoder_stop (GstNpuEncoder * self)
 {
-  g_ptr_array_set_size (self->pending, 0);
+  g_mutex_lock (&self->lock);
+  self->worker_stop = TRUE;
+  self->flushing = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  /* waits for a synchronous backend's batch in progress */
+  if (self->worker)
+    g_thread_join (self->worker);
+  self->worker = NULL;
+
+  g_mutex_lock (&self->lock);
+  discard_locked (self);
+  g_mutex_unlock (&self->lock);
+  /* completes (or cancels) the batches still inside it: batch_done() frees them, taking the
+   * lock, so it must not be held here */
   g_clear_pointer (&self->backend, te_backend_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
+  g_clear_pointer (&self->last_doc, g_free);
 }
 
 static GstStateChangeReturn
@@ -306,111 +928,260 @@ gst_npu_encoder_change_state (GstElement * element, GstStateChange transition)
   GstNpuEncoder *self = GST_NPU_ENCODER (element);
   GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !gst_npu_encoder_start (self)) {
-    gst_npu_encoder_stop (self);
-    return GST_STATE_CHANGE_FAILURE;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_npu_encoder_start (self)) {
+        gst_npu_encoder_stop (self);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* unblock a chain waiting for a slot and an EOS waiting for the drain, so that the pads
+       * can be deactivated (that waits for the streaming threads to leave) */
+      g_mutex_lock (&self->lock);
+      self->flushing = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      break;
+    default:
+      break;
   }
 
   ret = GST_ELEMENT_CLASS (gst_npu_encoder_parent_class)->change_state (element, transition);
 
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " batches, %" G_GUINT64_FORMAT " chunks, %"
-        G_GUINT64_FORMAT " tokens", self->n_batches, self->n_chunks, self->n_tokens);
+        G_GUINT64_FORMAT " tokens", self->st_batches, self->st_chunks, self->st_tokens);
     gst_npu_encoder_stop (self);
   }
   return ret;
 }
 
-static void
-gst_npu_encoder_send_caps (GstNpuEncoder * self)
+/* ---- src task: pushes completed batches and events in order ---- */
+
+static gboolean
+gst_npu_encoder_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMode mode,
+    gboolean active)
 {
-  if (self->caps_sent)
-    return;
+  GstNpuEncoder *self = GST_NPU_ENCODER (parent);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (active) {
+    g_mutex_lock (&self->lock);
+    self->flushing = FALSE;
+    self->srcresult = GST_FLOW_OK;
+    g_mutex_unlock (&self->lock);
+    return gst_pad_start_task (pad, gst_npu_encoder_src_loop, self, NULL);
+  }
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  self->srcresult = GST_FLOW_FLUSHING;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return gst_pad_stop_task (pad);
+}
+
+static GstEvent *
+gst_npu_encoder_caps_event (GstNpuEncoder * self)
+{
   GstCaps *caps = gst_caps_new_simple ("application/x-token-embeddings",
       "format", G_TYPE_STRING, "F32LE",
       "hidden-size", G_TYPE_INT, te_model_config (self->model)->hidden_size, NULL);
-  gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  GstEvent *event = gst_event_new_caps (caps);
+
   gst_caps_unref (caps);
-  self->caps_sent = TRUE;
+  return event;
+}
+
+static gboolean
+head_ready_locked (GstNpuEncoder * self)
+{
+  Item *item = g_queue_peek_head (&self->out_queue);
+
+  if (item == NULL)
+    return FALSE;
+  return item->type == ITEM_EVENT || item->state == BATCH_DONE || item->state == BATCH_FAILED;
 }
 
 static void
-describe_chunk (GstBuffer * buf, GString * s)
+push_row_events (GstNpuEncoder * self, Item * item, guint * next, guint upto)
 {
-  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (buf);
-  if (m)
-    g_string_append_printf (s, "%s\"%s\"#%" G_GUINT64_FORMAT, s->len ? ", " : "", m->doc_id,
-        m->index);
+  if (item->events == NULL)
+    return;
+  for (; *next < item->events->len; (*next)++) {
+    RowEvent *re = &g_array_index (item->events, RowEvent, *next);
+    if (re->pos > upto)
+      break;
+    GST_LOG_OBJECT (self, "pushing %s after %u chunks of batch %" G_GUINT64_FORMAT,
+        GST_EVENT_TYPE_NAME (re->event), re->pos, item->number);
+    gst_pad_push_event (self->srcpad, re->event);
+    re->event = NULL;
+  }
 }
 
-/* Run the pending chunks as one batch and push their outputs in order. */
+/* Post-processing: one output buffer per chunk, padding removed, metadata copied. */
 static GstFlowReturn
-gst_npu_encoder_flush_batch (GstNpuEncoder * self)
+gst_npu_encoder_push_batch (GstNpuEncoder * self, Item * item)
 {
-  GPtrArray *rows = self->pending;
-  guint nrows = rows->len;
+  TeBatch *tb = item->tb;
+  int h = tb->hidden_size, seq = tb->seq_len;
   GstFlowReturn ret = GST_FLOW_OK;
-  GError *err = NULL;
+  guint next_event = 0, pushed = 0;
+  guint64 tokens = 0, docs = 0;
 
-  if (nrows == 0)
-    return GST_FLOW_OK;
+  for (guint i = 0; i < item->n_rows && ret == GST_FLOW_OK; i++) {
+    GstBuffer *in = item->rows[i];
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (in);
+    const gchar *doc = m && m->doc_id ? m->doc_id : "";
+    int n = tb->lengths[i];
+    gsize bytes = (gsize) n * h * sizeof (float);
+    GstBuffer *out;
 
-  int h = te_model_config (self->model)->hidden_size;
-  int longest = 0;
-  for (guint i = 0; i < nrows; i++)
-    longest = MAX (longest, (int) (gst_buffer_get_size (rows->pdata[i]) / 8));
-  int seq = te_backend_caps_seq_len (&self->caps, longest);
-  g_assert (seq > 0);           /* lengths were checked in chain */
-
-  TeBatch *batch = te_batch_new (nrows, seq, h, te_tokenizer_pad_id (te_model_tokenizer
-          (self->model)));
-  for (guint i = 0; i < nrows; i++) {
-    GstMapInfo map;
-    gst_buffer_map (rows->pdata[i], &map, GST_MAP_READ);
-    int n = map.size / 8;
-    const gint32 *ids = (const gint32 *) map.data;
-    te_batch_set_row (batch, i, ids, ids + n, n);
-    gst_buffer_unmap (rows->pdata[i], &map);
-  }
-
-  GST_DEBUG_OBJECT (self, "batch of %u, padded to %d", nrows, seq);
-  if (!te_backend_run (self->backend, batch, &err)) {
-    GString *which = g_string_new (NULL);
-    for (guint i = 0; i < nrows; i++)
-      describe_chunk (rows->pdata[i], which);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Encoder backend \"%s\" failed on chunks %s: %s",
-            te_backend_name (self->backend), which->str, err->message), (NULL));
-    g_string_free (which, TRUE);
-    g_error_free (err);
-    te_batch_free (batch);
-    g_ptr_array_set_size (rows, 0);
-    return GST_FLOW_ERROR;
-  }
-  self->n_batches++;
-
-  /* take the rows out so the array is empty whatever happens downstream */
-  GstBuffer **in = (GstBuffer **) g_ptr_array_steal (rows, NULL);
-  for (guint i = 0; i < nrows; i++) {
-    if (ret == GST_FLOW_OK) {
-      int n = batch->lengths[i];
-      gsize bytes = (gsize) n * h * sizeof (float);
-      GstBuffer *out = gst_buffer_new_allocate (NULL, bytes, NULL);
-      gst_buffer_fill (out, 0, batch->hidden + (gsize) i * seq * h, bytes);
-      gst_buffer_copy_into (out, in[i], GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0,
-          -1);
-      GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (in[i]);
-      GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (in[i]);
-      gst_text_chunk_meta_copy_all (out, in[i]);
-      self->n_chunks++;
-      self->n_tokens += n;
-      gst_npu_encoder_send_caps (self);
-      ret = gst_pad_push (self->srcpad, out);
+    push_row_events (self, item, &next_event, i);
+    out = gst_buffer_new_allocate (NULL, bytes, NULL);
+    gst_buffer_fill (out, 0, tb->hidden + (gsize) i * seq * h, bytes);
+    gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+    GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (in);
+    GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (in);
+    gst_text_chunk_meta_copy_all (out, in);
+    if (self->last_doc == NULL || strcmp (self->last_doc, doc) != 0) {
+      g_free (self->last_doc);
+      self->last_doc = g_strdup (doc);
+      docs++;
     }
-    gst_buffer_unref (in[i]);
+    tokens += n;
+    pushed++;
+    ret = gst_pad_push (self->srcpad, out);
   }
-  g_free (in);
-  te_batch_free (batch);
+  if (ret == GST_FLOW_OK)
+    push_row_events (self, item, &next_event, G_MAXUINT);
+
+  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " pushed (%u of %u chunks): %s, %.1f ms "
+      "after forming", item->number, pushed, item->n_rows, gst_flow_get_name (ret),
+      (g_get_monotonic_time () - item->t_formed) / 1000.0);
+
+  g_mutex_lock (&self->lock);
+  self->st_documents += docs;
+  self->st_chunks += pushed;
+  self->st_tokens += tokens;
+  if (ret == GST_FLOW_OK)
+    self->st_batches++;
+  g_mutex_unlock (&self->lock);
   return ret;
+}
+
+static void
+gst_npu_encoder_src_loop (gpointer data)
+{
+  GstNpuEncoder *self = GST_NPU_ENCODER (data);
+  GstMessage *stats = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean posted_error = FALSE, is_eos = FALSE;
+  Item *item;
+
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && self->srcresult == GST_FLOW_OK && !head_ready_locked (self))
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->flushing || self->srcresult != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "pausing task (%s)", self->flushing ? "flushing" :
+        gst_flow_get_name (self->srcresult));
+    g_mutex_unlock (&self->lock);
+    gst_pad_pause_task (self->srcpad);
+    return;
+  }
+  item = g_queue_pop_head (&self->out_queue);
+  self->pushing = TRUE;
+  if (item->type == ITEM_BATCH) {
+    self->queued_batches--;
+    self->pushing_batch = TRUE;
+  } else if (GST_EVENT_TYPE (item->event) == GST_EVENT_EOS) {
+    is_eos = TRUE;
+    if (get_stats_interval_us (self) > 0)
+      stats = stats_message_locked (self, TRUE, g_get_monotonic_time ());
+    self->stats_active = FALSE;
+  }
+  g_mutex_unlock (&self->lock);
+
+  if (item->type == ITEM_EVENT) {
+    GstEvent *event = item->event;
+    gboolean ok;
+
+    item->event = NULL;
+    if (is_eos)
+      GST_INFO_OBJECT (self, "all chunks pushed, forwarding EOS");
+    if (stats)
+      gst_element_post_message (GST_ELEMENT (self), stats);
+    ok = gst_pad_push_event (self->srcpad, event);
+    if (is_eos) {
+      g_mutex_lock (&self->lock);
+      self->eos_result = ok;
+      g_mutex_unlock (&self->lock);
+    }
+  } else if (item->state == BATCH_FAILED) {
+    gchar *which = describe_chunks (item->rows, item->n_rows);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Encoder backend \"%s\" failed on chunks %s: %s",
+            te_backend_name (self->backend), which, item->error->message),
+        ("batch %" G_GUINT64_FORMAT " of %u chunks, %d x %d tokens", item->number,
+            item->n_rows, item->tb->batch, item->tb->seq_len));
+    g_free (which);
+    posted_error = TRUE;
+    ret = GST_FLOW_ERROR;
+  } else {
+    ret = gst_npu_encoder_push_batch (self, item);
+  }
+
+  g_mutex_lock (&self->lock);
+  self->pushing = FALSE;
+  self->pushing_batch = FALSE;
+  if (ret != GST_FLOW_OK && self->srcresult == GST_FLOW_OK)
+    self->srcresult = ret;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  item_free (item);
+
+  if (ret != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+    if (!posted_error && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS))
+      GST_ELEMENT_FLOW_ERROR (self, ret);
+    gst_pad_pause_task (self->srcpad);
+  }
+}
+
+/* ---- sink pad ---- */
+
+/* Every id inside the embedding tables: the backend would otherwise read out of bounds (or
+ * fail the whole batch); checked here so the error names exactly the chunk. */
+static gboolean
+gst_npu_encoder_check_ids (GstNpuEncoder * self, GstBuffer * buf, GstTextChunkMeta * m)
+{
+  const TeBertConfig *c = te_model_config (self->model);
+  GstMapInfo map;
+  gboolean ok = TRUE;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a token buffer"), (NULL));
+    return FALSE;
+  }
+  guint n = map.size / 8;
+  const gint32 *ids = (const gint32 *) map.data, *types = ids + n;
+  for (guint i = 0; i < n && ok; i++) {
+    if (ids[i] < 0 || ids[i] >= c->vocab_size) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Chunk \"%s\"#%" G_GUINT64_FORMAT " has token id %d at position %u, outside the "
+              "vocabulary (0..%d)", m ? m->doc_id : "?", m ? m->index : 0, ids[i], i,
+              c->vocab_size - 1), ("give texttokenizer and npuencoder the same model"));
+      ok = FALSE;
+    } else if (types[i] < 0 || types[i] >= c->type_vocab_size) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Chunk \"%s\"#%" G_GUINT64_FORMAT " has token type id %d at position %u, outside "
+              "0..%d", m ? m->doc_id : "?", m ? m->index : 0, types[i], i,
+              c->type_vocab_size - 1), (NULL));
+      ok = FALSE;
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  return ok;
 }
 
 static GstFlowReturn
@@ -419,6 +1190,7 @@ gst_npu_encoder_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstNpuEncoder *self = GST_NPU_ENCODER (parent);
   gsize size = gst_buffer_get_size (buf);
   GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (buf);
+  GstFlowReturn ret;
 
   if (size == 0 || size % 8 != 0) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -427,20 +1199,69 @@ gst_npu_encoder_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  int n = size / 8;
-  if (te_backend_caps_seq_len (&self->caps, n) < 0) {
+  guint n = size / 8;
+  if (n > G_MAXINT || te_backend_caps_seq_len (&self->caps, (int) n) < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Chunk %" G_GUINT64_FORMAT " of \"%s\" has %d tokens; backend \"%s\" accepts at most "
+        ("Chunk %" G_GUINT64_FORMAT " of \"%s\" has %u tokens; backend \"%s\" accepts at most "
             "%d. Lower textchunker's max-tokens.", m ? m->index : 0, m ? m->doc_id : "?", n,
             te_backend_name (self->backend), self->caps.max_seq_len), (NULL));
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+  if (!gst_npu_encoder_check_ids (self, buf, m)) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
 
+  g_mutex_lock (&self->lock);
+  ret = state_ret_locked (self);
+  if (ret != GST_FLOW_OK)
+    goto refuse;
+
+  /* the chunk would take the pending batch past max-batch-tokens: close that batch first */
+  if (self->pending->len > 0 && !pending_fits_locked (self, n)) {
+    ret = wait_for_slot_locked (self);
+    if (ret != GST_FLOW_OK)
+      goto refuse;
+    /* (the worker may have closed it on max-latency meanwhile) */
+    if (self->pending->len > 0 && !pending_fits_locked (self, n))
+      form_batch_locked (self, "max-batch-tokens");
+  }
+
+  gint64 now = g_get_monotonic_time ();
+  if (self->pending->len == 0) {
+    self->pending_since = now;
+    g_cond_broadcast (&self->cond);     /* arms the worker's max-latency timer */
+  }
   g_ptr_array_add (self->pending, buf);
-  if (self->pending->len >= self->eff_batch)
-    return gst_npu_encoder_flush_batch (self);
-  return GST_FLOW_OK;
+  self->pending_longest = MAX (self->pending_longest, n);
+  if (!self->stats_active) {
+    self->stats_active = TRUE;
+    if (self->st_first == 0)
+      self->st_first = now;
+    self->st_last_time = now;
+    self->st_last_tokens = self->st_tokens;
+    self->stats_next = now + get_stats_interval_us (self);
+    g_cond_broadcast (&self->cond);
+  }
+  GST_LOG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " of \"%s\", %u tokens: %u pending",
+      m ? m->index : 0, m ? m->doc_id : "", n, self->pending->len);
+
+  if (pending_full_locked (self)) {
+    /* the chunk is accepted: on flushing it is discarded with the rest */
+    ret = wait_for_slot_locked (self);
+    if (ret == GST_FLOW_OK && pending_full_locked (self))
+      form_batch_locked (self, self->pending->len >= self->eff_batch ? "batch-size" :
+          "max-batch-tokens");
+  }
+  g_mutex_unlock (&self->lock);
+  return ret;
+
+refuse:
+  g_mutex_unlock (&self->lock);
+  GST_DEBUG_OBJECT (self, "refusing chunk: %s", gst_flow_get_name (ret));
+  gst_buffer_unref (buf);
+  return ret;
 }
 
 static gboolean
@@ -467,35 +1288,230 @@ gst_npu_encoder_check_caps (GstNpuEncoder * self, GstCaps * caps)
   return TRUE;
 }
 
+/* Close the pending batch (waiting for a slot) and wait until everything queued has been
+ * pushed. FALSE when interrupted by flushing or a failure. */
+static gboolean
+gst_npu_encoder_drain_locked (GstNpuEncoder * self, const gchar * why)
+{
+  if (self->pending->len > 0 && wait_for_slot_locked (self) == GST_FLOW_OK
+      && self->pending->len > 0)
+    form_batch_locked (self, why);
+  while (!self->flushing && self->srcresult == GST_FLOW_OK
+      && (!g_queue_is_empty (&self->out_queue) || self->pushing))
+    g_cond_wait (&self->cond, &self->lock);
+  return !self->flushing && self->srcresult == GST_FLOW_OK;
+}
+
+static gboolean
+gst_npu_encoder_handle_eos (GstNpuEncoder * self, GstEvent * event)
+{
+  GstFlowReturn fr;
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  if (self->flushing)
+    goto drop;
+  if (self->srcresult == GST_FLOW_OK) {
+    if (self->pending->len > 0 && wait_for_slot_locked (self) == GST_FLOW_OK
+        && self->pending->len > 0)
+      form_batch_locked (self, "EOS");
+    if (self->flushing)
+      goto drop;
+  }
+  if (self->srcresult == GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "EOS: draining %u batches", inflight_locked (self));
+    self->eos_result = FALSE;
+    enqueue_event_locked (self, gst_event_ref (event));
+    /* the EOS handler returns once EOS has gone downstream after every output */
+    if (gst_npu_encoder_drain_locked (self, "EOS")) {
+      ok = self->eos_result;
+      g_mutex_unlock (&self->lock);
+      gst_event_unref (event);
+      return ok;
+    }
+    if (self->flushing)
+      goto drop;
+  }
+  /* the src task stopped on a failure: still let downstream finish on a fatal one (the
+   * task no longer pushes anything) */
+  fr = self->srcresult;
+  g_mutex_unlock (&self->lock);
+  if (fr == GST_FLOW_NOT_LINKED || fr < GST_FLOW_EOS) {
+    GST_DEBUG_OBJECT (self, "forwarding EOS after %s", gst_flow_get_name (fr));
+    return gst_pad_push_event (self->srcpad, event);
+  }
+  gst_event_unref (event);
+  return FALSE;
+
+drop:
+  g_mutex_unlock (&self->lock);
+  gst_event_unref (event);
+  return FALSE;
+}
+
+/* After a flush, sticky events dropped before reaching the src pad must still precede the new
+ * data: stream-start and our caps are not sent again by upstream. */
+static void
+gst_npu_encoder_requeue_sticky (GstNpuEncoder * self)
+{
+  GstEvent *in = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_STREAM_START, 0);
+  GstEvent *out = gst_pad_get_sticky_event (self->srcpad, GST_EVENT_STREAM_START, 0);
+  gboolean caps_in = gst_pad_has_current_caps (self->sinkpad);
+  gboolean caps_out = gst_pad_has_current_caps (self->srcpad);
+
+  g_mutex_lock (&self->lock);
+  if (in) {
+    const gchar *a = NULL, *b = NULL;
+    gst_event_parse_stream_start (in, &a);
+    if (out)
+      gst_event_parse_stream_start (out, &b);
+    if (out == NULL || g_strcmp0 (a, b) != 0) {
+      enqueue_event_locked (self, in);
+      in = NULL;
+    }
+  }
+  self->caps_queued = caps_out;
+  if (caps_in && !caps_out) {
+    enqueue_event_locked (self, gst_npu_encoder_caps_event (self));
+    self->caps_queued = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+  if (in)
+    gst_event_unref (in);
+  if (out)
+    gst_event_unref (out);
+}
+
 static gboolean
 gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstNpuEncoder *self = GST_NPU_ENCODER (parent);
+  gboolean ret;
 
   switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* unblock the chain (slot wait), the EOS/drain waiters and the src task */
+      g_mutex_lock (&self->lock);
+      self->flushing = TRUE;
+      discard_locked (self);
+      g_mutex_unlock (&self->lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      gst_pad_pause_task (self->srcpad);
+      GST_DEBUG_OBJECT (self, "flush started");
+      return ret;
     case GST_EVENT_FLUSH_STOP:
-      g_ptr_array_set_size (self->pending, 0);
-      return gst_pad_event_default (pad, parent, event);
+      g_mutex_lock (&self->lock);
+      discard_locked (self);
+      g_mutex_unlock (&self->lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      g_mutex_lock (&self->lock);
+      self->flushing = FALSE;
+      self->srcresult = GST_FLOW_OK;
+      g_mutex_unlock (&self->lock);
+      gst_npu_encoder_requeue_sticky (self);
+      gst_pad_start_task (self->srcpad, gst_npu_encoder_src_loop, self, NULL);
+      GST_DEBUG_OBJECT (self, "flush stopped");
+      return ret;
+    case GST_EVENT_EOS:
+      return gst_npu_encoder_handle_eos (self, event);
     case GST_EVENT_CAPS:{
       GstCaps *caps;
+      gboolean queue_caps;
+
       gst_event_parse_caps (event, &caps);
-      gboolean ok = gst_npu_encoder_check_caps (self, caps);
+      ret = gst_npu_encoder_check_caps (self, caps);
       gst_event_unref (event);
-      if (ok)
-        gst_npu_encoder_send_caps (self);
-      return ok;
+      if (!ret)
+        return FALSE;
+      /* our caps depend only on the model: send them once, in order with the stream */
+      g_mutex_lock (&self->lock);
+      queue_caps = !self->caps_queued;
+      self->caps_queued = TRUE;
+      g_mutex_unlock (&self->lock);
+      if (!queue_caps)
+        return TRUE;
+      event = gst_npu_encoder_caps_event (self);
+      break;
     }
     default:
       break;
   }
 
-  /* keep order: chunks received before a serialized event (EOS, segment, stream-start...)
-   * go out before it */
-  if (GST_EVENT_IS_SERIALIZED (event) && self->pending->len > 0) {
-    GstFlowReturn ret = gst_npu_encoder_flush_batch (self);
-    if (ret != GST_FLOW_OK)
-      GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event),
-          gst_flow_get_name (ret));
+  if (!GST_EVENT_IS_SERIALIZED (event))
+    return gst_pad_event_default (pad, parent, event);
+
+  /* Serialized events keep their place among the chunks without closing the batch being
+   * formed: they travel with it and go out between its outputs where they came. */
+  g_mutex_lock (&self->lock);
+  if (self->flushing || self->srcresult != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "dropping %s (%s)", GST_EVENT_TYPE_NAME (event),
+        gst_flow_get_name (state_ret_locked (self)));
+    g_mutex_unlock (&self->lock);
+    gst_event_unref (event);
+    return FALSE;
   }
-  return gst_pad_event_default (pad, parent, event);
+  if (self->pending->len > 0) {
+    RowEvent re = { self->pending->len, event };
+    g_array_append_val (self->pending_events, re);
+    GST_LOG_OBJECT (self, "%s travels with the pending batch, after chunk %u",
+        GST_EVENT_TYPE_NAME (event), re.pos);
+  } else {
+    enqueue_event_locked (self, event);
+  }
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstNpuEncoder *self = GST_NPU_ENCODER (parent);
+  gboolean ok;
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_ALLOCATION:
+      /* our output buffers are not upstream's: nothing to share downstream */
+      return FALSE;
+    default:
+      break;
+  }
+  if (GST_QUERY_IS_SERIALIZED (query)) {
+    /* e.g. DRAIN: answer after everything before it has gone out */
+    g_mutex_lock (&self->lock);
+    ok = gst_npu_encoder_drain_locked (self, GST_QUERY_TYPE_NAME (query));
+    g_mutex_unlock (&self->lock);
+    if (!ok)
+      return FALSE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_npu_encoder_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstNpuEncoder *self = GST_NPU_ENCODER (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:{
+      gboolean live;
+      GstClockTime min, max, ours;
+
+      if (!gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      gst_query_parse_latency (query, &live, &min, &max);
+      /* a chunk waits up to max-latency for its batch, then one batch's compute time (known
+       * for the null backend only) */
+      ours = (GstClockTime) get_max_latency_us (self) * GST_USECOND + self->backend_latency;
+      GST_DEBUG_OBJECT (self, "upstream latency min %" GST_TIME_FORMAT " max %"
+          GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT, GST_TIME_ARGS (min), GST_TIME_ARGS (max),
+          GST_TIME_ARGS (ours));
+      min += ours;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += ours;
+      gst_query_set_latency (query, live, min, max);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
 }
