@@ -1,6 +1,9 @@
 /* te-backend.c — padded batches, the registry of backend classes, and the generic
  * submit / run-and-wait wrappers every element uses whatever the backend's threading. */
 #include "te-backend.h"
+#ifdef TE_HAVE_OPENVINO
+#include "te-backend-openvino.h"
+#endif
 
 #include <string.h>
 
@@ -70,6 +73,9 @@ te_batch_free (TeBatch * b)
 static const TeBackendClass *const backend_classes[] = {
   &te_backend_cpu_class,
   &te_backend_null_class,
+#ifdef TE_HAVE_OPENVINO
+  &te_backend_openvino_class,
+#endif
 };
 
 const TeBackendClass *

@@ -84,7 +84,9 @@ enum
 #define DEFAULT_BATCH_SIZE 8
 #define DEFAULT_MAX_BATCH_TOKENS 0
 #define DEFAULT_MAX_INFLIGHT 2
-#define DEFAULT_MAX_LATENCY 0
+#define DEFAULT_MAX_LATENCY -1
+/* what max-latency=-1 means when upstream is live */
+#define AUTO_LIVE_MAX_LATENCY_MS 100
 #define DEFAULT_NULL_LATENCY_MS 0
 #define DEFAULT_STATS_INTERVAL 1000
 
@@ -288,12 +290,14 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
    * batch has waited this long (monotonic clock, from its arrival in the element), the batch is
    * submitted as it is (once a slot among #GstNpuEncoder:max-inflight is free), so live sources
    * are not held waiting. 0 = never by time: batches wait until full or EOS (right for files,
-   * where they fill at once). Reported in LATENCY queries. Can be changed while playing.
+   * where they fill at once). -1 (default) = 100 ms when upstream answers the LATENCY query as
+   * live (asked at the first chunk after start or flush), 0 otherwise. Reported in LATENCY
+   * queries. Can be changed while playing.
    */
   g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
-      g_param_spec_uint ("max-latency", "Max latency",
-          "Milliseconds a partial batch waits for more chunks (0 = until full or EOS)", 0,
-          3600 * 1000, DEFAULT_MAX_LATENCY,
+      g_param_spec_int ("max-latency", "Max latency",
+          "Milliseconds a partial batch waits for more chunks (0 = until full or EOS, "
+          "-1 = 100 ms if upstream is live, else 0)", -1, 3600 * 1000, DEFAULT_MAX_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstNpuEncoder:null-latency-ms:
@@ -408,7 +412,7 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
       self->max_inflight = g_value_get_uint (value);
       break;
     case PROP_MAX_LATENCY:{
-      guint v = g_value_get_uint (value);
+      gint v = g_value_get_int (value);
       latency_changed = v != self->max_latency_ms;
       self->max_latency_ms = v;
       wake = TRUE;
@@ -465,7 +469,7 @@ gst_npu_encoder_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint (value, self->max_inflight);
       break;
     case PROP_MAX_LATENCY:
-      g_value_set_uint (value, self->max_latency_ms);
+      g_value_set_int (value, self->max_latency_ms);
       break;
     case PROP_NULL_LATENCY_MS:
       g_value_set_uint (value, self->null_latency_ms);
@@ -486,7 +490,10 @@ get_max_latency_us (GstNpuEncoder * self)
   gint64 us;
 
   GST_OBJECT_LOCK (self);
-  us = (gint64) self->max_latency_ms * 1000;
+  if (self->max_latency_ms >= 0)
+    us = (gint64) self->max_latency_ms * 1000;
+  else
+    us = self->upstream_live ? AUTO_LIVE_MAX_LATENCY_MS * 1000 : 0;
   GST_OBJECT_UNLOCK (self);
   return us;
 }
@@ -930,6 +937,7 @@ gst_npu_encoder_change_state (GstElement * element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
+      self->live_checked = FALSE;
       if (!gst_npu_encoder_start (self)) {
         gst_npu_encoder_stop (self);
         return GST_STATE_CHANGE_FAILURE;
@@ -1212,6 +1220,19 @@ gst_npu_encoder_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+  if (!self->live_checked) {
+    /* max-latency=-1 follows upstream's liveness (not under our lock: the query goes up) */
+    GstQuery *q = gst_query_new_latency ();
+    gboolean live = FALSE;
+    if (gst_pad_peer_query (self->sinkpad, q))
+      gst_query_parse_latency (q, &live, NULL, NULL);
+    gst_query_unref (q);
+    GST_OBJECT_LOCK (self);
+    self->upstream_live = live;
+    GST_OBJECT_UNLOCK (self);
+    self->live_checked = TRUE;
+    GST_INFO_OBJECT (self, "upstream is %s", live ? "live" : "not live");
+  }
 
   g_mutex_lock (&self->lock);
   ret = state_ret_locked (self);
@@ -1400,6 +1421,7 @@ gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       GST_DEBUG_OBJECT (self, "flush started");
       return ret;
     case GST_EVENT_FLUSH_STOP:
+      self->live_checked = FALSE;
       g_mutex_lock (&self->lock);
       discard_locked (self);
       g_mutex_unlock (&self->lock);

@@ -25,7 +25,9 @@ struct _GstNpuEncoder
   guint batch_size;
   guint max_batch_tokens;
   guint max_inflight;
-  guint max_latency_ms;         /* also read by the worker and LATENCY queries */
+  gint max_latency_ms;          /* also read by the worker and LATENCY queries; -1 = auto */
+  gboolean upstream_live;       /* answer of the upstream LATENCY query (object lock) */
+  gboolean live_checked;        /* streaming thread: upstream asked since start/flush */
   guint null_latency_ms;
   guint stats_interval_ms;      /* also read by the worker */
 

@@ -35,6 +35,11 @@ enum
   PROP_BATCH_SIZE,
   PROP_POOLING,
   PROP_NORMALIZE,
+  PROP_MAX_LATENCY,
+  PROP_MAX_BATCH_TOKENS,
+  PROP_MAX_INFLIGHT,
+  PROP_NULL_LATENCY_MS,
+  PROP_STATS_INTERVAL,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -72,6 +77,21 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
     case PROP_BATCH_SIZE:
       *name = "batch-size";
       return self->encoder;
+    case PROP_MAX_BATCH_TOKENS:
+      *name = "max-batch-tokens";
+      return self->encoder;
+    case PROP_MAX_INFLIGHT:
+      *name = "max-inflight";
+      return self->encoder;
+    case PROP_NULL_LATENCY_MS:
+      *name = "null-latency-ms";
+      return self->encoder;
+    case PROP_STATS_INTERVAL:
+      *name = "stats-interval";
+      return self->encoder;
+    case PROP_MAX_LATENCY:     /* set on both (see set_property); read from the chunker */
+      *name = "max-latency";
+      return self->chunker;
     case PROP_POOLING:
       *name = "pooling";
       return self->pooler;
@@ -98,6 +118,11 @@ gst_text_embed_bin_set_property (GObject * object, guint prop_id, const GValue *
     GstElement *all[] = { self->chunker, self->tokenizer, self->encoder, self->pooler };
     for (guint i = 0; i < G_N_ELEMENTS (all); i++)
       g_object_set_property (G_OBJECT (all[i]), "model", value);
+    return;
+  }
+  if (prop_id == PROP_MAX_LATENCY) {
+    g_object_set_property (G_OBJECT (self->chunker), "max-latency", value);
+    g_object_set_property (G_OBJECT (self->encoder), "max-latency", value);
     return;
   }
   GstElement *inner = inner_for (self, prop_id, &name);
@@ -147,7 +172,10 @@ proxy_property (GObjectClass * klass, guint prop_id, const gchar * factory, cons
           GST_PARAM_MUTABLE_PLAYING)) | G_PARAM_STATIC_STRINGS;
   const gchar *nick = g_param_spec_get_nick (p), *blurb = g_param_spec_get_blurb (p);
 
-  if (G_IS_PARAM_SPEC_UINT (p)) {
+  if (G_IS_PARAM_SPEC_INT (p)) {
+    GParamSpecInt *i = G_PARAM_SPEC_INT (p);
+    copy = g_param_spec_int (name, nick, blurb, i->minimum, i->maximum, i->default_value, flags);
+  } else if (G_IS_PARAM_SPEC_UINT (p)) {
     GParamSpecUInt *u = G_PARAM_SPEC_UINT (p);
     copy = g_param_spec_uint (name, nick, blurb, u->minimum, u->maximum, u->default_value,
         flags);
@@ -232,6 +260,39 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * embedpooler's #GstEmbedPooler:normalize.
    */
   proxy_property (gobject_class, PROP_NORMALIZE, "embedpooler", "normalize");
+  /**
+   * GstTextEmbedBin:max-latency:
+   *
+   * Set on both textchunker (#GstTextChunker:max-latency: how long a partial chunk waits for
+   * more text) and npuencoder (#GstNpuEncoder:max-latency: how long a partial batch waits for
+   * more chunks), so live text is embedded after at most about twice this. -1: each element's
+   * automatic default (on only for live upstreams). Reads return the chunker's value.
+   */
+  proxy_property (gobject_class, PROP_MAX_LATENCY, "textchunker", "max-latency");
+  /**
+   * GstTextEmbedBin:max-batch-tokens:
+   *
+   * npuencoder's #GstNpuEncoder:max-batch-tokens.
+   */
+  proxy_property (gobject_class, PROP_MAX_BATCH_TOKENS, "npuencoder", "max-batch-tokens");
+  /**
+   * GstTextEmbedBin:max-inflight:
+   *
+   * npuencoder's #GstNpuEncoder:max-inflight.
+   */
+  proxy_property (gobject_class, PROP_MAX_INFLIGHT, "npuencoder", "max-inflight");
+  /**
+   * GstTextEmbedBin:null-latency-ms:
+   *
+   * npuencoder's #GstNpuEncoder:null-latency-ms.
+   */
+  proxy_property (gobject_class, PROP_NULL_LATENCY_MS, "npuencoder", "null-latency-ms");
+  /**
+   * GstTextEmbedBin:stats-interval:
+   *
+   * npuencoder's #GstNpuEncoder:stats-interval.
+   */
+  proxy_property (gobject_class, PROP_STATS_INTERVAL, "npuencoder", "stats-interval");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

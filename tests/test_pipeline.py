@@ -15,7 +15,7 @@ from conftest import BUILD, MODEL, ROOT, gst_env
 GPL = Path("/usr/share/common-licenses/GPL-3")
 
 
-def launch(*elements, env=None, check=True, timeout=600):
+def launch(*elements, env=None, check=True, timeout=300):
     """Run gst-launch-1.0 with the given pipeline description tokens."""
     cmd = ["gst-launch-1.0", "-q", *elements]
     p = subprocess.run(cmd, env=env or gst_env(), capture_output=True, text=True,
@@ -124,12 +124,20 @@ def test_missing_model_is_clear_error(tmp_path):
 
 
 def test_invalid_utf8_is_clear_error(tmp_path):
+    # gst-launch-1.0 1.22 loses an error posted before its main loop runs (its bus handler
+    # quits a loop that is not running yet, then waits for ever), so the bad bytes come after
+    # enough valid text for the loop to be running, and the encoder is left out to stay fast.
     bad = tmp_path / "latin1.txt"
-    bad.write_bytes("Prix: 10 € — café".encode("latin-1", errors="replace") + b"\xe9t\xe9")
-    p = launch("filesrc", f"location={bad}", "!", "textembed", "!", "embedsink",
-               f"location={tmp_path / 'x.jsonl'}", check=False)
+    valid = ("A line of perfectly valid text before the Latin-1 part.\n" * 40000).encode()
+    latin1 = "Prix: 10 € — café".encode("latin-1", errors="replace") + b"\xe9t\xe9"
+    bad.write_bytes(valid + latin1)
+    first_bad = len(valid) + next(i for i, b in enumerate(latin1) if b >= 0x80)
+    p = launch("filesrc", f"location={bad}", "!", "textchunker", "!", "texttokenizer", "!",
+               "fakesink", check=False, timeout=120)
     assert p.returncode != 0
-    assert "not valid UTF-8" in p.stdout + p.stderr
+    out = p.stdout + p.stderr
+    assert "not valid UTF-8 at byte" in out, out
+    assert f"at byte {first_bad} " in out, out
 
 
 def test_gst_inspect_documents_every_element():

@@ -8,6 +8,18 @@
 #include "test-util.h"
 #include "gsttextembedmeta.h"
 
+/* GstHarness answers LATENCY queries as live by default, which would turn on npuencoder's
+ * automatic max-latency (-1: 100 ms when live); these tests are about offline batching unless
+ * they say otherwise, so their harnesses report themselves not live. */
+static GstHarness *
+offline (GstHarness * h)
+{
+  gst_harness_set_live (h, FALSE);
+  return h;
+}
+
+#define test_harness_new(...) offline (test_harness_new (__VA_ARGS__))
+
 /* A token buffer for "[CLS] w w ... [SEP]" of @n tokens, distinct per @seed, chunk @index of
  * document @doc. */
 static GstBuffer *
@@ -413,6 +425,20 @@ GST_START_TEST (test_max_latency_partial_batch)
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   fail_unless_equals_int (gst_harness_buffers_received (h), 1);
   gst_harness_teardown (h);
+
+  /* default max-latency (-1) with a live upstream: 100 ms */
+  h = test_harness_new ("npuencoder", NULL, "backend", "null", "batch-size", 4, NULL);
+  gst_harness_set_live (h, TRUE);
+  gst_harness_set_src_caps_str (h, "application/x-text-tokens");
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_harness_push (h, token_buffer (5, 0, 0)), GST_FLOW_OK);
+  b = gst_harness_pull (h);
+  waited = ms_since (t0);
+  fail_unless (b != NULL);
+  fail_unless (waited >= 100.0, "live partial batch after %.1f ms", waited);
+  fail_unless (waited < 5000.0, "live partial batch after %.1f ms", waited);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
 }
 GST_END_TEST;
 
@@ -663,6 +689,7 @@ GST_START_TEST (test_latency_query)
 {
   GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms", 25,
       "max-latency", 40, NULL);
+  gst_harness_set_live (h, TRUE);       /* this test is about a live upstream */
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   gst_harness_set_upstream_latency (h, 10 * GST_MSECOND);
 

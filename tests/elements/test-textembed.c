@@ -52,7 +52,8 @@ GST_END_TEST;
 GST_START_TEST (test_properties_reach_inner_elements)
 {
   GstElement *bin = gst_element_factory_make ("textembed", NULL);
-  g_object_set (bin, "model", "/some/dir", "overlap-tokens", 9, NULL);
+  g_object_set (bin, "model", "/some/dir", "overlap-tokens", 9, "max-latency", 250,
+      "max-inflight", 3, NULL);
   gst_util_set_object_arg (G_OBJECT (bin), "pooling", "cls");
   GstElement *chunker = gst_bin_get_by_name (GST_BIN (bin), "chunker");
   GstElement *pooler = gst_bin_get_by_name (GST_BIN (bin), "pooler");
@@ -67,6 +68,13 @@ GST_START_TEST (test_properties_reach_inner_elements)
   g_object_get (encoder, "model", &model, NULL);
   fail_unless_equals_string (model, "/some/dir");
   g_free (model);
+  gint chunker_latency, encoder_latency;
+  guint inflight;
+  g_object_get (chunker, "max-latency", &chunker_latency, NULL);
+  g_object_get (encoder, "max-latency", &encoder_latency, "max-inflight", &inflight, NULL);
+  fail_unless_equals_int (chunker_latency, 250);
+  fail_unless_equals_int (encoder_latency, 250);
+  fail_unless_equals_int (inflight, 3);
   g_object_get (pooler, "pooling", &pooling, NULL);
   fail_unless_equals_int (pooling, 2);  /* cls */
   gst_object_unref (chunker);
