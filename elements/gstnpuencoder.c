@@ -78,6 +78,7 @@ enum
   PROP_MAX_LATENCY,
   PROP_NULL_LATENCY_MS,
   PROP_STATS_INTERVAL,
+  PROP_FALLBACK,
 };
 
 #define DEFAULT_BACKEND "cpu"
@@ -97,6 +98,22 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("application/x-token-embeddings, format = (string) F32LE, "
         "hidden-size = (int) [ 1, MAX ]"));
+
+GType
+gst_npu_encoder_fallback_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_NPU_ENCODER_FALLBACK_CPU, "Warn and continue on the cpu backend", "cpu"},
+    {GST_NPU_ENCODER_FALLBACK_NONE, "Fail with an error", "none"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstNpuEncoderFallback", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 G_DEFINE_TYPE (GstNpuEncoder, gst_npu_encoder, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (npuencoder, "npuencoder", GST_RANK_NONE, GST_TYPE_NPU_ENCODER);
@@ -322,6 +339,19 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
           DEFAULT_STATS_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
+  /**
+   * GstNpuEncoder:fallback:
+   *
+   * What to do when the #GstNpuEncoder:backend cannot be opened (library missing, device absent,
+   * graph not exported or not supported): "cpu" (default) posts a WARNING message naming the
+   * backend and the reason and continues on the cpu backend; "none" makes it an error.
+   */
+  g_object_class_install_property (gobject_class, PROP_FALLBACK,
+      g_param_spec_enum ("fallback", "Fallback", "Backend to use when the chosen one cannot be "
+          "opened", gst_npu_encoder_fallback_get_type (), GST_NPU_ENCODER_FALLBACK_CPU,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_type_mark_as_plugin_api (gst_npu_encoder_fallback_get_type (), 0);
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Transformer encoder",
@@ -425,6 +455,9 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
       self->stats_interval_ms = g_value_get_uint (value);
       wake = TRUE;
       break;
+    case PROP_FALLBACK:
+      self->fallback = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -476,6 +509,9 @@ gst_npu_encoder_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_STATS_INTERVAL:
       g_value_set_uint (value, self->stats_interval_ms);
+      break;
+    case PROP_FALLBACK:
+      g_value_set_enum (value, self->fallback);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -836,6 +872,7 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   guint max_tokens = self->max_batch_tokens;
   guint max_inflight = self->max_inflight;
   guint null_latency = self->null_latency_ms;
+  GstNpuEncoderFallback fallback = self->fallback;
   GST_OBJECT_UNLOCK (self);
 
   gboolean ok = FALSE;
@@ -861,6 +898,17 @@ gst_npu_encoder_start (GstNpuEncoder * self)
       self->backend_latency = (GstClockTime) (ms * GST_MSECOND);
   }
   self->backend = te_backend_new (backend, self->model, opts, &err);
+  if (!self->backend && fallback == GST_NPU_ENCODER_FALLBACK_CPU
+      && strcmp (backend, "cpu") != 0) {
+    /* the backend-options were for the other backend: the cpu one starts with its defaults */
+    GST_ELEMENT_WARNING (self, LIBRARY, INIT, ("Encoder backend \"%s\" is not available (%s); "
+            "continuing on the cpu backend", backend, err->message),
+        ("available backends: %s; set fallback=none to make this an error",
+            te_backend_class_names ()));
+    g_clear_error (&err);
+    self->backend_latency = 0;
+    self->backend = te_backend_new ("cpu", self->model, NULL, &err);
+  }
   if (!self->backend) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not open encoder backend \"%s\": %s",
             backend, err->message), ("available backends: %s", te_backend_class_names ()));

@@ -8,6 +8,13 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+  GST_NPU_ENCODER_FALLBACK_CPU,
+  GST_NPU_ENCODER_FALLBACK_NONE,
+} GstNpuEncoderFallback;
+
+GType gst_npu_encoder_fallback_get_type (void);
+
 #define GST_TYPE_NPU_ENCODER (gst_npu_encoder_get_type ())
 G_DECLARE_FINAL_TYPE (GstNpuEncoder, gst_npu_encoder, GST, NPU_ENCODER, GstElement)
 
@@ -25,6 +32,7 @@ struct _GstNpuEncoder
   guint batch_size;
   guint max_batch_tokens;
   guint max_inflight;
+  gint fallback;                /* GstNpuEncoderFallback */
   gint max_latency_ms;          /* also read by the worker and LATENCY queries; -1 = auto */
   gboolean upstream_live;       /* answer of the upstream LATENCY query (object lock) */
   gboolean live_checked;        /* streaming thread: upstream asked since start/flush */

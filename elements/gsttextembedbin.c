@@ -40,6 +40,7 @@ enum
   PROP_MAX_INFLIGHT,
   PROP_NULL_LATENCY_MS,
   PROP_STATS_INTERVAL,
+  PROP_FALLBACK,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -88,6 +89,9 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
       return self->encoder;
     case PROP_STATS_INTERVAL:
       *name = "stats-interval";
+      return self->encoder;
+    case PROP_FALLBACK:
+      *name = "fallback";
       return self->encoder;
     case PROP_MAX_LATENCY:     /* set on both (see set_property); read from the chunker */
       *name = "max-latency";
@@ -293,6 +297,12 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * npuencoder's #GstNpuEncoder:stats-interval.
    */
   proxy_property (gobject_class, PROP_STATS_INTERVAL, "npuencoder", "stats-interval");
+  /**
+   * GstTextEmbedBin:fallback:
+   *
+   * npuencoder's #GstNpuEncoder:fallback.
+   */
+  proxy_property (gobject_class, PROP_FALLBACK, "npuencoder", "fallback");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -113,10 +113,34 @@ GST_START_TEST (test_unknown_backend)
 {
   GstElement *e = gst_element_factory_make ("npuencoder", NULL);
   g_object_set (e, "backend", "warp-drive", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "fallback", "none");
   gchar *msg = test_start_failure_text (e);
   fail_unless (msg && strstr (msg, "warp-drive"), "%s", msg);
   g_free (msg);
   gst_object_unref (e);
+}
+GST_END_TEST;
+
+/* fallback=cpu (default): a backend that cannot be opened warns on the bus and the stream
+ * continues on the cpu backend, with the cpu backend's results. */
+GST_START_TEST (test_fallback_to_cpu)
+{
+  GstBus *bus;
+  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "warp-drive",
+      "backend-options", "device=NPU", "batch-size", 1, NULL);
+  gst_harness_set_src_caps_str (h, "application/x-text-tokens");
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg && strstr (msg, "warp-drive") && strstr (msg, "cpu backend"), "%s", msg);
+  g_free (msg);
+  fail_unless_equals_int (gst_harness_push (h, token_buffer (6, 0, 0)), GST_FLOW_OK);
+  GstBuffer *b = gst_harness_pull (h);
+  fail_unless_equals_int (gst_buffer_get_size (b), 6 * 384 * sizeof (float));
+  float v;
+  gst_buffer_extract (b, 0, &v, sizeof v);
+  fail_unless (v != 0.0f && isfinite (v));      /* real encoder output, not zeros */
+  gst_buffer_unref (b);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
 }
 GST_END_TEST;
 
@@ -742,6 +766,7 @@ npuencoder_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_batching_is_transparent);
   tcase_add_test (tc, test_unknown_backend);
+  tcase_add_test (tc, test_fallback_to_cpu);
   tcase_add_test (tc, test_bad_backend_options);
   tcase_add_test (tc, test_vocab_mismatch);
   tcase_add_test (tc, test_malformed_and_too_long);
