@@ -42,7 +42,7 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import tokenizers, numpy, pytest, onnx, onnxruntime, openvino" 2>/dev/null; then
+if ! .venv/bin/python -c "import tokenizers, numpy, pytest, onnx, onnxruntime, openvino, onnxruntime_qnn" 2>/dev/null; then
   log "installing Python test tools, the ONNX exporter's packages and OpenVINO into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
 fi
