@@ -165,9 +165,10 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
     dtype = "fp32";
   if (device == NULL)
     device = "CPU";
-  if (strcmp (dtype, "fp32") != 0 && strcmp (dtype, "fp16") != 0) {
+  if (strcmp (dtype, "fp32") != 0 && strcmp (dtype, "fp16") != 0
+      && strcmp (dtype, "a16w8") != 0) {
     g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-        "openvino backend: option dtype=\"%s\" is not fp32 or fp16", dtype);
+        "openvino backend: option dtype=\"%s\" is not fp32, fp16 or a16w8", dtype);
     goto fail;
   }
   if (threads != NULL) {
@@ -272,7 +273,8 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   }
   ov->caps.n_buckets = n_buckets;
   ov->caps.max_seq_len = ov->caps.buckets[n_buckets - 1];
-  ov->caps.dtypes = strcmp (dtype, "fp16") == 0 ? TE_BACKEND_DTYPE_F16 : TE_BACKEND_DTYPE_F32;
+  ov->caps.dtypes = strcmp (dtype, "fp16") == 0 ? TE_BACKEND_DTYPE_F16
+      : strcmp (dtype, "a16w8") == 0 ? TE_BACKEND_DTYPE_INT8 : TE_BACKEND_DTYPE_F32;
   ov->caps.async = FALSE;
 
   g_ptr_array_free (entries, TRUE);

@@ -1,6 +1,6 @@
 """Every backend that runs here, through the whole pipeline, compared with the cpu backend:
-openvino (static-shape graphs exported by tools/te-export.py) fp32 >= 0.9999, fp16 >= 0.999
-cosine; the null backend gives zero vectors; an unavailable backend falls back to cpu with a
+openvino (static-shape graphs exported by tools/te-export.py) fp32 >= 0.9999, fp16 >= 0.999,
+A16W8 quantised >= 0.99 cosine; the null backend gives zero vectors; an unavailable backend falls back to cpu with a
 warning, or fails with fallback=none."""
 import json
 import math
@@ -56,12 +56,13 @@ def export_cache():
     cache = BUILD / "tests" / "export-cache"
     p = subprocess.run([sys.executable, str(ROOT / "tools" / "te-export.py"), "--model",
                         str(MODEL), "--cache-dir", str(cache), "--shapes", SHAPES, "--dtypes",
-                        "fp32,fp16"], capture_output=True, text=True, timeout=900)
+                        "fp32,fp16,a16w8"], capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     return cache
 
 
-@pytest.mark.parametrize("dtype,threshold", [("fp32", 0.9999), ("fp16", 0.999)])
+@pytest.mark.parametrize("dtype,threshold", [("fp32", 0.9999), ("fp16", 0.999),
+                                             ("a16w8", 0.99)])
 def test_openvino_pipeline_matches_cpu(dtype, threshold, cpu_rows, export_cache, tmp_path):
     if not openvino_built():
         pytest.skip("skipped: openvino backend not built (tools/setup.sh builds it against the "
