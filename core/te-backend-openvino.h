@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 #ifdef TE_HAVE_OPENVINO
 /* Options (all optional):
  *   cache-dir     the export cache (default: te_export_cache_dir (NULL))
- *   dtype         fp32 (default) or fp16: the exported variant to load
+ *   dtype         fp32 (default), fp16 or a16w8 (QDQ, 8-bit weights, 16-bit activations): the
+ *                 exported variant to load
  *   device        OpenVINO device name: CPU (default), NPU, GPU, AUTO:NPU,CPU, ...
  *   ov-cache-dir  OpenVINO's own compiled-model cache (default <cache-dir>/openvino; "" = off)
  *   threads       INFERENCE_NUM_THREADS (CPU device)
