@@ -229,22 +229,14 @@ gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
 static gboolean
 gst_embed_pooler_start (GstEmbedPooler * self)
 {
-  GError *err = NULL;
-
   GST_OBJECT_LOCK (self);
-  gchar *path = g_strdup (self->model_path);
   GstEmbedPoolerPooling pooling = self->pooling;
   GstEmbedPoolerNormalize normalize = self->normalize;
   GST_OBJECT_UNLOCK (self);
 
-  self->model = gst_text_embed_model_acquire (path, FALSE, &err);
-  if (!self->model) {
-    gst_text_embed_model_post_error (GST_ELEMENT (self), path, err);
-    g_clear_error (&err);
-    g_free (path);
+  self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
+  if (!self->model)
     return FALSE;
-  }
-  g_free (path);
 
   const TeSentenceConfig *sc = te_model_sentence_config (self->model);
   switch (pooling) {

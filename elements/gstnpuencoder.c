@@ -865,7 +865,6 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   GError *err = NULL;
 
   GST_OBJECT_LOCK (self);
-  gchar *path = g_strdup (self->model_path);
   gchar *backend = g_strdup (self->backend_name ? self->backend_name : DEFAULT_BACKEND);
   gchar *options = g_strdup (self->backend_options);
   guint batch = self->batch_size;
@@ -878,11 +877,9 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   gboolean ok = FALSE;
   GHashTable *opts = NULL;
 
-  self->model = gst_text_embed_model_acquire (path, TRUE, &err);
-  if (!self->model) {
-    gst_text_embed_model_post_error (GST_ELEMENT (self), path, err);
+  self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), TRUE);
+  if (!self->model)
     goto done;
-  }
   opts = parse_options (options, &err);
   if (!opts) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message), (NULL));
@@ -947,7 +944,6 @@ done:
   g_clear_error (&err);
   if (opts)
     g_hash_table_unref (opts);
-  g_free (path);
   g_free (backend);
   g_free (options);
   return ok;

@@ -431,22 +431,14 @@ gst_text_chunker_chunk_times (GstTextChunker * self, guint64 start, guint64 end,
 static gboolean
 gst_text_chunker_start (GstTextChunker * self)
 {
-  GError *err = NULL;
-
   GST_OBJECT_LOCK (self);
-  gchar *path = g_strdup (self->model_path);
   guint max_tokens = self->max_tokens;
   guint overlap = self->overlap_tokens;
   GST_OBJECT_UNLOCK (self);
 
-  self->model = gst_text_embed_model_acquire (path, FALSE, &err);
-  if (!self->model) {
-    gst_text_embed_model_post_error (GST_ELEMENT (self), path, err);
-    g_clear_error (&err);
-    g_free (path);
+  self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
+  if (!self->model)
     return FALSE;
-  }
-  g_free (path);
 
   const TeTokenizer *tok = te_model_tokenizer (self->model);
   guint model_max = te_model_sentence_config (self->model)->max_seq_length;

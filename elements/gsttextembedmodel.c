@@ -77,13 +77,23 @@ gst_text_embed_model_release (TeModel * model)
   g_mutex_unlock (&cache_lock);
 }
 
-void
-gst_text_embed_model_post_error (GstElement * element, const gchar * dir, const GError * error)
+TeModel *
+gst_text_embed_model_acquire_for_element (GstElement * element, gboolean with_weights)
 {
-  if (!dir || !*dir)
-    dir = te_default_model_dir ();
-  GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
-      ("Could not load model '%s': %s", dir, error ? error->message : "unknown error"),
-      ("Set the model property to a Hugging Face model directory (config.json, tokenizer.json, "
-          "model.safetensors), or run tools/setup.sh to install the default model."));
+  gchar *dir = NULL;
+  GError *err = NULL;
+
+  g_object_get (element, "model", &dir, NULL);
+  TeModel *model = gst_text_embed_model_acquire (dir, with_weights, &err);
+  if (!model) {
+    GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
+        ("Could not load model '%s': %s", dir && *dir ? dir : te_default_model_dir (),
+            err ? err->message : "unknown error"),
+        ("Set the model property to a Hugging Face model directory (config.json, "
+            "tokenizer.json, model.safetensors), or run tools/setup.sh to install the default "
+            "model."));
+    g_clear_error (&err);
+  }
+  g_free (dir);
+  return model;
 }

@@ -14,8 +14,8 @@ TeModel *gst_text_embed_model_acquire (const gchar * dir, gboolean with_weights,
     GError ** error);
 void gst_text_embed_model_release (TeModel * model);
 
-/* Post a RESOURCE/OPEN_READ error on @element for a model that failed to load. */
-void gst_text_embed_model_post_error (GstElement * element, const gchar * dir,
-    const GError * error);
+/* Acquire the model named by @element's "model" property (NULL = default); on failure post a
+ * RESOURCE/OPEN_READ error on @element naming the directory and the problem, and return NULL. */
+TeModel *gst_text_embed_model_acquire_for_element (GstElement * element, gboolean with_weights);
 
 G_END_DECLS

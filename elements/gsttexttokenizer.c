@@ -167,18 +167,9 @@ gst_text_tokenizer_change_state (GstElement * element, GstStateChange transition
   GstStateChangeReturn ret;
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    GError *err = NULL;
-    GST_OBJECT_LOCK (self);
-    gchar *path = g_strdup (self->model_path);
-    GST_OBJECT_UNLOCK (self);
-    self->model = gst_text_embed_model_acquire (path, FALSE, &err);
-    if (!self->model) {
-      gst_text_embed_model_post_error (element, path, err);
-      g_clear_error (&err);
-      g_free (path);
+    self->model = gst_text_embed_model_acquire_for_element (element, FALSE);
+    if (!self->model)
       return GST_STATE_CHANGE_FAILURE;
-    }
-    g_free (path);
     self->caps_sent = FALSE;
     self->anon_index = self->anon_offset = 0;
   }

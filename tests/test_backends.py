@@ -53,7 +53,7 @@ def openvino_built():
 
 @pytest.fixture(scope="module")
 def export_cache():
-    cache = BUILD / "tests" / "export-cache"
+    cache = BUILD / "tests" / "export-cache-pipeline"  # not the C test's cache: it counts entries
     p = subprocess.run([sys.executable, str(ROOT / "tools" / "te-export.py"), "--model",
                         str(MODEL), "--cache-dir", str(cache), "--shapes", SHAPES, "--dtypes",
                         "fp32,fp16,a16w8"], capture_output=True, text=True, timeout=900)

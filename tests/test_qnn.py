@@ -28,7 +28,7 @@ def load_exporter():
 
 
 def test_qnn_htp_context_binary_on_simulator():
-    cache = BUILD / "tests" / "export-cache"
+    cache = BUILD / "tests" / "export-cache-qnn"  # not the C test's cache: it counts entries
     cmd = [sys.executable, str(ROOT / "tools" / "te-export.py"), "--model", str(MODEL),
            "--cache-dir", str(cache), "--dtypes", "a16w8", "--shapes", "1x128",
            "--target", "qnn-htp", "--soc-model", "57", "--htp-arch", "75"]
