@@ -129,6 +129,7 @@ embedpooler_suite (void)
 {
   Suite *s = suite_create ("embedpooler");
   TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 300);  /* ASan with full malloc stacks on a loaded 2-core machine */
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_modes);
   tcase_add_test (tc, test_normalize_and_auto);

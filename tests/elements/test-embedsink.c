@@ -135,6 +135,7 @@ embedsink_suite (void)
 {
   Suite *s = suite_create ("embedsink");
   TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 300);  /* ASan with full malloc stacks on a loaded 2-core machine */
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_jsonl);
   tcase_add_test (tc, test_write_error);
