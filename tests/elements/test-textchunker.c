@@ -857,7 +857,7 @@ textchunker_suite (void)
 {
   Suite *s = suite_create ("textchunker");
   TCase *tc = tcase_create ("general");
-  tcase_set_timeout (tc, 120);
+  tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_tiles_document);
   tcase_add_test (tc, test_doc_id_from_filesrc);

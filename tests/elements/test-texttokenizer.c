@@ -125,7 +125,7 @@ texttokenizer_suite (void)
 {
   Suite *s = suite_create ("texttokenizer");
   TCase *tc = tcase_create ("general");
-  tcase_set_timeout (tc, 120);
+  tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_known_ids);
   tcase_add_test (tc, test_meta_copied);
