@@ -248,7 +248,7 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
    * list of available names is in the error message for an unknown one.
    */
   g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_string ("backend", "Backend", "Encoder backend (cpu, null)", DEFAULT_BACKEND,
+      g_param_spec_string ("backend", "Backend", "Encoder backend: cpu, null, openvino (when built with OpenVINO)", DEFAULT_BACKEND,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstNpuEncoder:backend-options:

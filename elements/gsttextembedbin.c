@@ -272,7 +272,11 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * more chunks), so live text is embedded after at most about twice this. -1: each element's
    * automatic default (on only for live upstreams). Reads return the chunker's value.
    */
-  proxy_property (gobject_class, PROP_MAX_LATENCY, "textchunker", "max-latency");
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_int ("max-latency", "Max latency", "Milliseconds a partial chunk waits for "
+          "text and a partial batch for chunks (-1 = automatic: on only for live upstreams; "
+          "0 = off)", -1, 3600 * 1000, -1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstTextEmbedBin:max-batch-tokens:
    *
