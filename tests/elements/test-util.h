@@ -5,15 +5,6 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
-/* Attach a bus to the harnessed element so its error/warning messages can be read. */
-static inline GstBus *
-test_attach_bus (GstHarness * h)
-{
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (h->element, bus);
-  return bus;
-}
-
 /* Text of the first message of @type on @bus (NULL if none); caller frees. */
 static inline gchar *
 test_pop_message_text (GstBus * bus, GstMessageType type)
