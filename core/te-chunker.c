@@ -12,6 +12,12 @@
 #define TE_CHUNK_BYTES_PER_TOKEN 16
 #define TE_CHUNK_MIN_WINDOW 4096
 
+typedef struct
+{
+  guint64 at;
+  gint64 delta;
+} TeShift;
+
 struct _TeChunker
 {
   const TeTokenizer *tok;
@@ -28,6 +34,11 @@ struct _TeChunker
   guint8 partial[4];            /* incomplete UTF-8 sequence at the end of the last push */
   guint partial_len;
   guint64 consumed;             /* source bytes seen, for error positions */
+  TeInvalidUtf8 invalid;        /* what invalid UTF-8 becomes */
+  /* Replacement (TE_INVALID_UTF8_REPLACE) makes the text differ in length from the source: from
+   * text offset `at` on, source offset = text offset + delta. Only shifts that can still apply to
+   * a pending byte are kept, so this stays small. */
+  GArray *shifts;               /* TeShift, ascending */
 
   TeEncoding enc;               /* reused scratch encodings */
   TeEncoding enc2;
@@ -247,6 +258,7 @@ te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint overlap_tokens)
   c->overlap = MIN (overlap_tokens, c->budget / 2);
   c->window = MAX ((gsize) c->budget * TE_CHUNK_BYTES_PER_TOKEN, TE_CHUNK_MIN_WINDOW);
   c->buf = g_byte_array_sized_new (c->window * 2);
+  c->shifts = g_array_new (FALSE, FALSE, sizeof (TeShift));
   te_encoding_init (&c->enc);
   te_encoding_init (&c->enc2);
   return c;
@@ -258,6 +270,7 @@ te_chunker_free (TeChunker * c)
   if (!c)
     return;
   g_byte_array_unref (c->buf);
+  g_array_unref (c->shifts);
   te_encoding_clear (&c->enc);
   te_encoding_clear (&c->enc2);
   g_free (c);
@@ -272,6 +285,40 @@ te_chunker_reset (TeChunker * c)
   c->next_index = 0;
   c->partial_len = 0;
   c->consumed = 0;
+  g_array_set_size (c->shifts, 0);
+}
+
+void
+te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode)
+{
+  c->invalid = mode;
+}
+
+/* Source offset of text offset @t. */
+static guint64
+source_offset (const TeChunker * c, guint64 t)
+{
+  gint64 delta = 0;
+  for (guint i = c->shifts->len; i > 0; i--) {
+    const TeShift *sh = &g_array_index (c->shifts, TeShift, i - 1);
+    if (sh->at <= t) {
+      delta = sh->delta;
+      break;
+    }
+  }
+  return (guint64) ((gint64) t + delta);
+}
+
+/* Forget shifts that no pending byte needs: all but the last one at or before buf_start. */
+static void
+prune_shifts (TeChunker * c)
+{
+  guint keep_from = 0;
+  for (guint i = 0; i < c->shifts->len; i++)
+    if (g_array_index (c->shifts, TeShift, i).at <= c->buf_start)
+      keep_from = i;
+  if (keep_from > 0)
+    g_array_remove_range (c->shifts, 0, keep_from);
 }
 
 gsize
@@ -289,7 +336,13 @@ te_chunker_unemitted (const TeChunker * c)
 guint64
 te_chunker_pending_start (const TeChunker * c)
 {
-  return c->buf_start;
+  return source_offset (c, c->buf_start);
+}
+
+guint64
+te_chunker_consumed (const TeChunker * c)
+{
+  return c->consumed;
 }
 
 /* Number of tokens of @enc that end at or before @pos. */
@@ -395,8 +448,8 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
 
   TeChunk chunk = {
     .index = c->next_index++,
-    .start = c->buf_start,
-    .end = c->buf_start + end,
+    .start = source_offset (c, c->buf_start),
+    .end = source_offset (c, c->buf_start + end),
     .text = text,
     .len = end,
     .n_tokens = c->enc2.n + te_tokenizer_num_special_tokens (c->tok),
@@ -419,6 +472,8 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
 
   g_byte_array_remove_range (c->buf, 0, next);
   c->buf_start += next;
+  if (c->shifts->len)
+    prune_shifts (c);
   c->min_end = end - next;
   return ok;
 }
@@ -441,6 +496,68 @@ append_valid (TeChunker * c, const guint8 * data, gsize len, TeChunkFunc func,
   return TRUE;
 }
 
+/* Length of the maximal subpart of an ill-formed sequence at @s (what one U+FFFD replaces, as
+ * Unicode's "best practice" and Python's / WHATWG's decoders do): the longest prefix of a valid
+ * sequence, at least one byte. */
+static gsize
+utf8_invalid_len (const guint8 * s, gsize avail)
+{
+  guint n = utf8_seq_len (s[0]);
+  gsize i = 1;
+  if (n == 0)
+    return 1;
+  for (; i < n && i < avail; i++) {
+    guint8 lo = 0x80, hi = 0xBF;
+    if (i == 1) {
+      if (s[0] == 0xE0)
+        lo = 0xA0;
+      else if (s[0] == 0xED)
+        hi = 0x9F;
+      else if (s[0] == 0xF0)
+        lo = 0x90;
+      else if (s[0] == 0xF4)
+        hi = 0x8F;
+    }
+    if (s[i] < lo || s[i] > hi)
+      break;
+  }
+  return i;
+}
+
+/* @n source bytes that are not UTF-8 become U+FFFD (TE_INVALID_UTF8_REPLACE). */
+static gboolean
+append_replacement (TeChunker * c, gsize n, TeChunkFunc func, gpointer user_data,
+    GError ** error)
+{
+  static const guint8 fffd[3] = { 0xEF, 0xBF, 0xBD };
+  gint64 delta = c->shifts->len ? g_array_index (c->shifts, TeShift, c->shifts->len - 1).delta : 0;
+  /* buf_start + buf->len (the text offset of the end) does not change when chunks go out */
+  TeShift sh = { c->buf_start + c->buf->len + 3, delta + (gint64) n - 3 };
+  g_array_append_val (c->shifts, sh);
+  c->consumed += n;
+  return append_valid (c, fffd, 3, func, user_data, error);
+}
+
+/* TE_INVALID_UTF8_ERROR: everything before the bad byte goes out as chunks, then the error. */
+static gboolean
+fail_invalid (TeChunker * c, gboolean truncated, TeChunkFunc func, gpointer user_data,
+    GError ** error)
+{
+  guint64 at = c->consumed;
+  gboolean ok = TRUE;
+  c->partial_len = 0;
+  while (ok && c->buf->len > c->min_end)
+    ok = emit_one (c, TRUE, FALSE, func, user_data, error);
+  if (ok && truncated)
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "document ends inside a UTF-8 sequence at byte %" G_GUINT64_FORMAT, at);
+  else if (ok)
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "input is not valid UTF-8 at byte %"
+        G_GUINT64_FORMAT " of the document; convert it first (e.g. with iconv)", at);
+  te_chunker_reset (c);
+  return FALSE;
+}
+
 gboolean
 te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
     gpointer user_data, GError ** error)
@@ -452,8 +569,18 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
   while (c->partial_len > 0 && i < len) {
     c->partial[c->partial_len++] = s[i++];
     int r = utf8_check (c->partial, c->partial_len);
-    if (r == 0)
-      goto invalid;
+    if (r == 0) {
+      /* the bytes before this one were a valid prefix: they are the ill-formed subpart, and
+       * this byte is looked at again on its own */
+      gsize bad = c->partial_len - 1;
+      i--;
+      if (c->invalid != TE_INVALID_UTF8_REPLACE)
+        return fail_invalid (c, FALSE, func, user_data, error);
+      c->partial_len = 0;
+      if (!append_replacement (c, bad, func, user_data, error))
+        return FALSE;
+      break;
+    }
     if (r > 0) {
       guint8 tmp[4];
       memcpy (tmp, c->partial, r);
@@ -482,8 +609,17 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
       tail = len - i;
       break;
     }
+    /* ill-formed: the valid run before it goes in first */
     c->consumed += i - run;
-    goto invalid;
+    if (!append_valid (c, s + run, i - run, func, user_data, error))
+      return FALSE;
+    if (c->invalid != TE_INVALID_UTF8_REPLACE)
+      return fail_invalid (c, FALSE, func, user_data, error);
+    gsize bad = utf8_invalid_len (s + i, len - i);
+    if (!append_replacement (c, bad, func, user_data, error))
+      return FALSE;
+    i += bad;
+    run = i;
   }
   gsize valid_end = len - tail;
   c->consumed += valid_end - run;
@@ -492,22 +628,20 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
   memcpy (c->partial, s + valid_end, tail);
   c->partial_len = tail;
   return TRUE;
-
-invalid:
-  g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-      "input is not valid UTF-8 at byte %" G_GUINT64_FORMAT
-      " of the document; convert it first (e.g. with iconv)", c->consumed);
-  return FALSE;
 }
 
 gboolean
 te_chunker_finish (TeChunker * c, TeChunkFunc func, gpointer user_data, GError ** error)
 {
   if (c->partial_len > 0) {
-    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-        "document ends inside a UTF-8 sequence at byte %" G_GUINT64_FORMAT, c->consumed);
-    te_chunker_reset (c);
-    return FALSE;
+    if (c->invalid != TE_INVALID_UTF8_REPLACE)
+      return fail_invalid (c, TRUE, func, user_data, error);
+    gsize bad = c->partial_len;
+    c->partial_len = 0;
+    if (!append_replacement (c, bad, func, user_data, error)) {
+      te_chunker_reset (c);
+      return FALSE;
+    }
   }
   gboolean ok = TRUE;
   /* the last chunk's overlap tail is already inside it: anything left at or before min_end has

@@ -25,10 +25,22 @@ typedef gboolean (*TeChunkFunc) (const TeChunk * chunk, gpointer user_data);
 
 typedef struct _TeChunker TeChunker;
 
+/* What bytes that are not UTF-8 become. */
+typedef enum {
+  /* An error (TE_ERROR_INVALID, naming the byte offset) from the push or finish that meets them,
+   * after every chunk of the text before them has been emitted; the document is then over. */
+  TE_INVALID_UTF8_ERROR,
+  /* U+FFFD for each maximal ill-formed subpart (as Python's and WHATWG's decoders do). The
+   * chunk text then holds U+FFFD while its [start, end) still counts source bytes. */
+  TE_INVALID_UTF8_REPLACE,
+} TeInvalidUtf8;
+
 /* @max_tokens counts special tokens; @overlap_tokens is how many tokens of the end of a chunk
  * the next chunk repeats (0 = chunks tile the input exactly). Caller clamps both. */
 TeChunker *te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint overlap_tokens);
 void te_chunker_free (TeChunker * c);
+/* Default TE_INVALID_UTF8_ERROR. */
+void te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode);
 
 gboolean te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
     gpointer user_data, GError ** error);
@@ -52,6 +64,8 @@ gsize te_chunker_unemitted (const TeChunker * c);
  * after it (with overlap it is where the next chunk's repeated tail starts). Callers that map
  * offsets to something (e.g. timestamps) can forget everything before it. */
 guint64 te_chunker_pending_start (const TeChunker * c);
+/* Source bytes accepted so far in this document (valid or not). */
+guint64 te_chunker_consumed (const TeChunker * c);
 
 /* Sentence-boundary helpers, exposed for tests: is there a paragraph / sentence break
  * ending exactly at byte @pos of @text (the next chunk would start at @pos)? */

@@ -94,3 +94,38 @@ gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src)
         m->text_len, m->n_tokens);
   }
 }
+
+const GstStructure *
+gst_text_embed_event_get_document (GstEvent * event, const gchar * name)
+{
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
+    return NULL;
+  const GstStructure *s = gst_event_get_structure (event);
+  return s && gst_structure_has_name (s, name) ? s : NULL;
+}
+
+GstStructure *
+gst_text_embed_query_get_document_status (GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CUSTOM)
+    return NULL;
+  const GstStructure *s = gst_query_get_structure (query);
+  if (!s || !gst_structure_has_name (s, GST_TEXT_EMBED_DOCUMENT_STATUS))
+    return NULL;
+  return gst_query_writable_structure (query);
+}
+
+gchar *
+gst_text_embed_identity_from_structure (const GstStructure * s)
+{
+  const gchar *encoder = gst_structure_get_string (s, "encoder");
+  if (!encoder)
+    return NULL;
+  const gchar *pooling = gst_structure_get_string (s, "pooling");
+  gboolean normalized = FALSE;
+  gint dims = 0;
+  gst_structure_get_boolean (s, "normalized", &normalized);
+  gst_structure_get_int (s, "dimension", &dims);
+  return g_strdup_printf ("%s;pooling=%s;normalized=%d;dims=%d", encoder,
+      pooling ? pooling : "?", normalized ? 1 : 0, dims);
+}

@@ -32,4 +32,49 @@ GstTextChunkMeta *gst_buffer_add_text_chunk_meta (GstBuffer * buffer, const gcha
 /* Copy every GstTextChunkMeta of @src onto @dest. */
 void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
 
+
+/* ---- Document boundaries and resume ---------------------------------------------------------
+ *
+ * A stream may carry many documents (a corpus). Each is framed by two serialized custom
+ * downstream events, in order with its text buffers:
+ *
+ *   "textembed/document-start": id (string, required), path (string), size (gint64, bytes of the
+ *     text, -1 unknown), mtime (gint64, seconds, -1 unknown), hash (string "sha256:<hex>"),
+ *     seq (guint64, 0-based position in the listing), total-documents and total-bytes (gint64,
+ *     -1 unknown), invalid-utf8-offset (gint64: first byte that is not UTF-8, -1 none, absent
+ *     when not checked).
+ *   "textembed/document-end": id, status ("complete" or "skipped"), reason (string, when
+ *     skipped), chunks, tokens, bytes (guint64), hash (string, when known).
+ *
+ * corpussrc sends both around each document (a document it cannot read is a start immediately
+ * followed by a skipped end). textchunker consumes its input's pair and sends its own pair around
+ * the chunks of every document — also for plain input without events (filesrc), where it makes
+ * them up — with the fields above, chunk/token counts and hash filled in. Later elements pass
+ * them on in order; embedsink commits one document per document-end.
+ *
+ * "textembed/corpus-end" (no fields, before EOS): the listing was complete, so documents a store
+ * holds but this run did not list are gone (embedsink marks them deleted).
+ *
+ * "textembed/document-status" is a custom downstream query a source sends before reading a
+ * document: fields id, hash, size in; each element that decides the embedding adds its part of
+ * the identity on the way (npuencoder: encoder; embedpooler: pooling, normalized, dimension);
+ * embedsink answers current=TRUE when its store already holds the document complete with that
+ * hash and identity. No answer means "not current". */
+
+#define GST_TEXT_EMBED_DOCUMENT_START "textembed/document-start"
+#define GST_TEXT_EMBED_DOCUMENT_END "textembed/document-end"
+#define GST_TEXT_EMBED_CORPUS_END "textembed/corpus-end"
+#define GST_TEXT_EMBED_DOCUMENT_STATUS "textembed/document-status"
+
+/* The named structure of @event if it is one of the custom events above, else NULL. */
+const GstStructure *gst_text_embed_event_get_document (GstEvent * event, const gchar * name);
+
+/* The writable structure of @query if it is a document-status query, else NULL. */
+GstStructure *gst_text_embed_query_get_document_status (GstQuery * query);
+
+/* The embedding identity string from the fields npuencoder and embedpooler put in a
+ * document-status query or in their caps ("encoder", "pooling", "normalized", "dimension");
+ * NULL when "encoder" is missing. */
+gchar *gst_text_embed_identity_from_structure (const GstStructure * s);
+
 G_END_DECLS

@@ -315,6 +315,130 @@ test_invalid_utf8 (void)
   g_ptr_array_unref (col.chunks);
 }
 
+/* Error mode: the text before the bad byte still comes out as chunks, then the error. */
+static void
+test_invalid_utf8_emits_before (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 64, 0);
+  g_assert_true (te_chunker_push (c, "First sentence. Second one", 26, collect, &col, &err));
+  g_assert_cmpuint (col.chunks->len, ==, 0);
+  g_assert_false (te_chunker_push (c, " here.\xff tail", 14, collect, &col, &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, "byte 32"));
+  g_clear_error (&err);
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  ChunkCopy *ch = g_ptr_array_index (col.chunks, 0);
+  g_assert_cmpuint (ch->start, ==, 0);
+  g_assert_cmpuint (ch->end, ==, 32);
+  g_assert_cmpmem (ch->text, ch->len, "First sentence. Second one here.", 32);
+  /* and a document cut inside a sequence: the text before it, then the error */
+  g_ptr_array_set_size (col.chunks, 0);
+  g_assert_true (te_chunker_push (c, "abc \xe2\x82", 6, collect, &col, &err));
+  g_assert_false (te_chunker_finish (c, collect, &col, &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_clear_error (&err);
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  ch = g_ptr_array_index (col.chunks, 0);
+  g_assert_cmpmem (ch->text, ch->len, "abc ", 4);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
+/* Replace mode against Unicode's "maximal subpart" rule, written out by hand from the
+ * standard's table (Unicode 15, section 3.9, U+FFFD substitution), for single-chunk inputs. */
+static void
+test_invalid_utf8_replace (void)
+{
+  static const struct { const char *in; gsize len; const char *out; } cases[] = {
+    {"a\xff" "b", 3, "a\xef\xbf\xbd" "b"},
+    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},                 /* C0 never starts one */
+    {"\xed\xa0\x80x", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx"}, /* surrogate: 3 */
+    {"\xe2\x82x", 3, "\xef\xbf\xbdx"},                                /* truncated: 1 */
+    {"\xf0\x90\x80", 3, "\xef\xbf\xbd"},                             /* cut by the end */
+    {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    {"ok \xe2\x82\xac \x80\x80 end", 13, "ok \xe2\x82\xac \xef\xbf\xbd\xef\xbf\xbd end"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    /* whole, and byte by byte (sequences split across pushes) */
+    for (gsize piece = 0; piece <= 1; piece++) {
+      Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+      GError *err = NULL;
+      TeChunker *c = te_chunker_new (tok, 64, 0);
+      te_chunker_set_invalid_utf8 (c, TE_INVALID_UTF8_REPLACE);
+      gsize step = piece ? 1 : cases[i].len;
+      for (gsize off = 0; off < cases[i].len; off += step)
+        g_assert_true (te_chunker_push (c, cases[i].in + off, MIN (step, cases[i].len - off),
+                collect, &col, &err));
+      g_assert_true (te_chunker_finish (c, collect, &col, &err));
+      g_assert_no_error (err);
+      g_assert_cmpuint (col.chunks->len, ==, 1);
+      ChunkCopy *ch = g_ptr_array_index (col.chunks, 0);
+      g_assert_cmpmem (ch->text, ch->len, cases[i].out, strlen (cases[i].out));
+      /* offsets count source bytes */
+      g_assert_cmpuint (ch->start, ==, 0);
+      g_assert_cmpuint (ch->end, ==, cases[i].len);
+      te_chunker_free (c);
+      g_ptr_array_unref (col.chunks);
+    }
+  }
+}
+
+/* Replace mode over many chunks: the chunks tile the source bytes exactly, are valid UTF-8, and
+ * do not depend on how the bytes were split into pushes (sequences and ill-formed runs cut
+ * anywhere). The exact substitution is checked against Python's decoder in tests/test_corpus.py. */
+static GPtrArray *
+run_replace (const GString * src, gsize piece)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 32, 0);
+  te_chunker_set_invalid_utf8 (c, TE_INVALID_UTF8_REPLACE);
+  for (gsize off = 0; off < src->len; off += piece)
+    g_assert_true (te_chunker_push (c, src->str + off, MIN (piece, src->len - off), collect,
+            &col, &err));
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  te_chunker_free (c);
+  return col.chunks;
+}
+
+static void
+test_invalid_utf8_replace_offsets (void)
+{
+  GRand *rand = g_rand_new_with_seed (7);
+  GString *src = g_string_new (NULL);
+  static const char *words[] = { "alpha ", "beta. ", "\xc3\xa9t\xc3\xa9 ", "\xff", "\xe2\x82",
+    "x\xed\xa0\x80 ", "\n\n", "word ", "\xf0\x9f\x98\x80 " };
+  while (src->len < 20000)
+    g_string_append (src, words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))]);
+  GPtrArray *whole = run_replace (src, src->len);
+  guint64 expect_start = 0;
+  for (guint i = 0; i < whole->len; i++) {
+    ChunkCopy *ch = g_ptr_array_index (whole, i);
+    g_assert_cmpuint (ch->start, ==, expect_start);
+    g_assert_cmpuint (ch->end, >, ch->start);
+    g_assert_true (g_utf8_validate (ch->text, ch->len, NULL));
+    expect_start = ch->end;
+  }
+  g_assert_cmpuint (expect_start, ==, src->len);
+  for (gsize piece = 1; piece <= 4096; piece *= 8) {
+    GPtrArray *split = run_replace (src, piece);
+    g_assert_cmpuint (split->len, ==, whole->len);
+    for (guint i = 0; i < whole->len; i++) {
+      ChunkCopy *a = g_ptr_array_index (whole, i), *b = g_ptr_array_index (split, i);
+      g_assert_cmpuint (a->start, ==, b->start);
+      g_assert_cmpuint (a->end, ==, b->end);
+      g_assert_cmpmem (a->text, a->len, b->text, b->len);
+    }
+    g_ptr_array_unref (split);
+  }
+  g_ptr_array_unref (whole);
+  g_string_free (src, TRUE);
+  g_rand_free (rand);
+}
+
 /* Push @text in @piece-byte pieces, flushing after every @flush_every pieces (0 = never);
  * records, before each push, te_chunker_pending_start() so that callers can check that no later
  * chunk starts before it. */
@@ -516,6 +640,9 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/cjk", test_cjk);
   g_test_add_func ("/chunker/multibyte-split", test_multibyte_split_across_pushes);
   g_test_add_func ("/chunker/invalid-utf8", test_invalid_utf8);
+  g_test_add_func ("/chunker/invalid-utf8-emits-before", test_invalid_utf8_emits_before);
+  g_test_add_func ("/chunker/invalid-utf8-replace", test_invalid_utf8_replace);
+  g_test_add_func ("/chunker/invalid-utf8-replace-offsets", test_invalid_utf8_replace_offsets);
   g_test_add_func ("/chunker/flush-tiles", test_flush_tiles);
   g_test_add_func ("/chunker/flush-overlap", test_flush_overlap);
   g_test_add_func ("/chunker/flush-blank-and-partial", test_flush_blank_and_partial);
