@@ -95,7 +95,31 @@ enum
   PROP_OVERLAP_TOKENS,
   PROP_DOCUMENT_ID,
   PROP_MAX_LATENCY,
+  PROP_INVALID_UTF8,
 };
+
+#define DEFAULT_INVALID_UTF8 GST_TEXT_CHUNKER_INVALID_UTF8_ERROR
+
+#define GST_TYPE_TEXT_CHUNKER_INVALID_UTF8 (gst_text_chunker_invalid_utf8_get_type ())
+static GType
+gst_text_chunker_invalid_utf8_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TEXT_CHUNKER_INVALID_UTF8_ERROR, "Emit the chunks before the bad byte, then fail "
+          "with an error naming its offset", "error"},
+    {GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE, "Replace each ill-formed sequence with U+FFFD "
+          "(offsets still count source bytes)", "replace"},
+    {GST_TEXT_CHUNKER_INVALID_UTF8_SKIP_DOCUMENT, "Skip the document with a warning and go on "
+          "with the next one", "skip-document"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTextChunkerInvalidUtf8", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 #define DEFAULT_MAX_TOKENS 0
 #define DEFAULT_OVERLAP_TOKENS 0
@@ -112,6 +136,8 @@ typedef struct
   GstClockTime pts;
   GstClockTime stop;
 } GstTextChunkerSpan;
+
+static void gst_text_chunker_clear_document (GstTextChunker * self);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
@@ -212,6 +238,26 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
           DEFAULT_MAX_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
+  /**
+   * GstTextChunker:invalid-utf8:
+   *
+   * What input that is not UTF-8 does. `error` (default): the chunks of the text before the
+   * bad byte are emitted and delivered first (the element drains downstream), the document
+   * ends as skipped, then an element error names the document and the byte offset. `replace`:
+   * each maximal ill-formed sequence becomes U+FFFD (as Python's and browsers' decoders do) —
+   * the chunk text then differs from the source bytes there, while its byte range and
+   * GST_BUFFER_OFFSET still count source bytes. `skip-document`: the document ends as skipped
+   * (a warning on the bus names it and the offset; counters in the document-end event), and
+   * the next document goes on; chunks already emitted for it are withdrawn by a store
+   * (embedsink format=sqlite) and remain in JSON Lines, followed by a status line. When
+   * corpussrc has already found the bad byte, a skipped document emits no chunk at all.
+   */
+  g_object_class_install_property (gobject_class, PROP_INVALID_UTF8,
+      g_param_spec_enum ("invalid-utf8", "Invalid UTF-8",
+          "What input that is not UTF-8 does: error, replace (U+FFFD) or skip-document",
+          GST_TYPE_TEXT_CHUNKER_INVALID_UTF8, DEFAULT_INVALID_UTF8,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Text chunker",
@@ -237,6 +283,7 @@ gst_text_chunker_init (GstTextChunker * self)
   self->max_tokens = DEFAULT_MAX_TOKENS;
   self->overlap_tokens = DEFAULT_OVERLAP_TOKENS;
   self->max_latency = DEFAULT_MAX_LATENCY;
+  self->invalid_utf8 = DEFAULT_INVALID_UTF8;
 
   self->text = g_string_new (NULL);
   self->spans = g_array_new (FALSE, FALSE, sizeof (GstTextChunkerSpan));
@@ -284,6 +331,9 @@ gst_text_chunker_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_MAX_LATENCY:
       self->max_latency = g_value_get_int (value);
       break;
+    case PROP_INVALID_UTF8:
+      self->invalid_utf8 = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -313,6 +363,9 @@ gst_text_chunker_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MAX_LATENCY:
       g_value_set_int (value, self->max_latency);
+      break;
+    case PROP_INVALID_UTF8:
+      g_value_set_enum (value, self->invalid_utf8);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -434,6 +487,7 @@ gst_text_chunker_start (GstTextChunker * self)
   GST_OBJECT_LOCK (self);
   guint max_tokens = self->max_tokens;
   guint overlap = self->overlap_tokens;
+  self->eff_invalid_utf8 = self->invalid_utf8;
   GST_OBJECT_UNLOCK (self);
 
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
@@ -468,6 +522,9 @@ gst_text_chunker_start (GstTextChunker * self)
 
   self->eff_max_tokens = max_tokens;
   self->chunker = te_chunker_new (tok, max_tokens, overlap);
+  te_chunker_set_invalid_utf8 (self->chunker,
+      self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ?
+      TE_INVALID_UTF8_REPLACE : TE_INVALID_UTF8_ERROR);
   self->doc_count = 0;
   self->caps_sent = FALSE;
   self->flow = GST_FLOW_OK;
@@ -663,8 +720,7 @@ gst_text_chunker_stop (GstTextChunker * self)
   gst_text_chunker_stop_timer (self);
   g_clear_pointer (&self->chunker, te_chunker_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
-  g_clear_pointer (&self->doc_id, g_free);
-  gst_text_chunker_clear_spans (self);
+  gst_text_chunker_clear_document (self);
 }
 
 static GstStateChangeReturn
@@ -726,10 +782,14 @@ gst_text_chunker_send_caps (GstTextChunker * self)
   self->caps_sent = TRUE;
 }
 
-/* The document id for a document's first chunk: property, upstream location, or doc-N. */
+/* The document id: upstream's document-start, the property, upstream location, or doc-N. */
 static gchar *
-gst_text_chunker_resolve_doc_id (GstTextChunker * self)
+gst_text_chunker_resolve_doc_id (GstTextChunker * self, gchar ** path)
 {
+  const gchar *framed = self->doc_info ? gst_structure_get_string (self->doc_info, "id") : NULL;
+  if (framed)
+    return g_strdup (framed);
+
   GST_OBJECT_LOCK (self);
   gchar *id = g_strdup (self->document_id);
   GST_OBJECT_UNLOCK (self);
@@ -742,7 +802,9 @@ gst_text_chunker_resolve_doc_id (GstTextChunker * self)
     gst_query_parse_uri (q, &uri);
     if (uri) {
       id = g_str_has_prefix (uri, "file:") ? g_filename_from_uri (uri, NULL, NULL) : NULL;
-      if (!id)
+      if (id)
+        *path = g_strdup (id);
+      else
         id = g_strdup (uri);
       g_free (uri);
     }
@@ -753,13 +815,34 @@ gst_text_chunker_resolve_doc_id (GstTextChunker * self)
   return id;
 }
 
-/* First byte of a document: its id, and whether upstream is live (for max-latency=-1). */
+/* Forget the current document (after its end, on flush, on stop). */
+static void
+gst_text_chunker_clear_document (GstTextChunker * self)
+{
+  g_clear_pointer (&self->doc_id, g_free);
+  g_clear_pointer (&self->doc_info, gst_structure_free);
+  g_clear_pointer (&self->doc_hash, g_checksum_free);
+  self->doc_skipping = FALSE;
+  self->doc_chunks = 0;
+  self->doc_tokens = 0;
+  if (self->chunker)
+    te_chunker_reset (self->chunker);
+  gst_text_chunker_clear_spans (self);
+}
+
+/* Start a document (at upstream's document-start, or at the first byte of unframed input): its
+ * id, whether upstream is live (for max-latency=-1), and our document-start downstream. */
 static void
 gst_text_chunker_start_document (GstTextChunker * self)
 {
-  self->doc_id = gst_text_chunker_resolve_doc_id (self);
+  gchar *path = NULL;
+  self->doc_id = gst_text_chunker_resolve_doc_id (self, &path);
   self->doc_chunks = 0;
+  self->doc_tokens = 0;
+  self->doc_skipping = FALSE;
   gst_text_chunker_clear_spans (self);
+  if (!self->doc_info || !gst_structure_has_field (self->doc_info, "hash"))
+    self->doc_hash = g_checksum_new (G_CHECKSUM_SHA256);
 
   GstQuery *q = gst_query_new_latency ();
   self->upstream_live = FALSE;
@@ -771,6 +854,48 @@ gst_text_chunker_start_document (GstTextChunker * self)
   GST_INFO_OBJECT (self, "document %u \"%s\" starts: %s input, upstream %s, max-latency %"
       GST_TIME_FORMAT, self->doc_count, self->doc_id, self->markup ? "pango-markup" : "text",
       self->upstream_live ? "live" : "not live", GST_TIME_ARGS (latency));
+
+  GstStructure *s = self->doc_info ? gst_structure_copy (self->doc_info) :
+      gst_structure_new_empty (GST_TEXT_EMBED_DOCUMENT_START);
+  gst_structure_set (s, "id", G_TYPE_STRING, self->doc_id, NULL);
+  if (path && !gst_structure_has_field (s, "path"))
+    gst_structure_set (s, "path", G_TYPE_STRING, path, NULL);
+  if (!gst_structure_has_field (s, "seq"))
+    gst_structure_set (s, "seq", G_TYPE_UINT64, (guint64) self->doc_count, NULL);
+  g_free (path);
+  gst_text_chunker_send_caps (self);
+  gst_pad_push_event (self->srcpad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s));
+}
+
+/* Our document-end downstream: @reason NULL = complete (or skipped as empty when no chunk went
+ * out), else skipped for @reason. */
+static void
+gst_text_chunker_send_document_end (GstTextChunker * self, const gchar * reason)
+{
+  const gchar *status = "complete";
+  if (!reason && self->doc_chunks == 0)
+    reason = self->doc_bytes == 0 ? "empty document" : "no text (only white space)";
+  if (reason)
+    status = "skipped";
+  GstStructure *s = gst_structure_new (GST_TEXT_EMBED_DOCUMENT_END,
+      "id", G_TYPE_STRING, self->doc_id, "status", G_TYPE_STRING, status,
+      "chunks", G_TYPE_UINT64, reason ? (guint64) 0 : self->doc_chunks,
+      "tokens", G_TYPE_UINT64, reason ? (guint64) 0 : self->doc_tokens,
+      "bytes", G_TYPE_UINT64, self->doc_bytes, NULL);
+  if (reason)
+    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  const gchar *hash = self->doc_info ? gst_structure_get_string (self->doc_info, "hash") : NULL;
+  if (hash)
+    gst_structure_set (s, "hash", G_TYPE_STRING, hash, NULL);
+  else if (self->doc_hash && !self->doc_skipping && !reason) {
+    gchar *h = g_strconcat ("sha256:", g_checksum_get_string (self->doc_hash), NULL);
+    gst_structure_set (s, "hash", G_TYPE_STRING, h, NULL);
+    g_free (h);
+  }
+  GST_INFO_OBJECT (self, "document %u \"%s\" %s: %" G_GUINT64_FORMAT " bytes in %"
+      G_GUINT64_FORMAT " chunks%s%s", self->doc_count, self->doc_id, status, self->doc_bytes,
+      self->doc_chunks, reason ? ": " : "", reason ? reason : "");
+  gst_pad_push_event (self->srcpad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s));
 }
 
 static gboolean
@@ -794,17 +919,38 @@ push_chunk (const TeChunk * chunk, gpointer user_data)
 
   gst_text_chunker_send_caps (self);
   self->doc_chunks++;
+  self->doc_tokens += chunk->n_tokens;
   self->flow = gst_pad_push (self->srcpad, buf);
   return self->flow == GST_FLOW_OK;
 }
 
+/* The chunker failed on the current document (invalid UTF-8): what came before it has gone
+ * out. End the document as skipped, then by the invalid-utf8 policy either go on with the next
+ * document (warning) or deliver what is in flight and fail (error). */
 static GstFlowReturn
 gst_text_chunker_post_chunker_error (GstTextChunker * self, GError * err)
 {
-  GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Document \"%s\": %s",
-          self->doc_id ? self->doc_id : "?", err->message), (NULL));
+  const gchar *id = self->doc_id ? self->doc_id : "?";
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (self->doc_id && !self->doc_skipping)
+    gst_text_chunker_send_document_end (self, err->message);
+  self->doc_skipping = TRUE;
+  if (self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_SKIP_DOCUMENT) {
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
+        ("Document \"%s\" skipped: %s", id, err->message), (NULL),
+        ("document", G_TYPE_STRING, id, "reason", G_TYPE_STRING, err->message, NULL));
+  } else {
+    /* every chunk before the bad byte reaches the sink before the pipeline stops */
+    GstQuery *drain = gst_query_new_drain ();
+    gst_pad_peer_query (self->srcpad, drain);
+    gst_query_unref (drain);
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Document \"%s\": %s", id, err->message),
+        ("set invalid-utf8=replace or invalid-utf8=skip-document to go on"));
+    ret = GST_FLOW_ERROR;
+  }
   g_error_free (err);
-  return GST_FLOW_ERROR;
+  return ret;
 }
 
 /* Emit the pending text now as a chunk, without ending the document (GAP, max-latency, new
@@ -814,7 +960,7 @@ gst_text_chunker_flush_pending (GstTextChunker * self, const gchar * why)
 {
   GError *err = NULL;
 
-  if (!self->doc_id || !self->chunker)
+  if (!self->doc_id || !self->chunker || self->doc_skipping)
     return GST_FLOW_OK;
   gsize n = te_chunker_unemitted (self->chunker);
   if (n == 0)
@@ -831,25 +977,31 @@ gst_text_chunker_flush_pending (GstTextChunker * self, const gchar * why)
   return ret;
 }
 
-/* End of one document: emit what is pending. */
+/* End of one document: emit what is pending, then the document-end. @upstream_reason: upstream
+ * ended it as skipped (e.g. unreadable). */
 static GstFlowReturn
-gst_text_chunker_finish_document (GstTextChunker * self)
+gst_text_chunker_finish_document (GstTextChunker * self, const gchar * upstream_reason)
 {
   GError *err = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
 
   gst_text_chunker_disarm (self, TRUE);
   if (!self->doc_id)
     return GST_FLOW_OK;         /* nothing was received */
-  self->flow = GST_FLOW_OK;
-  gboolean ok = te_chunker_finish (self->chunker, push_chunk, self, &err);
-  GstFlowReturn ret = self->flow;
-  if (!ok && err)
-    ret = gst_text_chunker_post_chunker_error (self, err);
-  GST_INFO_OBJECT (self, "document %u \"%s\" ends: %" G_GUINT64_FORMAT " bytes in %"
-      G_GUINT64_FORMAT " chunks (%s)", self->doc_count, self->doc_id, self->doc_bytes,
-      self->doc_chunks, gst_flow_get_name (ret));
-  g_clear_pointer (&self->doc_id, g_free);
-  gst_text_chunker_clear_spans (self);
+  if (!self->doc_skipping) {
+    if (upstream_reason) {
+      gst_text_chunker_send_document_end (self, upstream_reason);
+    } else {
+      self->flow = GST_FLOW_OK;
+      gboolean ok = te_chunker_finish (self->chunker, push_chunk, self, &err);
+      ret = self->flow;
+      if (!ok && err)
+        ret = gst_text_chunker_post_chunker_error (self, err);
+      else if (ret == GST_FLOW_OK)
+        gst_text_chunker_send_document_end (self, NULL);
+    }
+  }
+  gst_text_chunker_clear_document (self);
   self->doc_count++;
   return ret;
 }
@@ -874,6 +1026,13 @@ gst_text_chunker_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (!self->doc_id)
     gst_text_chunker_start_document (self);
 
+  if (self->doc_skipping) {
+    /* the rest of a skipped document */
+    self->doc_bytes += gst_buffer_get_size (buf);
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     gst_buffer_unref (buf);
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not map input buffer"), (NULL));
@@ -882,6 +1041,8 @@ gst_text_chunker_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 
   const char *data = (const char *) map.data;
   gsize len = map.size;
+  if (self->doc_hash)
+    g_checksum_update (self->doc_hash, map.data, map.size);
   if (self->markup) {
     g_string_truncate (self->text, 0);
     te_markup_to_text (data, len, self->text);
@@ -921,7 +1082,7 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       /* a new stream is a new document: finish the previous one if it had no EOS */
-      gst_text_chunker_finish_document (self);
+      gst_text_chunker_finish_document (self, NULL);
       if (!gst_pad_push_event (self->srcpad, event))
         return FALSE;
       /* our caps do not depend on the input's: announce them now, so a model mismatch
@@ -970,7 +1131,7 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       return gst_pad_push_event (self->srcpad, event);
     }
     case GST_EVENT_EOS:{
-      GstFlowReturn ret = gst_text_chunker_finish_document (self);
+      GstFlowReturn ret = gst_text_chunker_finish_document (self, NULL);
       if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS)
         GST_DEBUG_OBJECT (self, "finishing the document gave %s", gst_flow_get_name (ret));
       return gst_pad_push_event (self->srcpad, event);
@@ -980,12 +1141,54 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_STOP:
       gst_text_chunker_disarm (self, TRUE);
-      if (self->chunker)
-        te_chunker_reset (self->chunker);
-      g_clear_pointer (&self->doc_id, g_free);
-      gst_text_chunker_clear_spans (self);
+      gst_text_chunker_clear_document (self);
       self->timer_flow = GST_FLOW_OK;
       return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+      const GstStructure *st;
+      if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_START))) {
+        /* a framed document: ours goes downstream with upstream's fields and our counts */
+        gst_text_chunker_finish_document (self, NULL);
+        self->doc_info = gst_structure_copy (st);
+        gst_event_unref (event);
+        gst_text_chunker_start_document (self);
+        gint64 bad = -1;
+        if (gst_structure_get_int64 (self->doc_info, "invalid-utf8-offset", &bad) && bad >= 0
+            && self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_SKIP_DOCUMENT) {
+          gchar *reason = g_strdup_printf ("input is not valid UTF-8 at byte %" G_GINT64_FORMAT
+              " of the document", bad);
+          GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
+              ("Document \"%s\" skipped: %s", self->doc_id, reason), (NULL),
+              ("document", G_TYPE_STRING, self->doc_id, "reason", G_TYPE_STRING, reason,
+                  NULL));
+          gst_text_chunker_send_document_end (self, reason);
+          self->doc_skipping = TRUE;
+          g_free (reason);
+        }
+        return TRUE;
+      }
+      if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_END))) {
+        const gchar *status = gst_structure_get_string (st, "status");
+        const gchar *reason = NULL;
+        if (g_strcmp0 (status, "skipped") == 0) {
+          reason = gst_structure_get_string (st, "reason");
+          if (!reason)
+            reason = "skipped by upstream";
+        }
+        if (!self->doc_id && reason) {
+          /* an end without start (or after a flush): still report the document */
+          self->doc_info = gst_structure_copy (st);
+          gst_structure_set_name (self->doc_info, GST_TEXT_EMBED_DOCUMENT_START);
+          gst_text_chunker_start_document (self);
+        }
+        gchar *why = g_strdup (reason);
+        gst_event_unref (event);
+        GstFlowReturn ret = gst_text_chunker_finish_document (self, why);
+        g_free (why);
+        return ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING;
+      }
+      return gst_pad_event_default (pad, parent, event);
+    }
     default:
       return gst_pad_event_default (pad, parent, event);
   }

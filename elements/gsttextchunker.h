@@ -10,6 +10,13 @@ G_BEGIN_DECLS
 #define GST_TYPE_TEXT_CHUNKER (gst_text_chunker_get_type ())
 G_DECLARE_FINAL_TYPE (GstTextChunker, gst_text_chunker, GST, TEXT_CHUNKER, GstElement)
 
+/* What textchunker does with input that is not UTF-8 (GstTextChunker:invalid-utf8). */
+typedef enum {
+  GST_TEXT_CHUNKER_INVALID_UTF8_ERROR,
+  GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE,
+  GST_TEXT_CHUNKER_INVALID_UTF8_SKIP_DOCUMENT,
+} GstTextChunkerInvalidUtf8;
+
 struct _GstTextChunker
 {
   GstElement parent;
@@ -23,6 +30,7 @@ struct _GstTextChunker
   guint overlap_tokens;
   gchar *document_id;
   gint max_latency;             /* ms; -1 = auto (only when upstream is live), 0 = off */
+  GstTextChunkerInvalidUtf8 invalid_utf8;
 
   /* streaming state: set up in READY->PAUSED, then used only with the sink pad's stream lock
    * held (the chain function, serialized events, the max-latency flush) */
@@ -41,6 +49,11 @@ struct _GstTextChunker
   gboolean upstream_live;       /* upstream answered the latency query as live */
   guint64 doc_chunks;           /* chunks pushed for the current document */
   GstFlowReturn timer_flow;     /* a failed push of the max-latency flush, for the next chain */
+  GstStructure *doc_info;       /* upstream's document-start fields for this document, or NULL */
+  gboolean doc_skipping;        /* document given up (skipped): drop its bytes until its end */
+  GChecksum *doc_hash;          /* SHA-256 of the document's bytes as received */
+  guint64 doc_tokens;           /* tokens of the chunks pushed for the current document */
+  GstTextChunkerInvalidUtf8 eff_invalid_utf8;
 
   /* max-latency timer: a thread waiting on the element's clock; fields under timer_lock */
   GMutex timer_lock;
