@@ -11,6 +11,7 @@
 #include "gstembedpooler.h"
 #include "gstembedsink.h"
 #include "gsttextembedbin.h"
+#include "gstcorpussrc.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -23,6 +24,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (embedpooler, plugin);
   ret |= GST_ELEMENT_REGISTER (embedsink, plugin);
   ret |= GST_ELEMENT_REGISTER (textembed, plugin);
+  ret |= GST_ELEMENT_REGISTER (corpussrc, plugin);
   return ret;
 }
 
