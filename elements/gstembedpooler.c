@@ -156,12 +156,26 @@ gst_embed_pooler_class_init (GstEmbedPoolerClass * klass)
   gst_type_mark_as_plugin_api (gst_embed_pooler_normalize_get_type (), 0);
 }
 
+/* A store's document-status query passes: our part of the embedding identity. */
+static gboolean
+gst_embed_pooler_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstEmbedPooler *self = GST_EMBED_POOLER (parent);
+  GstStructure *s = gst_text_embed_query_get_document_status (query);
+  if (s && self->model)
+    gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
+        "normalized", G_TYPE_BOOLEAN, self->do_normalize,
+        "dimension", G_TYPE_INT, te_model_config (self->model)->hidden_size, NULL);
+  return gst_pad_query_default (pad, parent, query);
+}
+
 static void
 gst_embed_pooler_init (GstEmbedPooler * self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_embed_pooler_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_embed_pooler_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_embed_pooler_sink_query));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
@@ -299,7 +313,15 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
   self->dim = h;
   GstCaps *out = gst_caps_new_simple ("application/x-embedding",
       "format", G_TYPE_STRING, "F32LE",
-      "dimension", G_TYPE_INT, h, "normalized", G_TYPE_BOOLEAN, self->do_normalize, NULL);
+      "dimension", G_TYPE_INT, h, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
+      "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode), NULL);
+  /* what the encoder says about itself travels on, for stores (see gsttextembedmeta.h) */
+  const gchar *encoder = gst_structure_get_string (s, "encoder");
+  const gchar *model_dir = gst_structure_get_string (s, "model-dir");
+  if (encoder)
+    gst_caps_set_simple (out, "encoder", G_TYPE_STRING, encoder, NULL);
+  if (model_dir)
+    gst_caps_set_simple (out, "model-dir", G_TYPE_STRING, model_dir, NULL);
   gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (out));
   gst_caps_unref (out);
   self->caps_sent = ok;

@@ -1,9 +1,14 @@
-/* gstembedsink.c — embedsink element: one JSON object per embedding, one per line. */
+/* gstembedsink.c — embedsink element: embeddings to JSON Lines or to an SQLite store. */
 /**
  * SECTION:element-embedsink
  * @title: embedsink
  *
- * Writes each embedding (caps `application/x-embedding`, from embedpooler) as one line of JSON:
+ * Writes each embedding (caps `application/x-embedding`, from embedpooler) with its chunk's
+ * metadata, as JSON Lines or into an SQLite store (#GstEmbedSink:format).
+ *
+ * ## JSON Lines
+ *
+ * One line of JSON per embedding:
  * |[
  * {"doc":"/usr/share/common-licenses/GPL-3","index":0,"start":0,"end":713,"tokens":128,
  *  "text":"GNU GENERAL PUBLIC LICENSE ...","embedding":[0.0123,...]}
@@ -11,15 +16,45 @@
  * "doc", "index", "start", "end" (byte offsets [start, end) in the source document), "tokens" and
  * "text" come from the chunk's #GstTextChunkMeta; "pts" and "duration" (nanoseconds) are added
  * when the buffer is timestamped. Floats are written with 9 significant digits, enough to
- * round-trip a float32.
+ * round-trip a float32. A document that ends as skipped (see textchunker's invalid-utf8 and
+ * corpussrc) gets one line `{"doc":...,"status":"skipped","reason":...}`; lines of its chunks
+ * written before it was given up stay.
  *
  * Every line is written whole with one write() as its buffer arrives, so a killed pipeline leaves
  * only complete lines; the file is fsync()ed at EOS. A write error (disk full...) is an element
  * error. `location=-` (or no location) writes to standard output.
  *
- * ## Example launch line
+ * ## SQLite store
+ *
+ * With `format=sqlite` (or a location ending in .sqlite, .sqlite3 or .db) the embeddings go into
+ * the store described in docs/store.md: a row per document (id, path, size, mtime, content
+ * hash, chunk and token counts, embedding identity, status) and a row per chunk (byte range,
+ * times, tokens, text unless #GstEmbedSink:include-text is off, the embedding as a
+ * little-endian float32 BLOB). A document's chunks and its row are written in one transaction
+ * at its "textembed/document-end" event, so a killed pipeline leaves only whole documents; a
+ * skipped document keeps a row with its reason and no chunks. A write failure (disk full,
+ * read-only...) is an element error and the store stays valid.
+ *
+ * The sink answers the "textembed/document-status" query of a source (corpussrc): a document
+ * the store already holds complete, with the same content hash and the same embedding identity
+ * (model content, backend, pooling, normalisation, dimension), need not be sent again. After a
+ * "textembed/corpus-end" event, documents of the store that this run neither listed nor wrote
+ * are marked deleted and their chunks removed.
+ *
+ * ## Progress
+ *
+ * Every #GstEmbedSink:progress-interval ms, and once at EOS, an element message
+ * "textembed-progress" with: documents-done (finished in any way), documents-complete,
+ * documents-skipped, documents-unchanged (resumed), documents-deleted, documents-total (-1 if
+ * unknown), chunks, tokens, bytes-done, bytes-total (-1 if unknown), elapsed (s),
+ * documents-per-second, tokens-per-second, eta (s, -1 if unknown) and final (TRUE at EOS).
+ *
+ * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textembed ! embedsink location=out.jsonl
+ * ]|
+ * |[
+ * gst-launch-1.0 corpussrc location=corpus/ ! textembed invalid-utf8=skip-document ! embedsink location=corpus.sqlite
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -28,6 +63,7 @@
 
 #include "gstembedsink.h"
 #include "gsttextembedmeta.h"
+#include "te-store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -44,14 +80,73 @@ enum
   PROP_0,
   PROP_LOCATION,
   PROP_INCLUDE_TEXT,
+  PROP_FORMAT,
+  PROP_PROGRESS_INTERVAL,
 };
 
 #define DEFAULT_INCLUDE_TEXT TRUE
+#define DEFAULT_FORMAT GST_EMBED_SINK_FORMAT_AUTO
+#define DEFAULT_PROGRESS_INTERVAL 1000
+
+struct _GstEmbedSink
+{
+  GstBaseSink parent;
+
+  /* properties, object lock */
+  gchar *location;
+  gboolean include_text;
+  GstEmbedSinkFormat format;
+  guint progress_interval;
+
+  /* streaming state */
+  GstEmbedSinkFormat eff_format;
+  int fd;                       /* jsonl */
+  gboolean own_fd;
+  gint dim;
+  GString *line;
+  guint64 n_written;
+  gchar *identity;              /* embedding identity from the caps (sqlite) */
+  gchar *model_dir;
+
+  /* the store, under store_lock (the resume query comes from the source's thread) */
+  GMutex store_lock;
+  TeStore *store;
+  GstStructure *doc;            /* document-start of the open document, NULL if none */
+  gboolean doc_begun;           /* its transaction is open (first chunk seen) */
+  gboolean doc_implicit;        /* no document events: framed by the meta's doc id */
+  guint64 doc_chunks, doc_tokens;
+
+  /* progress, under the object lock */
+  guint64 docs_complete, docs_skipped, docs_unchanged, docs_deleted;
+  guint64 chunks, tokens, bytes_done, bytes_embedded;
+  gint64 total_docs, total_bytes;
+  gint64 t_start, t_last_report;        /* monotonic us; 0 = not started */
+};
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("application/x-embedding, format = (string) F32LE, "
         "dimension = (int) [ 1, MAX ]"));
+
+#define GST_TYPE_EMBED_SINK_FORMAT (gst_embed_sink_format_get_type ())
+static GType
+gst_embed_sink_format_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_EMBED_SINK_FORMAT_AUTO, "sqlite for a location ending in .sqlite, .sqlite3 or .db, "
+          "else jsonl", "auto"},
+    {GST_EMBED_SINK_FORMAT_JSONL, "JSON Lines, one embedding per line", "jsonl"},
+    {GST_EMBED_SINK_FORMAT_SQLITE, "SQLite store (docs/store.md), one transaction per document",
+        "sqlite"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmbedSinkFormat", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 G_DEFINE_TYPE (GstEmbedSink, gst_embed_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (embedsink, "embedsink", GST_RANK_NONE, GST_TYPE_EMBED_SINK);
@@ -66,6 +161,7 @@ static gboolean gst_embed_sink_stop (GstBaseSink * sink);
 static gboolean gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
 static GstFlowReturn gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf);
 static gboolean gst_embed_sink_event (GstBaseSink * sink, GstEvent * event);
+static gboolean gst_embed_sink_query (GstBaseSink * sink, GstQuery * query);
 
 static void
 gst_embed_sink_class_init (GstEmbedSinkClass * klass)
@@ -83,38 +179,63 @@ gst_embed_sink_class_init (GstEmbedSinkClass * klass)
   /**
    * GstEmbedSink:location:
    *
-   * File to write (created or truncated). NULL or "-": standard output.
+   * JSON Lines: file to write (created or truncated); NULL or "-": standard output.
+   * SQLite: the store (created if missing, else added to and updated).
    */
   g_object_class_install_property (gobject_class, PROP_LOCATION,
-      g_param_spec_string ("location", "Location", "JSON Lines output file (NULL or - = stdout)",
+      g_param_spec_string ("location", "Location",
+          "Output file: JSON Lines (NULL or - = stdout) or an SQLite store",
           NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstEmbedSink:include-text:
    *
-   * Write the chunk's text in the "text" field.
+   * Write the chunk's text ("text" field of JSON Lines, text column of the store).
    */
   g_object_class_install_property (gobject_class, PROP_INCLUDE_TEXT,
       g_param_spec_boolean ("include-text", "Include text", "Write each chunk's text",
           DEFAULT_INCLUDE_TEXT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstEmbedSink:format:
+   *
+   * JSON Lines or the SQLite store; auto decides from the location's extension.
+   */
+  g_object_class_install_property (gobject_class, PROP_FORMAT,
+      g_param_spec_enum ("format", "Format", "Output format: jsonl or sqlite (auto = from the "
+          "location's extension)", GST_TYPE_EMBED_SINK_FORMAT, DEFAULT_FORMAT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstEmbedSink:progress-interval:
+   *
+   * Milliseconds between "textembed-progress" element messages (0 = only the final one at EOS).
+   */
+  g_object_class_install_property (gobject_class, PROP_PROGRESS_INTERVAL,
+      g_param_spec_uint ("progress-interval", "Progress interval",
+          "Milliseconds between progress messages (0 = only at EOS)", 0, G_MAXINT,
+          DEFAULT_PROGRESS_INTERVAL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "Embedding sink",
-      "Sink/File", "Writes embeddings and their chunk metadata as JSON Lines",
-      "gst-textembed developers");
+      "Sink/File", "Writes embeddings and their chunk metadata as JSON Lines or into an "
+      "SQLite store", "gst-textembed developers");
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_embed_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_embed_sink_stop);
   basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_embed_sink_set_caps);
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_embed_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_embed_sink_event);
+  basesink_class->query = GST_DEBUG_FUNCPTR (gst_embed_sink_query);
 }
 
 static void
 gst_embed_sink_init (GstEmbedSink * self)
 {
   self->include_text = DEFAULT_INCLUDE_TEXT;
+  self->format = DEFAULT_FORMAT;
+  self->progress_interval = DEFAULT_PROGRESS_INTERVAL;
   self->fd = -1;
+  g_mutex_init (&self->store_lock);
   /* a file writer, not a renderer: do not wait for buffer timestamps */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
@@ -124,6 +245,7 @@ gst_embed_sink_finalize (GObject * object)
 {
   GstEmbedSink *self = GST_EMBED_SINK (object);
   g_free (self->location);
+  g_mutex_clear (&self->store_lock);
   G_OBJECT_CLASS (gst_embed_sink_parent_class)->finalize (object);
 }
 
@@ -141,6 +263,12 @@ gst_embed_sink_set_property (GObject * object, guint prop_id, const GValue * val
       break;
     case PROP_INCLUDE_TEXT:
       self->include_text = g_value_get_boolean (value);
+      break;
+    case PROP_FORMAT:
+      self->format = g_value_get_enum (value);
+      break;
+    case PROP_PROGRESS_INTERVAL:
+      self->progress_interval = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -163,10 +291,27 @@ gst_embed_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_INCLUDE_TEXT:
       g_value_set_boolean (value, self->include_text);
       break;
+    case PROP_FORMAT:
+      g_value_set_enum (value, self->format);
+      break;
+    case PROP_PROGRESS_INTERVAL:
+      g_value_set_uint (value, self->progress_interval);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_embed_sink_reset_progress (GstEmbedSink * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->docs_complete = self->docs_skipped = self->docs_unchanged = self->docs_deleted = 0;
+  self->chunks = self->tokens = self->bytes_done = self->bytes_embedded = 0;
+  self->total_docs = self->total_bytes = -1;
+  self->t_start = self->t_last_report = 0;
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -177,7 +322,38 @@ gst_embed_sink_start (GstBaseSink * sink)
 
   GST_OBJECT_LOCK (self);
   gchar *location = g_strdup (self->location);
+  GstEmbedSinkFormat format = self->format;
   GST_OBJECT_UNLOCK (self);
+
+  if (format == GST_EMBED_SINK_FORMAT_AUTO)
+    format = location && (g_str_has_suffix (location, ".sqlite")
+        || g_str_has_suffix (location, ".sqlite3") || g_str_has_suffix (location, ".db")) ?
+        GST_EMBED_SINK_FORMAT_SQLITE : GST_EMBED_SINK_FORMAT_JSONL;
+  self->eff_format = format;
+  gst_embed_sink_reset_progress (self);
+  self->n_written = 0;
+  self->dim = 0;
+
+  if (format == GST_EMBED_SINK_FORMAT_SQLITE) {
+    GError *err = NULL;
+    if (!location || !*location || g_str_equal (location, "-")) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("An SQLite store needs a location"),
+          ("set location to the store's file name"));
+      g_free (location);
+      return FALSE;
+    }
+    g_mutex_lock (&self->store_lock);
+    self->store = te_store_open (location, &err);
+    g_mutex_unlock (&self->store_lock);
+    if (!self->store) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", err->message), (NULL));
+      g_error_free (err);
+      g_free (location);
+      return FALSE;
+    }
+    g_free (location);
+    return TRUE;
+  }
 
   if (!location || !*location || g_str_equal (location, "-")) {
     self->fd = STDOUT_FILENO;
@@ -194,9 +370,21 @@ gst_embed_sink_start (GstBaseSink * sink)
   }
   g_free (location);
   self->line = g_string_sized_new (8192);
-  self->n_written = 0;
-  self->dim = 0;
   return TRUE;
+}
+
+/* Drop the open document (flush, stop, error): its transaction is rolled back. */
+static void
+gst_embed_sink_drop_document (GstEmbedSink * self)
+{
+  g_mutex_lock (&self->store_lock);
+  if (self->store && self->doc_begun)
+    te_store_doc_abort (self->store);
+  self->doc_begun = FALSE;
+  self->doc_implicit = FALSE;
+  g_clear_pointer (&self->doc, gst_structure_free);
+  self->doc_chunks = self->doc_tokens = 0;
+  g_mutex_unlock (&self->store_lock);
 }
 
 static gboolean
@@ -205,6 +393,12 @@ gst_embed_sink_stop (GstBaseSink * sink)
   GstEmbedSink *self = GST_EMBED_SINK (sink);
   gboolean ok = TRUE;
 
+  gst_embed_sink_drop_document (self);
+  g_mutex_lock (&self->store_lock);
+  g_clear_pointer (&self->store, te_store_close);
+  g_mutex_unlock (&self->store_lock);
+  g_clear_pointer (&self->identity, g_free);
+  g_clear_pointer (&self->model_dir, g_free);
   if (self->own_fd && self->fd >= 0) {
     if (close (self->fd) != 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, CLOSE, ("Error closing output: %s",
@@ -213,6 +407,7 @@ gst_embed_sink_stop (GstBaseSink * sink)
     }
   }
   self->fd = -1;
+  self->own_fd = FALSE;
   if (self->line)
     g_string_free (self->line, TRUE);
   self->line = NULL;
@@ -225,7 +420,15 @@ gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
   GstEmbedSink *self = GST_EMBED_SINK (sink);
   GstStructure *s = gst_caps_get_structure (caps, 0);
-  return gst_structure_get_int (s, "dimension", &self->dim) && self->dim > 0;
+  if (!gst_structure_get_int (s, "dimension", &self->dim) || self->dim <= 0)
+    return FALSE;
+  g_free (self->identity);
+  self->identity = gst_text_embed_identity_from_structure (s);
+  g_free (self->model_dir);
+  self->model_dir = g_strdup (gst_structure_get_string (s, "model-dir"));
+  GST_INFO_OBJECT (self, "%d dimensions, identity %s", self->dim,
+      self->identity ? self->identity : "(none)");
+  return TRUE;
 }
 
 /* JSON string literal for @len bytes of UTF-8 @s. */
@@ -277,6 +480,233 @@ write_all (int fd, const gchar * data, gsize len)
   return TRUE;
 }
 
+/* ---- progress ------------------------------------------------------------------------------ */
+
+static void
+gst_embed_sink_post_progress (GstEmbedSink * self, gboolean final)
+{
+  gint64 now = g_get_monotonic_time ();
+  GST_OBJECT_LOCK (self);
+  if (!final) {
+    if (self->progress_interval == 0 || self->t_start == 0
+        || now - self->t_last_report < (gint64) self->progress_interval * 1000) {
+      GST_OBJECT_UNLOCK (self);
+      return;
+    }
+  }
+  self->t_last_report = now;
+  gdouble elapsed = self->t_start ? (now - self->t_start) / 1e6 : 0.0;
+  guint64 done = self->docs_complete + self->docs_skipped + self->docs_unchanged;
+  guint64 embedded_docs = self->docs_complete + self->docs_skipped;
+  gdouble eta = -1.0;
+  if (elapsed > 0 && self->total_bytes > 0 && self->bytes_embedded > 0) {
+    gdouble left = (gdouble) self->total_bytes - (gdouble) self->bytes_done;
+    eta = MAX (left, 0.0) / (self->bytes_embedded / elapsed);
+  } else if (elapsed > 0 && self->total_docs > 0 && embedded_docs > 0) {
+    gdouble left = (gdouble) self->total_docs - (gdouble) done;
+    eta = MAX (left, 0.0) / (embedded_docs / elapsed);
+  }
+  if (final)
+    eta = 0.0;
+  GstStructure *s = gst_structure_new ("textembed-progress",
+      "documents-done", G_TYPE_UINT64, done,
+      "documents-complete", G_TYPE_UINT64, self->docs_complete,
+      "documents-skipped", G_TYPE_UINT64, self->docs_skipped,
+      "documents-unchanged", G_TYPE_UINT64, self->docs_unchanged,
+      "documents-deleted", G_TYPE_UINT64, self->docs_deleted,
+      "documents-total", G_TYPE_INT64, self->total_docs,
+      "chunks", G_TYPE_UINT64, self->chunks,
+      "tokens", G_TYPE_UINT64, self->tokens,
+      "bytes-done", G_TYPE_UINT64, self->bytes_done,
+      "bytes-total", G_TYPE_INT64, self->total_bytes,
+      "elapsed", G_TYPE_DOUBLE, elapsed,
+      "documents-per-second", G_TYPE_DOUBLE, elapsed > 0 ? embedded_docs / elapsed : 0.0,
+      "tokens-per-second", G_TYPE_DOUBLE, elapsed > 0 ? self->tokens / elapsed : 0.0,
+      "eta", G_TYPE_DOUBLE, eta, "final", G_TYPE_BOOLEAN, final, NULL);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+gst_embed_sink_progress_start (GstEmbedSink * self)
+{
+  GST_OBJECT_LOCK (self);
+  if (self->t_start == 0)
+    self->t_start = self->t_last_report = g_get_monotonic_time ();
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- SQLite -------------------------------------------------------------------------------- */
+
+static GstFlowReturn
+gst_embed_sink_store_error (GstEmbedSink * self, const gchar * what, GError * err)
+{
+  GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not %s: %s", what, err->message),
+      ("the store keeps every document committed before this one"));
+  g_error_free (err);
+  return GST_FLOW_ERROR;
+}
+
+/* Store-wide settings from the caps, before a document's transaction opens. Store lock held. */
+static gboolean
+gst_embed_sink_store_meta (GstEmbedSink * self, GError ** error)
+{
+  gchar *dims = g_strdup_printf ("%d", self->dim);
+  gboolean ok = te_store_set_meta (self->store, "dims", dims, error);
+  g_free (dims);
+  if (ok && self->identity) {
+    gchar *old = te_store_get_meta (self->store, "model");
+    if (g_strcmp0 (old, self->identity) != 0)
+      ok = te_store_set_meta (self->store, "model", self->identity, error);
+    g_free (old);
+  }
+  if (ok && self->model_dir)
+    ok = te_store_set_meta (self->store, "model_dir", self->model_dir, error);
+  return ok;
+}
+
+static gint64
+structure_int64 (const GstStructure * s, const gchar * field, gint64 fallback)
+{
+  gint64 v;
+  return s && gst_structure_get_int64 (s, field, &v) ? v : fallback;
+}
+
+/* Commit the open document as complete, or (with @reason) write it as skipped. Store lock held.
+ * @end: the document-end fields (may be NULL for implicit framing). */
+static GstFlowReturn
+gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, const gchar * reason)
+{
+  GError *err = NULL;
+  const GstStructure *start = self->doc;
+  const gchar *id = start ? gst_structure_get_string (start, "id") : NULL;
+  if (!id && end)
+    id = gst_structure_get_string (end, "id");
+  if (!id)
+    return GST_FLOW_OK;
+  const gchar *hash = end ? gst_structure_get_string (end, "hash") : NULL;
+  if (!hash && start)
+    hash = gst_structure_get_string (start, "hash");
+  guint64 bytes = 0;
+  gint64 size = structure_int64 (start, "size", -1);
+  if (size < 0 && end && gst_structure_get_uint64 (end, "bytes", &bytes))
+    size = (gint64) bytes;
+  if (!reason && self->doc_chunks == 0)
+    reason = "no chunks";
+  TeStoreDoc doc = {
+    .id = id,
+    .path = start ? gst_structure_get_string (start, "path") : NULL,
+    .size = size,
+    .mtime = structure_int64 (start, "mtime", -1),
+    .hash = hash,
+    .model = reason ? NULL : self->identity,
+    .dims = reason ? 0 : (guint) self->dim,
+    .prompt = start ? gst_structure_get_string (start, "prompt") : NULL,
+    .status = reason ? TE_DOC_SKIPPED : TE_DOC_COMPLETE,
+    .reason = reason,
+    .n_chunks = reason ? 0 : self->doc_chunks,
+    .n_tokens = reason ? 0 : self->doc_tokens,
+  };
+  gboolean ok;
+  if (reason) {
+    if (self->doc_begun)
+      te_store_doc_abort (self->store);
+    ok = te_store_put_doc (self->store, &doc, &err);
+  } else {
+    ok = te_store_doc_commit (self->store, &doc, &err);
+  }
+  self->doc_begun = FALSE;
+  if (!ok)
+    return gst_embed_sink_store_error (self, "write the document", err);
+  GST_DEBUG_OBJECT (self, "document \"%s\" %s: %" G_GUINT64_FORMAT " chunks", id,
+      reason ? "skipped" : "committed", doc.n_chunks);
+  GST_OBJECT_LOCK (self);
+  if (reason)
+    self->docs_skipped++;
+  else
+    self->docs_complete++;
+  if (size > 0) {
+    self->bytes_done += size;
+    self->bytes_embedded += size;
+  }
+  GST_OBJECT_UNLOCK (self);
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_embed_sink_render_sqlite (GstEmbedSink * self, GstBuffer * buf, GstTextChunkMeta * m,
+    gboolean include_text)
+{
+  GError *err = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (!m) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Embedding without chunk metadata"),
+        ("a store needs each chunk's document and index (GstTextChunkMeta)"));
+    return GST_FLOW_ERROR;
+  }
+  gst_embed_sink_progress_start (self);
+  g_mutex_lock (&self->store_lock);
+  const gchar *open_id = self->doc ? gst_structure_get_string (self->doc, "id") : NULL;
+  if (open_id && g_strcmp0 (open_id, m->doc_id) != 0) {
+    if (!self->doc_implicit) {
+      g_mutex_unlock (&self->store_lock);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Chunk of \"%s\" inside document \"%s\"",
+              m->doc_id, open_id), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    /* implicit framing: a new id ends the previous document */
+    ret = gst_embed_sink_store_finish (self, NULL, NULL);
+    g_clear_pointer (&self->doc, gst_structure_free);
+    open_id = NULL;
+  }
+  if (ret == GST_FLOW_OK && !self->doc) {
+    /* no document events (a pipeline without textchunker): frame by the meta's id */
+    self->doc = gst_structure_new (GST_TEXT_EMBED_DOCUMENT_START, "id", G_TYPE_STRING,
+        m->doc_id, NULL);
+    self->doc_implicit = TRUE;
+    self->doc_chunks = self->doc_tokens = 0;
+  }
+  if (ret == GST_FLOW_OK && !self->doc_begun) {
+    if (!gst_embed_sink_store_meta (self, &err)
+        || !te_store_doc_begin (self->store, m->doc_id, &err))
+      ret = gst_embed_sink_store_error (self, "begin the document", err);
+    else
+      self->doc_begun = TRUE;
+  }
+  if (ret == GST_FLOW_OK) {
+    GstMapInfo map;
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    TeStoreChunk chunk = {
+      .index = m->index, .start = m->start, .end = m->end,
+      .pts = GST_BUFFER_PTS_IS_VALID (buf) ? (gint64) GST_BUFFER_PTS (buf) : -1,
+      .duration = GST_BUFFER_DURATION_IS_VALID (buf) ? (gint64) GST_BUFFER_DURATION (buf) : -1,
+      .n_tokens = m->n_tokens,
+      .text = include_text ? m->text : NULL, .text_len = include_text ? m->text_len : 0,
+      .embedding = (const float *) map.data, .dims = (guint) self->dim,
+    };
+    if (!te_store_doc_add_chunk (self->store, &chunk, &err))
+      ret = gst_embed_sink_store_error (self, "write a chunk", err);
+    gst_buffer_unmap (buf, &map);
+  }
+  if (ret == GST_FLOW_OK) {
+    self->doc_chunks++;
+    self->doc_tokens += m->n_tokens;
+  }
+  g_mutex_unlock (&self->store_lock);
+  if (ret == GST_FLOW_OK) {
+    GST_OBJECT_LOCK (self);
+    self->chunks++;
+    self->tokens += m->n_tokens;
+    GST_OBJECT_UNLOCK (self);
+    self->n_written++;
+    gst_embed_sink_post_progress (self, FALSE);
+  }
+  return ret;
+}
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
 static GstFlowReturn
 gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -295,6 +725,24 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GST_OBJECT_LOCK (self);
   gboolean include_text = self->include_text;
   GST_OBJECT_UNLOCK (self);
+
+  /* no NaN or infinity reaches either output */
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  const float *vals = (const float *) map.data;
+  for (gint i = 0; i < self->dim; i++) {
+    if (!isfinite (vals[i])) {
+      gst_buffer_unmap (buf, &map);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Embedding %" G_GUINT64_FORMAT " of \"%s\" has "
+              "a non-finite value at %d; refusing to write it", m ? m->index : 0,
+              m ? m->doc_id : "?", i), (NULL));
+      return GST_FLOW_ERROR;
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+
+  if (self->eff_format == GST_EMBED_SINK_FORMAT_SQLITE)
+    return gst_embed_sink_render_sqlite (self, buf, m, include_text);
+  gst_embed_sink_progress_start (self);
 
   g_string_truncate (l, 0);
   g_string_append (l, "{\"doc\":");
@@ -319,13 +767,6 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
   const float *v = (const float *) map.data;
   for (gint i = 0; i < self->dim; i++) {
     gchar num[G_ASCII_DTOSTR_BUF_SIZE];
-    if (!isfinite (v[i])) {
-      gst_buffer_unmap (buf, &map);
-      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Embedding %" G_GUINT64_FORMAT " of \"%s\" has "
-              "a non-finite value at %d; refusing to write invalid JSON", m ? m->index : 0,
-              m ? m->doc_id : "?", i), (NULL));
-      return GST_FLOW_ERROR;
-    }
     /* %.9g round-trips float32; g_ascii_formatd is locale-independent */
     g_ascii_formatd (num, sizeof num, "%.9g", v[i]);
     if (i)
@@ -341,7 +782,110 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   self->n_written++;
+  GST_OBJECT_LOCK (self);
+  self->chunks++;
+  self->tokens += m ? m->n_tokens : 0;
+  GST_OBJECT_UNLOCK (self);
+  gst_embed_sink_post_progress (self, FALSE);
   return GST_FLOW_OK;
+}
+
+/* JSON Lines: a skipped document gets a status line. */
+static gboolean
+gst_embed_sink_jsonl_skipped (GstEmbedSink * self, const gchar * id, const gchar * reason)
+{
+  g_string_truncate (self->line, 0);
+  g_string_append (self->line, "{\"doc\":");
+  append_json_string (self->line, id, strlen (id));
+  g_string_append (self->line, ",\"status\":\"skipped\",\"reason\":");
+  append_json_string (self->line, reason, strlen (reason));
+  g_string_append (self->line, "}\n");
+  if (!write_all (self->fd, self->line->str, self->line->len)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write: %s", g_strerror (errno)),
+        (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_embed_sink_document_event (GstEmbedSink * self, GstEvent * event)
+{
+  const GstStructure *st;
+  gboolean ok = TRUE;
+
+  if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_START))) {
+    gst_embed_sink_progress_start (self);
+    GST_OBJECT_LOCK (self);
+    gint64 v;
+    if (gst_structure_get_int64 (st, "total-documents", &v))
+      self->total_docs = v;
+    if (gst_structure_get_int64 (st, "total-bytes", &v))
+      self->total_bytes = v;
+    GST_OBJECT_UNLOCK (self);
+    g_mutex_lock (&self->store_lock);
+    if (self->doc_implicit && self->store)
+      ok = gst_embed_sink_store_finish (self, NULL, NULL) == GST_FLOW_OK;
+    else if (self->doc_begun)
+      te_store_doc_abort (self->store);   /* a start without end: upstream gave it up */
+    self->doc_begun = FALSE;
+    self->doc_implicit = FALSE;
+    g_clear_pointer (&self->doc, gst_structure_free);
+    self->doc = gst_structure_copy (st);
+    self->doc_chunks = self->doc_tokens = 0;
+    g_mutex_unlock (&self->store_lock);
+    return ok;
+  }
+  if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_END))) {
+    const gchar *status = gst_structure_get_string (st, "status");
+    const gchar *reason = NULL;
+    if (g_strcmp0 (status, "complete") != 0) {
+      reason = gst_structure_get_string (st, "reason");
+      if (!reason)
+        reason = status ? status : "no status";
+    }
+    if (self->eff_format == GST_EMBED_SINK_FORMAT_SQLITE) {
+      g_mutex_lock (&self->store_lock);
+      ok = gst_embed_sink_store_finish (self, st, reason) == GST_FLOW_OK;
+      g_clear_pointer (&self->doc, gst_structure_free);
+      self->doc_chunks = self->doc_tokens = 0;
+      g_mutex_unlock (&self->store_lock);
+    } else {
+      const gchar *id = gst_structure_get_string (st, "id");
+      guint64 bytes = 0;
+      gst_structure_get_uint64 (st, "bytes", &bytes);
+      if (reason && id)
+        ok = gst_embed_sink_jsonl_skipped (self, id, reason);
+      GST_OBJECT_LOCK (self);
+      if (reason)
+        self->docs_skipped++;
+      else
+        self->docs_complete++;
+      self->bytes_done += bytes;
+      self->bytes_embedded += bytes;
+      GST_OBJECT_UNLOCK (self);
+    }
+    gst_embed_sink_post_progress (self, FALSE);
+    return ok;
+  }
+  if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_CORPUS_END))) {
+    if (self->eff_format != GST_EMBED_SINK_FORMAT_SQLITE)
+      return TRUE;
+    GError *err = NULL;
+    guint64 n = 0;
+    g_mutex_lock (&self->store_lock);
+    ok = te_store_mark_unseen_deleted (self->store, &n, &err);
+    g_mutex_unlock (&self->store_lock);
+    if (!ok)
+      return gst_embed_sink_store_error (self, "mark deleted documents", err) == GST_FLOW_OK;
+    GST_INFO_OBJECT (self, "corpus complete: %" G_GUINT64_FORMAT " documents gone from it "
+        "marked deleted", n);
+    GST_OBJECT_LOCK (self);
+    self->docs_deleted += n;
+    GST_OBJECT_UNLOCK (self);
+    return TRUE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -349,10 +893,83 @@ gst_embed_sink_event (GstBaseSink * sink, GstEvent * event)
 {
   GstEmbedSink *self = GST_EMBED_SINK (sink);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->own_fd && self->fd >= 0) {
-    if (fsync (self->fd) != 0 && errno != EINVAL)
-      GST_ELEMENT_WARNING (self, RESOURCE, SYNC, ("Could not sync output: %s",
-              g_strerror (errno)), (NULL));
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (!gst_embed_sink_document_event (self, event)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      break;
+    case GST_EVENT_EOS:
+      if (self->eff_format == GST_EMBED_SINK_FORMAT_SQLITE) {
+        g_mutex_lock (&self->store_lock);
+        gboolean ok = TRUE;
+        if (self->doc_implicit)
+          ok = gst_embed_sink_store_finish (self, NULL, NULL) == GST_FLOW_OK;
+        else if (self->doc_begun)
+          te_store_doc_abort (self->store);     /* never ended: not complete */
+        self->doc_begun = self->doc_implicit = FALSE;
+        g_clear_pointer (&self->doc, gst_structure_free);
+        g_mutex_unlock (&self->store_lock);
+        if (!ok) {
+          gst_event_unref (event);
+          return FALSE;
+        }
+      } else if (self->own_fd && self->fd >= 0) {
+        if (fsync (self->fd) != 0 && errno != EINVAL)
+          GST_ELEMENT_WARNING (self, RESOURCE, SYNC, ("Could not sync output: %s",
+                  g_strerror (errno)), (NULL));
+      }
+      gst_embed_sink_post_progress (self, TRUE);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      gst_embed_sink_drop_document (self);
+      break;
+    default:
+      break;
   }
   return GST_BASE_SINK_CLASS (gst_embed_sink_parent_class)->event (sink, event);
+}
+
+/* corpussrc's "is this document already here?" */
+static gboolean
+gst_embed_sink_query (GstBaseSink * sink, GstQuery * query)
+{
+  GstEmbedSink *self = GST_EMBED_SINK (sink);
+  GstStructure *s = gst_text_embed_query_get_document_status (query);
+
+  if (!s)
+    return GST_BASE_SINK_CLASS (gst_embed_sink_parent_class)->query (sink, query);
+  if (self->eff_format != GST_EMBED_SINK_FORMAT_SQLITE)
+    return FALSE;
+  const gchar *id = gst_structure_get_string (s, "id");
+  const gchar *hash = gst_structure_get_string (s, "hash");
+  gchar *identity = gst_text_embed_identity_from_structure (s);
+  gboolean current = FALSE;
+  GError *err = NULL;
+  g_mutex_lock (&self->store_lock);
+  if (self->store && id) {
+    if (!te_store_mark_seen (self->store, id, &err)) {
+      GST_WARNING_OBJECT (self, "could not remember \"%s\": %s", id, err->message);
+      g_clear_error (&err);
+    }
+    current = hash && identity && te_store_doc_is_current (self->store, id, hash, identity);
+  }
+  g_mutex_unlock (&self->store_lock);
+  GST_DEBUG_OBJECT (self, "document-status \"%s\" %s (identity %s): %s", id, hash,
+      identity ? identity : "unknown", current ? "current" : "to embed");
+  g_free (identity);
+  gst_structure_set (s, "current", G_TYPE_BOOLEAN, current, NULL);
+  if (current) {
+    gint64 size = -1;
+    gst_structure_get_int64 (s, "size", &size);
+    gst_embed_sink_progress_start (self);
+    GST_OBJECT_LOCK (self);
+    self->docs_unchanged++;
+    if (size > 0)
+      self->bytes_done += size;
+    GST_OBJECT_UNLOCK (self);
+    gst_embed_sink_post_progress (self, FALSE);
+  }
+  return TRUE;
 }

@@ -1,4 +1,5 @@
-/* gstembedsink.h — embedsink: writes embeddings with their chunk metadata as JSON Lines. */
+/* gstembedsink.h — embedsink: writes embeddings with their chunk metadata as JSON Lines or into
+ * an SQLite store (one transaction per document, resumable), and reports progress. */
 #pragma once
 
 #include <gst/gst.h>
@@ -9,21 +10,12 @@ G_BEGIN_DECLS
 #define GST_TYPE_EMBED_SINK (gst_embed_sink_get_type ())
 G_DECLARE_FINAL_TYPE (GstEmbedSink, gst_embed_sink, GST, EMBED_SINK, GstBaseSink)
 
-struct _GstEmbedSink
-{
-  GstBaseSink parent;
-
-  /* properties, object lock */
-  gchar *location;
-  gboolean include_text;
-
-  /* streaming state */
-  int fd;
-  gboolean own_fd;
-  gint dim;
-  GString *line;
-  guint64 n_written;
-};
+/* GstEmbedSink:format */
+typedef enum {
+  GST_EMBED_SINK_FORMAT_AUTO,
+  GST_EMBED_SINK_FORMAT_JSONL,
+  GST_EMBED_SINK_FORMAT_SQLITE,
+} GstEmbedSinkFormat;
 
 GST_ELEMENT_REGISTER_DECLARE (embedsink);
 

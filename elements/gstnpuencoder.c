@@ -386,6 +386,7 @@ gst_npu_encoder_init (GstNpuEncoder * self)
   self->stats_interval_ms = DEFAULT_STATS_INTERVAL;
 
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->identity_lock);
   g_cond_init (&self->cond);
   self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
   self->pending_events = g_array_new (FALSE, FALSE, sizeof (RowEvent));
@@ -408,6 +409,7 @@ gst_npu_encoder_finalize (GObject * object)
   g_free (self->last_doc);
   g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->identity_lock);
   G_OBJECT_CLASS (gst_npu_encoder_parent_class)->finalize (object);
 }
 
@@ -912,6 +914,9 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     goto done;
   }
   te_backend_get_caps (self->backend, &self->caps);
+  if (strcmp (te_backend_name (self->backend), backend) == 0
+      && g_hash_table_contains (opts, "dtype"))
+    self->dtype = g_strdup (g_hash_table_lookup (opts, "dtype"));
   self->eff_batch = batch;
   if (self->caps.max_batch > 0 && (guint) self->caps.max_batch < batch) {
     GST_INFO_OBJECT (self, "backend takes at most %d chunks a batch", self->caps.max_batch);
@@ -971,6 +976,35 @@ gst_npu_encoder_stop (GstNpuEncoder * self)
   g_clear_pointer (&self->backend, te_backend_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   g_clear_pointer (&self->last_doc, g_free);
+  g_clear_pointer (&self->dtype, g_free);
+  g_mutex_lock (&self->identity_lock);
+  g_clear_pointer (&self->identity, g_free);
+  g_mutex_unlock (&self->identity_lock);
+}
+
+/* What decides this encoder's output, for stores that must know whether an embedding is still
+ * current: the model's content hash and the backend (with its dtype). Computed on first use
+ * (hashing the weights takes a moment); NULL if the model files cannot be read. */
+static gchar *
+gst_npu_encoder_identity (GstNpuEncoder * self)
+{
+  g_mutex_lock (&self->identity_lock);
+  if (!self->identity && self->model && self->backend) {
+    GError *err = NULL;
+    gchar *hash = gst_text_embed_model_content_hash (self->model, &err);
+    if (hash) {
+      self->identity = g_strdup_printf ("model=sha256:%.16s;backend=%s%s%s", hash,
+          te_backend_name (self->backend), self->dtype ? ";dtype=" : "",
+          self->dtype ? self->dtype : "");
+      g_free (hash);
+    } else {
+      GST_WARNING_OBJECT (self, "no embedding identity: %s", err->message);
+      g_error_free (err);
+    }
+  }
+  gchar *id = g_strdup (self->identity);
+  g_mutex_unlock (&self->identity_lock);
+  return id;
 }
 
 static GstStateChangeReturn
@@ -1039,7 +1073,12 @@ gst_npu_encoder_caps_event (GstNpuEncoder * self)
 {
   GstCaps *caps = gst_caps_new_simple ("application/x-token-embeddings",
       "format", G_TYPE_STRING, "F32LE",
-      "hidden-size", G_TYPE_INT, te_model_config (self->model)->hidden_size, NULL);
+      "hidden-size", G_TYPE_INT, te_model_config (self->model)->hidden_size,
+      "model-dir", G_TYPE_STRING, te_model_dir (self->model), NULL);
+  gchar *identity = gst_npu_encoder_identity (self);
+  if (identity)
+    gst_caps_set_simple (caps, "encoder", G_TYPE_STRING, identity, NULL);
+  g_free (identity);
   GstEvent *event = gst_event_new_caps (caps);
 
   gst_caps_unref (caps);
@@ -1538,6 +1577,15 @@ gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     case GST_QUERY_ALLOCATION:
       /* our output buffers are not upstream's: nothing to share downstream */
       return FALSE;
+    case GST_QUERY_CUSTOM:{
+      /* a store asks whether a document is current: our part of the identity */
+      GstStructure *s = gst_text_embed_query_get_document_status (query);
+      gchar *identity = s ? gst_npu_encoder_identity (self) : NULL;
+      if (identity)
+        gst_structure_set (s, "encoder", G_TYPE_STRING, identity, NULL);
+      g_free (identity);
+      break;
+    }
     default:
       break;
   }

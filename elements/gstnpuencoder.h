@@ -42,6 +42,9 @@ struct _GstNpuEncoder
   /* set on READY->PAUSED, constant while PAUSED/PLAYING */
   TeModel *model;
   TeBackend *backend;
+  gchar *dtype;                 /* the backend-options' dtype, for the identity (NULL = none) */
+  GMutex identity_lock;
+  gchar *identity;              /* "model=sha256:...;backend=..." once computed (identity_lock) */
   TeBackendCaps caps;
   guint eff_batch;              /* batch-size clamped to the backend's maximum */
   guint eff_max_tokens;         /* max-batch-tokens, 0 = no limit */

@@ -41,6 +41,7 @@ enum
   PROP_NULL_LATENCY_MS,
   PROP_STATS_INTERVAL,
   PROP_FALLBACK,
+  PROP_INVALID_UTF8,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -93,6 +94,9 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
     case PROP_FALLBACK:
       *name = "fallback";
       return self->encoder;
+    case PROP_INVALID_UTF8:
+      *name = "invalid-utf8";
+      return self->chunker;
     case PROP_MAX_LATENCY:     /* set on both (see set_property); read from the chunker */
       *name = "max-latency";
       return self->chunker;
@@ -307,6 +311,12 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * npuencoder's #GstNpuEncoder:fallback.
    */
   proxy_property (gobject_class, PROP_FALLBACK, "npuencoder", "fallback");
+  /**
+   * GstTextEmbedBin:invalid-utf8:
+   *
+   * textchunker's #GstTextChunker:invalid-utf8.
+   */
+  proxy_property (gobject_class, PROP_INVALID_UTF8, "textchunker", "invalid-utf8");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -1,5 +1,6 @@
 /* gsttextembedmodel.c — the shared model cache behind gst_text_embed_model_acquire(). */
 #include "gsttextembedmodel.h"
+#include "te-export-cache.h"
 
 #include <stdlib.h>
 
@@ -7,6 +8,7 @@ typedef struct {
   gchar *key;
   TeModel *model;
   guint refs;
+  gchar *content_hash;          /* computed on first request */
 } CacheEntry;
 
 static GMutex cache_lock;
@@ -72,6 +74,7 @@ gst_text_embed_model_release (TeModel * model)
     g_hash_table_remove (by_key, e->key);
     te_model_free (e->model);
     g_free (e->key);
+    g_free (e->content_hash);
     g_free (e);
   }
   g_mutex_unlock (&cache_lock);
@@ -96,4 +99,25 @@ gst_text_embed_model_acquire_for_element (GstElement * element, gboolean with_we
   }
   g_free (dir);
   return model;
+}
+
+gchar *
+gst_text_embed_model_content_hash (TeModel * model, GError ** error)
+{
+  g_mutex_lock (&cache_lock);
+  CacheEntry *e = by_model ? g_hash_table_lookup (by_model, model) : NULL;
+  gchar *hash = e && e->content_hash ? g_strdup (e->content_hash) : NULL;
+  g_mutex_unlock (&cache_lock);
+  if (hash)
+    return hash;
+  /* hashing a large model takes a while: not under the lock (a race only hashes twice) */
+  hash = te_export_model_hash (te_model_dir (model), error);
+  if (!hash)
+    return NULL;
+  g_mutex_lock (&cache_lock);
+  e = by_model ? g_hash_table_lookup (by_model, model) : NULL;
+  if (e && !e->content_hash)
+    e->content_hash = g_strdup (hash);
+  g_mutex_unlock (&cache_lock);
+  return hash;
 }
