@@ -78,15 +78,19 @@ char *te_store_get_meta (TeStore * store, const char *key);
  * re-embedded document replaces its old rows when it commits). Error if a document is already
  * open. */
 gboolean te_store_doc_begin (TeStore * store, const char *id, GError ** error);
-/* Add a chunk to the open document. Error if no document is open. */
+/* Add a chunk to the open document. Error if no document is open. Any error (a full disk, a
+ * repeated index, dims differing from the document's first chunk, text that is not UTF-8) rolls
+ * the whole document back: the store keeps its previous state, and the caller begins again. */
 gboolean te_store_doc_add_chunk (TeStore * store, const TeStoreChunk * chunk, GError ** error);
 /* Write @doc's row (insert or replace; doc->id must equal the begun id) and commit. On error the
- * transaction is rolled back and the store holds the document's previous state. */
+ * transaction is rolled back and the store holds the document's previous state. A complete
+ * @doc must describe the chunks added: n_chunks of them, indexes 0..n_chunks-1, each of doc->dims
+ * floats, n_tokens their sum; any other status must have had no chunk added. */
 gboolean te_store_doc_commit (TeStore * store, const TeStoreDoc * doc, GError ** error);
 /* Roll the open document back (no-op when none is open). */
 void te_store_doc_abort (TeStore * store);
 /* Write a document row with no chunks in its own transaction (skipped documents); deletes any
- * chunks the store held for it. */
+ * chunks the store held for it. @doc must not be complete and must have n_chunks 0. */
 gboolean te_store_put_doc (TeStore * store, const TeStoreDoc * doc, GError ** error);
 
 /* ---- resume ---- */
@@ -99,8 +103,9 @@ gboolean te_store_doc_is_current (TeStore * store, const char *id, const char *h
  * not grow with the corpus). Documents committed or put in this session count as seen. */
 gboolean te_store_mark_seen (TeStore * store, const char *id, GError ** error);
 /* After a complete corpus listing: every document not seen in this session and not already
- * deleted becomes TE_DOC_DELETED (its chunks are removed), in one transaction. @n_deleted gets
- * how many. */
+ * deleted becomes TE_DOC_DELETED (its chunks are removed; its chunks, tokens and dims become 0,
+ * its reason NULL), in one transaction. @n_deleted gets how many. Seen marks given while a
+ * document was open survive that document's rollback. */
 gboolean te_store_mark_unseen_deleted (TeStore * store, guint64 * n_deleted, GError ** error);
 
 /* ---- reading ---- */
@@ -130,20 +135,49 @@ typedef struct {
 void te_store_hit_clear (TeStoreHit * hit);
 
 /* Brute-force cosine search: one pass over the chunks of complete documents whose model equals
- * @model (NULL: the store's "model" meta), keeping the @k best chunks for each of the @n_queries
+ * @model (NULL: the store's "model" meta; when that is absent too, every complete document),
+ * keeping the @k best chunks for each of the @n_queries
  * query vectors (@dims floats each, @queries row-major). @hits receives n_queries arrays of up to
  * @k hits, best first (ties: lower doc id, then lower index), as a GPtrArray of GArray of
- * TeStoreHit. Memory: the hits only; the embeddings are streamed. */
+ * TeStoreHit. Memory: the hits only; the embeddings are streamed. A zero query or chunk vector
+ * scores 0. An embedding that is not @dims floats is an error naming the document and chunk. */
 GPtrArray *te_store_search (TeStore * store, const char *model, const float *queries,
     guint n_queries, guint dims, guint k, GError ** error);
+
+/* ---- listing (te-store info, dump) ---- */
+
+/* Callbacks return FALSE to stop the iteration early (not an error). */
+typedef gboolean (*TeStoreMetaFunc) (const char *key, const char *value, gpointer user_data);
+typedef gboolean (*TeStoreDocFunc) (const TeStoreDoc * doc, gpointer user_data);
+/* @chunk->embedding is in host byte order, valid during the call only. */
+typedef gboolean (*TeStoreChunkFunc) (const char *doc, const TeStoreChunk * chunk,
+    gpointer user_data);
+
+/* Every meta key in bytewise order of key. */
+gboolean te_store_foreach_meta (TeStore * store, TeStoreMetaFunc func, gpointer user_data,
+    GError ** error);
+/* Every document row, any status, in bytewise order of id. */
+gboolean te_store_foreach_doc (TeStore * store, TeStoreDocFunc func, gpointer user_data,
+    GError ** error);
+/* Every chunk of @doc (NULL: of every document) in order of (document id, index). */
+gboolean te_store_foreach_chunk (TeStore * store, const char *doc, TeStoreChunkFunc func,
+    gpointer user_data, GError ** error);
 
 /* ---- shards ---- */
 
 /* Merge the stores @inputs into @out (created if missing). Every document row and its chunks are
  * copied as they are. A document id present in several inputs (or already in @out) must be
  * identical everywhere, else it is an error naming the id and both stores; meta keys must agree
- * too. One transaction: on error @out is unchanged. */
+ * too. One transaction: on error @out is unchanged (and not left behind if this call created
+ * it). "Identical" compares the document rows (every column); the chunks of a document already
+ * in @out are kept, not compared. Any number of inputs (each is read on its own connection). */
 gboolean te_store_merge (const char *out, const char *const *inputs, guint n_inputs,
     GError ** error);
+
+/* ---- for tests ---- */
+
+/* PRAGMA max_page_count: makes writes beyond @max_pages pages fail with SQLITE_FULL, as a full
+ * disk would. SQLite never lowers it below the current size. */
+void te_store_set_max_pages (TeStore * store, guint max_pages);
 
 G_END_DECLS

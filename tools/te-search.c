@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-search.c — semantic search over an embedding store: embeds the queries as te-embed does
+ * (tokenizer, cpu backend, pooling, L2) and ranks the store's chunks by cosine in one pass. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "te-model.h"
+#include "te-backend.h"
+#include "te-pooling.h"
+#include "te-store.h"
+#include "te-tokenizer.h"
+
+static int opt_top_k = 10;
+static char *opt_prompt = NULL;
+static char *opt_model = NULL;
+static gboolean opt_json = FALSE;
+static char *opt_queries = NULL;
+static int opt_batch = 32;
+
+static GOptionEntry entries[] = {
+  {"top-k", 'k', 0, G_OPTION_ARG_INT, &opt_top_k, "Hits per query (default 10)", "K"},
+  {"prompt", 'p', 0, G_OPTION_ARG_STRING, &opt_prompt,
+      "Text prepended verbatim to every query (default: the store's meta query_prompt, else "
+      "none)", "P"},
+  {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
+      "Model directory embedding the queries (default: the store's meta model_dir, else "
+      "$TEXTEMBED_DEFAULT_MODEL or the configured model)", "DIR"},
+  {"json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+      "One JSON object per query per line: {\"query\", \"query_id\", \"hits\": [{\"doc\", "
+      "\"index\", \"start\", \"end\", \"score\", \"text\"}]}", NULL},
+  {"queries", 'q', 0, G_OPTION_ARG_FILENAME, &opt_queries,
+      "JSON Lines of {\"_id\": ..., \"text\": ...} (BEIR queries.jsonl), searched in one pass "
+      "over the store", "FILE"},
+  {"batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch, "Queries per encoder batch (default 32)",
+      "N"},
+  {NULL}
+};
+
+typedef struct {
+  char *id;     /* NULL for command-line queries */
+  char *text;
+} Query;
+
+static void
+query_clear (gpointer p)
+{
+  Query *q = p;
+
+  g_free (q->id);
+  g_free (q->text);
+}
+
+/* ---- reading --queries ---- */
+
+static gboolean
+read_queries (const char *path, GArray * queries, GError ** error)
+{
+  GIOChannel *ch = g_io_channel_new_file (path, "r", error);
+  char *line = NULL;
+  gsize len;
+  guint lineno = 0;
+  GIOStatus st;
+  gboolean ok = FALSE;
+
+  if (ch == NULL)
+    return FALSE;
+  g_io_channel_set_encoding (ch, NULL, NULL);
+  while ((st = g_io_channel_read_line (ch, &line, &len, NULL, error)) == G_IO_STATUS_NORMAL) {
+    JsonNode *node = NULL, *idn, *textn;
+    JsonObject *obj;
+    Query q = { 0 };
+    GError *err = NULL;
+
+    lineno++;
+    g_strstrip (line);
+    if (line[0] == '\0') {
+      g_free (line);
+      continue;
+    }
+    if (te_json_nesting_ok (line, strlen (line), 32))
+      node = json_from_string (line, &err);
+    if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s:%u: not a JSON object (%s)", path,
+          lineno, err ? err->message : "expected {\"_id\": ..., \"text\": ...}");
+      g_clear_error (&err);
+      if (node)
+        json_node_unref (node);
+      goto out;
+    }
+    obj = json_node_get_object (node);
+    textn = json_object_get_member (obj, "text");
+    idn = json_object_get_member (obj, "_id");
+    if (textn == NULL || !JSON_NODE_HOLDS_VALUE (textn)
+        || json_node_get_value_type (textn) != G_TYPE_STRING) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+          "%s:%u: no \"text\" string (a query line is {\"_id\": ..., \"text\": ...})", path,
+          lineno);
+      json_node_unref (node);
+      goto out;
+    }
+    q.text = json_node_dup_string (textn);
+    if (idn && JSON_NODE_HOLDS_VALUE (idn)) {
+      if (json_node_get_value_type (idn) == G_TYPE_STRING)
+        q.id = json_node_dup_string (idn);
+      else if (json_node_get_value_type (idn) == G_TYPE_INT64)
+        q.id = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (idn));
+    }
+    if (q.id == NULL)
+      q.id = g_strdup_printf ("%u", lineno);
+    g_array_append_val (queries, q);
+    json_node_unref (node);
+    g_free (line);
+    line = NULL;
+  }
+  ok = st == G_IO_STATUS_EOF;
+
+out:
+  g_free (line);
+  g_io_channel_unref (ch);
+  return ok;
+}
+
+/* ---- embedding (the te-embed path) ---- */
+
+typedef struct {
+  const TeModel *model;
+  TeBackend *backend;
+  TeBackendCaps caps;
+  TePoolMode pooling;
+  gboolean normalize;
+  int hidden;
+  int max_len;          /* tokens, special tokens included */
+} Embedder;
+
+/* Encode @text; longer than @max_len tokens, it is cut as sentence-transformers does
+ * (truncation of the text's tokens, the special tokens kept): to the longest prefix ending at
+ * a token boundary that encodes to at most @max_len tokens. */
+static gboolean
+encode_truncated (Embedder * e, const char *text, gsize len, TeEncoding * enc,
+    TeEncoding * plain, gboolean * truncated, GError ** error)
+{
+  const TeTokenizer *tok = te_model_tokenizer (e->model);
+  guint special = te_tokenizer_num_special_tokens (tok);
+  gint64 keep;
+
+  *truncated = FALSE;
+  if (!te_tokenizer_encode (tok, text, len, TRUE, enc, error))
+    return FALSE;
+  if ((int) enc->n <= e->max_len)
+    return TRUE;
+  if (!te_tokenizer_encode (tok, text, len, FALSE, plain, error))
+    return FALSE;
+  keep = MIN ((gint64) e->max_len - special, (gint64) plain->n);
+  while (keep > 0) {
+    if (!te_tokenizer_encode (tok, text, plain->ends[keep - 1], TRUE, enc, error))
+      return FALSE;
+    if ((int) enc->n <= e->max_len) {
+      *truncated = TRUE;
+      return TRUE;
+    }
+    keep -= MAX ((gint64) enc->n - e->max_len, 1);
+  }
+  g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
+      "cannot truncate the query to %d tokens", e->max_len);
+  return FALSE;
+}
+
+/* Pack @n encodings into a batch padded to the longest (or the backend's bucket). */
+static TeBatch *
+make_batch (Embedder * e, TeEncoding * encs, int n, GError ** error)
+{
+  TeBatch *batch;
+  guint longest = 0;
+  int seq;
+
+  for (int i = 0; i < n; i++)
+    longest = MAX (longest, encs[i].n);
+  seq = te_backend_caps_seq_len (&e->caps, (int) longest);
+  if (seq < 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
+        "%u tokens is more than the %s backend accepts", longest,
+        te_backend_name (e->backend));
+    return NULL;
+  }
+  batch = te_batch_new (n, seq, e->hidden, te_tokenizer_pad_id (te_model_tokenizer (e->model)));
+  for (int i = 0; i < n; i++)
+    te_batch_set_row (batch, i, encs[i].ids, encs[i].type_ids, (int) encs[i].n);
+  return batch;
+}
+
+/* @text on one line: newlines and tabs as spaces, cut at @max characters. */
+static void
+append_snippet (GString * out, const char *text, guint max)
+{
+  guint chars = 0;
+
+  if (text == NULL)
+    return;
+  for (const char *p = text; *p; p = g_utf8_next_char (p)) {
+    if (chars++ == max) {
+      g_string_append (out, "…");
+      return;
+    }
+    if (*p == '\n' || *p == '\r' || *p == '\t' || *p == '\v' || *p == '\f')
+      g_string_append_c (out, ' ');
+    else
+      g_string_append_len (out, p, g_utf8_next_char (p) - p);
+  }
+}
+
+/* All queries into @out ([n * hidden]), --batch at a time. */
+static gboolean
+embed_queries (Embedder * e, GArray * queries, const char *prompt, float *out,
+    GError ** error)
+{
+  TeEncoding *encs = g_new (TeEncoding, opt_batch);
+  TeEncoding plain;
+  gboolean ok = FALSE;
+  guint done = 0;
+
+  te_encoding_init (&plain);
+  for (int i = 0; i < opt_batch; i++)
+    te_encoding_init (&encs[i]);
+  while (done < queries->len) {
+    int n = (int) MIN ((guint) opt_batch, queries->len - done);
+    TeBatch *batch;
+
+    for (int i = 0; i < n; i++) {
+      Query *q = &g_array_index (queries, Query, done + i);
+      char *text = g_strconcat (prompt ? prompt : "", q->text, NULL);
+      gboolean truncated, enc_ok;
+
+      enc_ok = encode_truncated (e, text, strlen (text), &encs[i], &plain, &truncated, error);
+      g_free (text);
+      if (!enc_ok || truncated) {
+        GString *label = g_string_new (NULL);
+
+        if (q->id)
+          g_string_append (label, q->id);
+        else {
+          g_string_append_c (label, '"');
+          append_snippet (label, q->text, 40);
+          g_string_append_c (label, '"');
+        }
+        if (enc_ok)
+          fprintf (stderr, "te-search: query %s is longer than %d tokens; truncated to them "
+              "as sentence-transformers does\n", label->str, e->max_len);
+        else
+          g_prefix_error (error, "query %s: ", label->str);
+        g_string_free (label, TRUE);
+        if (!enc_ok)
+          goto out;
+      }
+    }
+    batch = make_batch (e, encs, n, error);
+    if (batch == NULL)
+      goto out;
+    if (!te_backend_run (e->backend, batch, error)) {
+      te_batch_free (batch);
+      goto out;
+    }
+    for (int r = 0; r < n; r++) {
+      float *v = out + (gsize) (done + r) * e->hidden;
+
+      /* te_batch_set_row() puts the real tokens first in the row. */
+      te_pool (batch->hidden + (gsize) r * batch->seq_len * e->hidden, batch->lengths[r],
+          e->hidden, e->pooling, v);
+      if (e->normalize)
+        te_l2_normalize (v, e->hidden);
+    }
+    te_batch_free (batch);
+    done += n;
+  }
+  ok = TRUE;
+
+out:
+  for (int i = 0; i < opt_batch; i++)
+    te_encoding_clear (&encs[i]);
+  te_encoding_clear (&plain);
+  g_free (encs);
+  return ok;
+}
+
+/* ---- output ---- */
+
+static void
+append_json_string (GString * out, const char *s)
+{
+  JsonNode *node;
+  char *lit;
+
+  if (s == NULL) {
+    g_string_append (out, "null");
+    return;
+  }
+  node = json_node_init_string (json_node_alloc (), s);
+  lit = json_to_string (node, FALSE);
+  g_string_append (out, lit);
+  g_free (lit);
+  json_node_unref (node);
+}
+
+static void
+print_results (GArray * queries, GPtrArray * results)
+{
+  GString *line = g_string_new (NULL);
+
+  for (guint q = 0; q < queries->len; q++) {
+    Query *query = &g_array_index (queries, Query, q);
+    GArray *hits = g_ptr_array_index (results, q);
+
+    g_string_truncate (line, 0);
+    if (opt_json) {
+      g_string_append (line, "{\"query\":");
+      append_json_string (line, query->text);
+      if (query->id) {
+        g_string_append (line, ",\"query_id\":");
+        append_json_string (line, query->id);
+      }
+      g_string_append (line, ",\"hits\":[");
+      for (guint r = 0; r < hits->len; r++) {
+        TeStoreHit *h = &g_array_index (hits, TeStoreHit, r);
+
+        g_string_append (line, r ? ",{\"doc\":" : "{\"doc\":");
+        append_json_string (line, h->doc);
+        g_string_append_printf (line, ",\"index\":%" G_GUINT64_FORMAT ",\"start\":%"
+            G_GUINT64_FORMAT ",\"end\":%" G_GUINT64_FORMAT ",\"score\":%.9g,\"text\":",
+            h->index, h->start, h->end, h->score);
+        append_json_string (line, h->text);
+        g_string_append_c (line, '}');
+      }
+      g_string_append (line, "]}\n");
+    } else {
+      g_string_append (line, "query");
+      if (query->id)
+        g_string_append_printf (line, " %s", query->id);
+      g_string_append (line, ": ");
+      append_snippet (line, query->text, 200);
+      g_string_append_c (line, '\n');
+      for (guint r = 0; r < hits->len; r++) {
+        TeStoreHit *h = &g_array_index (hits, TeStoreHit, r);
+
+        g_string_append_printf (line, "%4u  %.4f  %s  [%" G_GUINT64_FORMAT ",%"
+            G_GUINT64_FORMAT ")  ", r + 1, h->score, h->doc, h->start, h->end);
+        append_snippet (line, h->text, 200);
+        g_string_append_c (line, '\n');
+      }
+      if (hits->len == 0)
+        g_string_append (line, "  (no hits)\n");
+    }
+    fwrite (line->str, 1, line->len, stdout);
+  }
+  g_string_free (line, TRUE);
+}
+
+/* ---- main ---- */
+
+static gboolean
+meta_true (const char *v)
+{
+  return v && (g_ascii_strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionContext *ctx;
+  GError *error = NULL;
+  TeStore *store = NULL;
+  TeModel *model = NULL;
+  Embedder e = { 0 };
+  GArray *queries = g_array_new (FALSE, TRUE, sizeof (Query));
+  GPtrArray *results = NULL;
+  TeStoreCounts counts;
+  const TeSentenceConfig *sc;
+  char *meta_dir = NULL, *meta_pooling = NULL, *meta_norm = NULL, *meta_prompt = NULL;
+  char *meta_dims = NULL;
+  const char *store_path, *model_dir, *prompt;
+  float *qv = NULL;
+  int ret = 1;
+
+  g_array_set_clear_func (queries, query_clear);
+  ctx = g_option_context_new ("STORE [QUERY...]");
+  g_option_context_set_summary (ctx,
+      "Ranks the chunks of STORE's complete documents by cosine similarity to each QUERY (or\n"
+      "each query of --queries) and prints the best --top-k for each.\n"
+      "\n"
+      "Queries are embedded as te-embed embeds text: the store's model (meta model_dir, or\n"
+      "--model), pooling from meta \"pooling\" (else the model's config), L2 normalisation when\n"
+      "meta \"normalized\" says true (else the model's config; cosine does not depend on it).\n"
+      "The query prompt (--prompt, else meta \"query_prompt\") is prepended verbatim. A query\n"
+      "longer than the model's max_seq_length tokens is truncated to it, as\n"
+      "sentence-transformers does for queries (a note goes to stderr). When the store has\n"
+      "meta \"model\", only documents embedded with that model are searched.\n"
+      "\n"
+      "All queries are embedded first, in batches of --batch, then the store is read once:\n"
+      "1,000 queries cost one scan.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    fprintf (stderr, "te-search: %s\n", error->message);
+    goto out;
+  }
+  if (argc < 2) {
+    fprintf (stderr, "te-search: no STORE given (te-search --help)\n");
+    goto out;
+  }
+  if (opt_top_k < 1 || opt_batch < 1 || opt_batch > 65536) {
+    fprintf (stderr, "te-search: --top-k must be at least 1 and --batch between 1 and 65536\n");
+    goto out;
+  }
+  if ((argc > 2) == (opt_queries != NULL)) {
+    fprintf (stderr, "te-search: give either QUERY arguments or --queries FILE\n");
+    goto out;
+  }
+  store_path = argv[1];
+  for (int i = 2; i < argc; i++) {
+    Query q = { NULL, g_strdup (argv[i]) };
+    g_array_append_val (queries, q);
+  }
+  if (opt_queries && !read_queries (opt_queries, queries, &error))
+    goto out;
+  if (queries->len == 0) {
+    fprintf (stderr, "te-search: %s holds no query\n", opt_queries);
+    goto out;
+  }
+
+  store = te_store_open_readonly (store_path, &error);
+  if (store == NULL || !te_store_counts (store, &counts, &error))
+    goto out;
+  if (counts.complete == 0 || counts.chunks == 0) {
+    g_set_error (&error, TE_ERROR, TE_ERROR_INVALID,
+        "store %s holds no embedded chunks (%" G_GUINT64_FORMAT " documents: %"
+        G_GUINT64_FORMAT " complete, %" G_GUINT64_FORMAT " skipped, %" G_GUINT64_FORMAT
+        " deleted); embed a corpus into it first", store_path, counts.documents,
+        counts.complete, counts.skipped, counts.deleted);
+    goto out;
+  }
+  meta_dir = te_store_get_meta (store, "model_dir");
+  meta_pooling = te_store_get_meta (store, "pooling");
+  meta_norm = te_store_get_meta (store, "normalized");
+  meta_prompt = te_store_get_meta (store, "query_prompt");
+  meta_dims = te_store_get_meta (store, "dims");
+
+  model_dir = opt_model ? opt_model : meta_dir ? meta_dir : te_default_model_dir ();
+  model = te_model_load (model_dir, &error);
+  if (model == NULL) {
+    g_prefix_error (&error, "loading the query model (%s): ", opt_model ? "--model" :
+        meta_dir ? "the store's meta model_dir" : "the default model");
+    goto out;
+  }
+  sc = te_model_sentence_config (model);
+  e.model = model;
+  e.hidden = te_model_config (model)->hidden_size;
+  e.pooling = sc->pooling;
+  e.normalize = meta_norm ? meta_true (meta_norm) : sc->normalize;
+  if (meta_pooling && !te_pool_mode_from_string (meta_pooling, &e.pooling)) {
+    g_set_error (&error, TE_ERROR, TE_ERROR_PARSE, "store %s: meta pooling is \"%s\", not "
+        "mean, cls or max", store_path, meta_pooling);
+    goto out;
+  }
+  if (meta_dims && g_ascii_strtoll (meta_dims, NULL, 10) != e.hidden) {
+    g_set_error (&error, TE_ERROR, TE_ERROR_INVALID,
+        "store %s holds %s-dim embeddings but the model %s produces %d dims: search with the "
+        "model the store was embedded with (--model DIR)", store_path, meta_dims, model_dir,
+        e.hidden);
+    goto out;
+  }
+  e.backend = te_backend_new ("cpu", model, NULL, &error);
+  if (e.backend == NULL)
+    goto out;
+  te_backend_get_caps (e.backend, &e.caps);
+  e.max_len = MIN (sc->max_seq_length, e.caps.max_seq_len);
+
+  prompt = opt_prompt ? opt_prompt : meta_prompt;
+  qv = g_new (float, (gsize) MAX (queries->len, 1) * e.hidden);
+  if (!embed_queries (&e, queries, prompt, qv, &error))
+    goto out;
+  results = te_store_search (store, NULL, qv, queries->len, (guint) e.hidden,
+      (guint) opt_top_k, &error);
+  if (results == NULL)
+    goto out;
+  print_results (queries, results);
+  if (fflush (stdout) != 0 || ferror (stdout)) {
+    fprintf (stderr, "te-search: error writing stdout\n");
+    goto out;
+  }
+  ret = 0;
+
+out:
+  if (error)
+    fprintf (stderr, "te-search: %s\n", error->message);
+  g_clear_error (&error);
+  if (results)
+    g_ptr_array_unref (results);
+  g_free (qv);
+  te_backend_free (e.backend);
+  te_model_free (model);
+  te_store_close (store);
+  g_array_unref (queries);
+  g_free (meta_dir);
+  g_free (meta_pooling);
+  g_free (meta_norm);
+  g_free (meta_prompt);
+  g_free (meta_dims);
+  g_option_context_free (ctx);
+  g_free (opt_prompt);
+  g_free (opt_model);
+  g_free (opt_queries);
+  return ret;
+}
