@@ -1014,7 +1014,7 @@ push_document_event (GstCorpusSrc * self, GstStructure * s)
 /* A listed document that is not sent: warn, count, and frame it as skipped. */
 static void
 gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gint64 mtime,
-    const gchar * reason)
+    const gchar * hash, const gchar * reason)
 {
   GST_ELEMENT_WARNING_WITH_DETAILS (self, RESOURCE, READ,
       ("Document \"%s\" skipped: %s", doc->id, reason), (NULL),
@@ -1026,6 +1026,8 @@ gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gi
       "total-bytes", G_TYPE_INT64, self->total_bytes, NULL);
   if (doc->path)
     gst_structure_set (start, "path", G_TYPE_STRING, doc->path, NULL);
+  if (hash)
+    gst_structure_set (start, "hash", G_TYPE_STRING, hash, NULL);
   push_document_event (self, start);
   push_document_event (self, gst_structure_new (GST_TEXT_EMBED_DOCUMENT_END,
           "id", G_TYPE_STRING, doc->id, "status", G_TYPE_STRING, "skipped",
@@ -1156,7 +1158,7 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
   GstFlowReturn ret = GST_FLOW_OK;
 
   if (doc->skip_reason) {
-    gst_corpus_src_skip (self, doc, -1, -1, doc->skip_reason);
+    gst_corpus_src_skip (self, doc, -1, -1, NULL, doc->skip_reason);
     return GST_FLOW_OK;
   }
   if (doc->path) {
@@ -1188,7 +1190,7 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
   if (!reason && nul_at >= 0)
     reason = g_strdup_printf ("binary (NUL byte at %" G_GINT64_FORMAT ")", nul_at);
   if (reason) {
-    gst_corpus_src_skip (self, doc, size, mtime, reason);
+    gst_corpus_src_skip (self, doc, size, mtime, hash, reason);
     g_free (reason);
     g_free (hash);
     return GST_FLOW_OK;
