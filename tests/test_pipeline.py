@@ -4,6 +4,7 @@ tokenizers, clear errors for bad input, and the runnable examples in pipelines/.
 import json
 import math
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -159,7 +160,14 @@ def test_pipeline_examples_run(script, tmp_path):
                        text=True, timeout=600)
     assert p.returncode == 0, f"{script}:\n{p.stdout}\n{p.stderr}"
     outs = list(tmp_path.glob("*.jsonl"))
-    assert outs, f"{script} wrote no .jsonl into OUT_DIR"
+    stores = list(tmp_path.glob("*.sqlite"))
+    assert outs or stores, f"{script} wrote no .jsonl or .sqlite into OUT_DIR"
     for o in outs:
         rows = read_jsonl(o)
         assert rows and all(len(r["embedding"]) == 384 for r in rows)
+    for st in stores:
+        with sqlite3.connect(st) as db:
+            complete = db.execute("SELECT count(*) FROM documents WHERE status='complete'")
+            assert complete.fetchone()[0] > 0
+            blobs = [len(b) for (b,) in db.execute("SELECT embedding FROM chunks")]
+            assert blobs and all(n == 384 * 4 for n in blobs)
