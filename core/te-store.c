@@ -28,7 +28,8 @@ static const char schema_sql[] =
     "text TEXT, embedding BLOB NOT NULL, PRIMARY KEY (doc, idx)) WITHOUT ROWID;\n"
     "PRAGMA user_version = 1;\n";
 
-#define DOC_COLUMNS "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens"
+#define DOC_COLUMNS \
+    "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens"
 #define DOC_N_COLUMNS 12
 #define CHUNK_COLUMNS "doc, idx, byte_start, byte_end, pts, duration, tokens, text, embedding"
 #define CHUNK_N_COLUMNS 9
