@@ -28,7 +28,8 @@ static const char schema_sql[] =
     "text TEXT, embedding BLOB NOT NULL, PRIMARY KEY (doc, idx)) WITHOUT ROWID;\n"
     "PRAGMA user_version = 1;\n";
 
-#define DOC_COLUMNS "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens"
+#define DOC_COLUMNS \
+    "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens"
 #define DOC_N_COLUMNS 12
 #define CHUNK_COLUMNS "doc, idx, byte_start, byte_end, pts, duration, tokens, text, embedding"
 #define CHUNK_N_COLUMNS 9
@@ -1215,13 +1216,21 @@ block_flush (Block * b, const float *queries, const float *qnorm, guint n_querie
     return;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) n_queries, (int) b->n, (int) dims,
       1.0f, queries, (int) dims, b->emb, (int) dims, 0.0f, b->dot, (int) b->n);
-  for (guint q = 0; q < n_queries; q++) {
-    for (guint r = 0; r < b->n; r++) {
-      Cand c = b->rows[r];
-      float den = qnorm[q] * b->norm[r];
+  for (guint q = 0; q < n_queries && k > 0; q++) {
+    GArray *heap = g_ptr_array_index (heaps, q);
+    const float *dot = b->dot + (gsize) q * b->n;
 
-      c.score = den > 0.0f ? b->dot[(gsize) q * b->n + r] / den : 0.0f;
-      heap_offer (g_ptr_array_index (heaps, q), k, &c);
+    for (guint r = 0; r < b->n; r++) {
+      float den = qnorm[q] * b->norm[r];
+      float score = den > 0.0f ? dot[r] / den : 0.0f;
+      Cand c;
+
+      /* Most chunks lose to the worst kept hit: skip them without building a candidate. */
+      if (heap->len == k && score < g_array_index (heap, Cand, 0).score)
+        continue;
+      c = b->rows[r];
+      c.score = score;
+      heap_offer (heap, k, &c);
     }
   }
   for (guint r = 0; r < b->n; r++)
@@ -1232,11 +1241,7 @@ block_flush (Block * b, const float *queries, const float *qnorm, guint n_querie
 static float
 norm_of (const float *v, guint n)
 {
-  double s = 0.0;
-
-  for (guint i = 0; i < n; i++)
-    s += (double) v[i] * v[i];
-  return (float) sqrt (s);
+  return sqrtf (cblas_sdot ((int) n, v, 1, v, 1));
 }
 
 /* Final hits of one query, best first, with their text. */

@@ -18,6 +18,7 @@ static char *opt_model = NULL;
 static gboolean opt_json = FALSE;
 static char *opt_queries = NULL;
 static int opt_batch = 32;
+static gboolean opt_stats = FALSE;
 
 static GOptionEntry entries[] = {
   {"top-k", 'k', 0, G_OPTION_ARG_INT, &opt_top_k, "Hits per query (default 10)", "K"},
@@ -35,6 +36,8 @@ static GOptionEntry entries[] = {
       "over the store", "FILE"},
   {"batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch, "Queries per encoder batch (default 32)",
       "N"},
+  {"stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats,
+      "Report on stderr the time spent embedding the queries and scanning the store", NULL},
   {NULL}
 };
 
@@ -379,6 +382,7 @@ main (int argc, char **argv)
   char *meta_dims = NULL;
   const char *store_path, *model_dir, *prompt;
   float *qv = NULL;
+  gint64 t0, t1, t2;
   int ret = 1;
 
   g_array_set_clear_func (queries, query_clear);
@@ -475,12 +479,21 @@ main (int argc, char **argv)
 
   prompt = opt_prompt ? opt_prompt : meta_prompt;
   qv = g_new (float, (gsize) MAX (queries->len, 1) * e.hidden);
+  t0 = g_get_monotonic_time ();
   if (!embed_queries (&e, queries, prompt, qv, &error))
     goto out;
+  t1 = g_get_monotonic_time ();
   results = te_store_search (store, NULL, qv, queries->len, (guint) e.hidden,
       (guint) opt_top_k, &error);
   if (results == NULL)
     goto out;
+  t2 = g_get_monotonic_time ();
+  if (opt_stats)
+    fprintf (stderr, "te-search: embedded %u queries in %.3f s; searched %" G_GUINT64_FORMAT
+        " chunks (of complete documents, any model) in %.3f s: %.0f chunks/s, %.0f "
+        "chunk-query scores/s\n", queries->len, (t1 - t0) / 1e6, counts.chunks, (t2 - t1) / 1e6,
+        counts.chunks / MAX ((t2 - t1) / 1e6, 1e-9),
+        (double) counts.chunks * queries->len / MAX ((t2 - t1) / 1e6, 1e-9));
   print_results (queries, results);
   if (fflush (stdout) != 0 || ferror (stdout)) {
     fprintf (stderr, "te-search: error writing stdout\n");

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 
 #include "te-store.h"
@@ -1397,6 +1400,73 @@ test_full (void)
   g_free (path);
 }
 
+/* ---- a killed writer ---- */
+
+/* A writer killed at an arbitrary point leaves whole documents only. */
+static void
+test_killed_writer (void)
+{
+  GError *error = NULL;
+  char *path = tmp_path ("killed.db");
+  int fds[2];
+  pid_t pid;
+  char buf[3];
+  int status;
+
+  g_assert_cmpint (pipe (fds), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0) {
+    GRand *rand = g_rand_new_with_seed (10);
+    TeStore *store = te_store_open (path, NULL);
+
+    close (fds[0]);
+    if (store == NULL)
+      _exit (3);
+    for (guint i = 0;; i++) {
+      char *id = g_strdup_printf ("doc-%05u", i % 50);   /* later rounds replace documents */
+      Doc *d = doc_new (id, "m", 50 + i % 150, 64, rand);
+
+      write_doc (store, d);
+      doc_free (d);
+      g_free (id);
+      if (write (fds[1], "x", 1) != 1)
+        _exit (4);
+    }
+  }
+  close (fds[1]);
+  /* Three documents committed, then a kill somewhere in the following ones. */
+  for (int got = 0; got < 3;) {
+    ssize_t r = read (fds[0], buf, 3 - got);
+    g_assert_cmpint (r, >, 0);
+    got += (int) r;
+  }
+  g_usleep (g_random_int_range (1000, 30000));
+  kill (pid, SIGKILL);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+  close (fds[0]);
+
+  assert_integrity_ok (path);
+  {
+    TeStore *store = te_store_open (path, &error);
+    TeStoreCounts counts;
+
+    g_assert_no_error (error);
+    g_assert_true (te_store_counts (store, &counts, &error));
+    g_test_message ("%" G_GUINT64_FORMAT " documents survived the kill", counts.documents);
+    g_assert_cmpuint (counts.documents, >=, 3);
+    te_store_close (store);
+  }
+  /* Every row matches its chunks, and no chunk lacks its row. */
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM documents d WHERE d.chunks <> "
+          "(SELECT count(*) FROM chunks c WHERE c.doc = d.id) OR d.tokens <> "
+          "(SELECT coalesce(sum(tokens), 0) FROM chunks c WHERE c.doc = d.id)"), ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM chunks WHERE doc NOT IN "
+          "(SELECT id FROM documents)"), ==, 0);
+  g_free (path);
+}
+
 static void
 remove_tmpdir (void)
 {
@@ -1436,6 +1506,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/search-ties", test_search_ties);
   g_test_add_func ("/store/merge", test_merge);
   g_test_add_func ("/store/full", test_full);
+  g_test_add_func ("/store/killed-writer", test_killed_writer);
   ret = g_test_run ();
   remove_tmpdir ();
   g_free (tmpdir);
