@@ -12,7 +12,8 @@
  * #GstCorpusSrc:location names the corpus, read as #GstCorpusSrc:format says:
  *
  * - `directory`: every regular file under the directory, recursively, in byte order of the
- *   path; the document id is the path relative to the directory. Symbolic links to files are
+ *   path; the document id is the path relative to the directory (a file name byte that is not
+ *   UTF-8 is written `\xHH` in ids and stored paths). Symbolic links to files are
  *   read; links to directories are not followed (no cycles).
  * - `list`: a file with one path per line (`-` reads the list from standard input); the id is
  *   the path as written.
@@ -559,6 +560,28 @@ gst_corpus_src_selected (GstCorpusSrc * self, const gchar * id)
 
 /* ---- listing ------------------------------------------------------------------------------- */
 
+/* File names need not be UTF-8, ids and stored paths must be: a byte that is not part of valid
+ * UTF-8 is written "\\xHH". Newly allocated. */
+static gchar *
+utf8_name (const gchar * name)
+{
+  if (g_utf8_validate (name, -1, NULL))
+    return g_strdup (name);
+  GString *out = g_string_new (NULL);
+  const gchar *p = name;
+  while (*p) {
+    const gchar *end;
+    if (g_utf8_validate (p, -1, &end)) {
+      g_string_append (out, p);
+      break;
+    }
+    g_string_append_len (out, p, end - p);
+    g_string_append_printf (out, "\\x%02X", (guchar) * end);
+    p = end + 1;
+  }
+  return g_string_free (out, FALSE);
+}
+
 static void
 corpus_doc_clear (CorpusDoc * doc)
 {
@@ -742,12 +765,14 @@ gst_corpus_src_next (GstCorpusSrc * self, CorpusDoc * doc)
       gint64 size;
       if (!walk_next (self, self->walk, self->root, &rel, &size))
         return FALSE;
-      if (!gst_corpus_src_selected (self, rel)) {
+      doc->id = utf8_name (rel);
+      if (!gst_corpus_src_selected (self, doc->id)) {
         g_free (rel);
+        corpus_doc_clear (doc);
         continue;
       }
-      doc->id = rel;
       doc->path = g_build_filename (self->root, rel, NULL);
+      g_free (rel);
       return TRUE;
     }
     gchar *line = read_line (self->list);
@@ -762,11 +787,12 @@ gst_corpus_src_next (GstCorpusSrc * self, CorpusDoc * doc)
     }
     self->line_no++;
     if (self->eff_format == GST_CORPUS_SRC_FORMAT_LIST) {
-      if (!*line || !gst_corpus_src_selected (self, line)) {
+      doc->id = utf8_name (line);
+      if (!*line || !gst_corpus_src_selected (self, doc->id)) {
         g_free (line);
+        corpus_doc_clear (doc);
         continue;
       }
-      doc->id = g_strdup (line);
       doc->path = line;
       return TRUE;
     }
@@ -795,7 +821,10 @@ gst_corpus_src_count (GstCorpusSrc * self)
       gchar *rel;
       gint64 size;
       while (walk_next (self, walk, self->root, &rel, &size)) {
-        if (gst_corpus_src_selected (self, rel)) {
+        gchar *id = utf8_name (rel);
+        gboolean selected = gst_corpus_src_selected (self, id);
+        g_free (id);
+        if (selected) {
           self->total_docs++;
           self->total_bytes += size;
         }
@@ -821,7 +850,10 @@ gst_corpus_src_count (GstCorpusSrc * self)
     self->line_no++;
     if (self->eff_format == GST_CORPUS_SRC_FORMAT_LIST) {
       GStatBuf st;
-      if (*line && gst_corpus_src_selected (self, line)) {
+      gchar *id = utf8_name (line);
+      gboolean selected = *line && gst_corpus_src_selected (self, id);
+      g_free (id);
+      if (selected) {
         self->total_docs++;
         if (g_stat (line, &st) == 0)
           self->total_bytes += st.st_size;
@@ -1024,8 +1056,11 @@ gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gi
       "id", G_TYPE_STRING, doc->id, "size", G_TYPE_INT64, size, "mtime", G_TYPE_INT64, mtime,
       "seq", G_TYPE_UINT64, self->seq, "total-documents", G_TYPE_INT64, self->total_docs,
       "total-bytes", G_TYPE_INT64, self->total_bytes, NULL);
-  if (doc->path)
-    gst_structure_set (start, "path", G_TYPE_STRING, doc->path, NULL);
+  if (doc->path) {
+    gchar *p = utf8_name (doc->path);
+    gst_structure_set (start, "path", G_TYPE_STRING, p, NULL);
+    g_free (p);
+  }
   if (hash)
     gst_structure_set (start, "hash", G_TYPE_STRING, hash, NULL);
   push_document_event (self, start);
@@ -1212,8 +1247,11 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
       "total-documents", G_TYPE_INT64, self->total_docs,
       "total-bytes", G_TYPE_INT64, self->total_bytes,
       "invalid-utf8-offset", G_TYPE_INT64, bad_utf8, NULL);
-  if (doc->path)
-    gst_structure_set (start, "path", G_TYPE_STRING, doc->path, NULL);
+  if (doc->path) {
+    gchar *p = utf8_name (doc->path);
+    gst_structure_set (start, "path", G_TYPE_STRING, p, NULL);
+    g_free (p);
+  }
   push_document_event (self, start);
 
   const gchar *end_status = "complete";

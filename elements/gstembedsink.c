@@ -107,6 +107,9 @@ struct _GstEmbedSink
   guint64 n_written;
   gchar *identity;              /* embedding identity from the caps (sqlite) */
   gchar *model_dir;
+  gchar *pooling;               /* from the caps, for te-search */
+  gboolean normalized;
+  gboolean meta_dirty;          /* caps changed: the store's meta needs writing */
 
   /* the store, under store_lock (the resume query comes from the source's thread) */
   GMutex store_lock;
@@ -399,6 +402,7 @@ gst_embed_sink_stop (GstBaseSink * sink)
   g_mutex_unlock (&self->store_lock);
   g_clear_pointer (&self->identity, g_free);
   g_clear_pointer (&self->model_dir, g_free);
+  g_clear_pointer (&self->pooling, g_free);
   if (self->own_fd && self->fd >= 0) {
     if (close (self->fd) != 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, CLOSE, ("Error closing output: %s",
@@ -426,6 +430,11 @@ gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   self->identity = gst_text_embed_identity_from_structure (s);
   g_free (self->model_dir);
   self->model_dir = g_strdup (gst_structure_get_string (s, "model-dir"));
+  g_free (self->pooling);
+  self->pooling = g_strdup (gst_structure_get_string (s, "pooling"));
+  self->normalized = FALSE;
+  gst_structure_get_boolean (s, "normalized", &self->normalized);
+  self->meta_dirty = TRUE;
   GST_INFO_OBJECT (self, "%d dimensions, identity %s", self->dim,
       self->identity ? self->identity : "(none)");
   return TRUE;
@@ -551,6 +560,8 @@ gst_embed_sink_store_error (GstEmbedSink * self, const gchar * what, GError * er
 static gboolean
 gst_embed_sink_store_meta (GstEmbedSink * self, GError ** error)
 {
+  if (!self->meta_dirty)
+    return TRUE;
   gchar *dims = g_strdup_printf ("%d", self->dim);
   gboolean ok = te_store_set_meta (self->store, "dims", dims, error);
   g_free (dims);
@@ -562,6 +573,12 @@ gst_embed_sink_store_meta (GstEmbedSink * self, GError ** error)
   }
   if (ok && self->model_dir)
     ok = te_store_set_meta (self->store, "model_dir", self->model_dir, error);
+  if (ok && self->pooling)
+    ok = te_store_set_meta (self->store, "pooling", self->pooling, error);
+  if (ok)
+    ok = te_store_set_meta (self->store, "normalized", self->normalized ? "true" : "false",
+        error);
+  self->meta_dirty = !ok;
   return ok;
 }
 

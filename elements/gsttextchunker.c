@@ -812,6 +812,12 @@ gst_text_chunker_resolve_doc_id (GstTextChunker * self, gchar ** path)
   gst_query_unref (q);
   if (!id)
     id = g_strdup_printf ("doc-%u", self->doc_count);
+  if (!g_utf8_validate (id, -1, NULL)) {
+    /* a file name that is not UTF-8: ids go into JSON and stores */
+    gchar *valid = g_utf8_make_valid (id, -1);
+    g_free (id);
+    id = valid;
+  }
   return id;
 }
 

@@ -91,3 +91,142 @@ test_start_failure_text (GstElement * e)
   gst_object_unref (bus);
   return text;
 }
+
+/* ---- the order of what leaves an element --------------------------------------------------- */
+
+/* One letter per buffer or downstream event reaching a pad, in arrival order, and per error or
+ * warning posted on a bus, so a test can check the exact interleaving that GstHarness's
+ * separate buffer and event queues lose:
+ *   S stream-start  C caps  G segment  g gap  E EOS  B buffer
+ *   < textembed/document-start  > textembed/document-end  $ textembed/corpus-end
+ *   ! error message  ~ warning message  ? any other event */
+typedef struct
+{
+  GMutex lock;
+  GString *seq;
+  GstPad *pad;
+  gulong probe;
+  GstBus *bus;
+} TestRecorder;
+
+static inline gchar
+test_event_letter (GstEvent * ev)
+{
+  const GstStructure *s;
+  switch (GST_EVENT_TYPE (ev)) {
+    case GST_EVENT_STREAM_START:
+      return 'S';
+    case GST_EVENT_CAPS:
+      return 'C';
+    case GST_EVENT_SEGMENT:
+      return 'G';
+    case GST_EVENT_GAP:
+      return 'g';
+    case GST_EVENT_EOS:
+      return 'E';
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      s = gst_event_get_structure (ev);
+      if (s && gst_structure_has_name (s, "textembed/document-start"))
+        return '<';
+      if (s && gst_structure_has_name (s, "textembed/document-end"))
+        return '>';
+      if (s && gst_structure_has_name (s, "textembed/corpus-end"))
+        return '$';
+      return '?';
+    default:
+      return '?';
+  }
+}
+
+static inline void
+test_recorder_add (TestRecorder * r, gchar c)
+{
+  g_mutex_lock (&r->lock);
+  g_string_append_c (r->seq, c);
+  g_mutex_unlock (&r->lock);
+}
+
+static inline GstPadProbeReturn
+test_recorder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    test_recorder_add (user_data, 'B');
+  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    test_recorder_add (user_data, 'B');
+  else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
+    test_recorder_add (user_data, test_event_letter (GST_PAD_PROBE_INFO_EVENT (info)));
+  return GST_PAD_PROBE_OK;
+}
+
+static inline GstBusSyncReply
+test_recorder_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+    test_recorder_add (user_data, '!');
+  else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING)
+    test_recorder_add (user_data, '~');
+  return GST_BUS_PASS;
+}
+
+/* Record what reaches @pad (e.g. a harness's sinkpad) and, when @bus is not NULL, the errors
+ * and warnings posted on it. Free before the harness is torn down. */
+static inline TestRecorder *
+test_recorder_new (GstPad * pad, GstBus * bus)
+{
+  TestRecorder *r = g_new0 (TestRecorder, 1);
+  g_mutex_init (&r->lock);
+  r->seq = g_string_new (NULL);
+  r->pad = gst_object_ref (pad);
+  r->probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      test_recorder_probe, r, NULL);
+  if (bus) {
+    r->bus = gst_object_ref (bus);
+    gst_bus_set_sync_handler (bus, test_recorder_bus, r, NULL);
+  }
+  return r;
+}
+
+/* What was recorded so far; caller frees. */
+static inline gchar *
+test_recorder_get (TestRecorder * r)
+{
+  g_mutex_lock (&r->lock);
+  gchar *s = g_strdup (r->seq->str);
+  g_mutex_unlock (&r->lock);
+  return s;
+}
+
+static inline void
+test_recorder_free (TestRecorder * r)
+{
+  gst_pad_remove_probe (r->pad, r->probe);
+  gst_object_unref (r->pad);
+  if (r->bus) {
+    gst_bus_set_sync_handler (r->bus, NULL, NULL, NULL);
+    gst_object_unref (r->bus);
+  }
+  g_string_free (r->seq, TRUE);
+  g_mutex_clear (&r->lock);
+  g_free (r);
+}
+
+/* "sha256:" + the SHA-256 of @len bytes, as the document events spell a content hash. */
+static inline gchar *
+test_sha256 (const void *data, gsize len)
+{
+  gchar *hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+  gchar *s = g_strconcat ("sha256:", hex, NULL);
+  g_free (hex);
+  return s;
+}
+
+/* A custom downstream event (document-start/end, corpus-end) from a structure string such as
+ * "textembed/document-end, id=(string)a, status=(string)complete". */
+static inline GstEvent *
+test_document_event (const gchar * structure)
+{
+  GstStructure *s = gst_structure_from_string (structure, NULL);
+  fail_unless (s != NULL, "cannot parse %s", structure);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
