@@ -803,7 +803,7 @@ gst_text_chunker_resolve_doc_id (GstTextChunker * self, gchar ** path)
     if (uri) {
       id = g_str_has_prefix (uri, "file:") ? g_filename_from_uri (uri, NULL, NULL) : NULL;
       if (id)
-        *path = g_strdup (id);
+        *path = g_utf8_make_valid (id, -1);
       else
         id = g_strdup (uri);
       g_free (uri);
