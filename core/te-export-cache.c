@@ -3,6 +3,7 @@
 #include "te-export-cache.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
@@ -22,32 +23,40 @@ te_export_entry_free (TeExportEntry * entry)
   g_free (entry);
 }
 
-/* SHA-256 (hex) of a whole file, read through a mapping. */
+/* SHA-256 (hex) of a whole file, read in blocks: a mapping would add the whole file to the
+ * process's resident set while it is hashed (the weights are already in memory as fp32). */
 static char *
 sha256_file (const char *path, gint64 * size, GError ** error)
 {
-  GMappedFile *map = g_mapped_file_new (path, FALSE, error);
-  GChecksum *sum;
-  const guchar *p;
-  gsize len;
-  char *hex;
-
-  if (map == NULL)
+  FILE *f = fopen (path, "rb");
+  if (!f) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot open %s: %s", path,
+        g_strerror (e));
     return NULL;
-  p = (const guchar *) g_mapped_file_get_contents (map);
-  len = g_mapped_file_get_length (map);
-  sum = g_checksum_new (G_CHECKSUM_SHA256);
-  /* g_checksum_update() takes a gssize: feed large files in pieces. */
-  for (gsize off = 0; off < len;) {
-    gsize n = MIN (len - off, (gsize) 1 << 28);
-    g_checksum_update (sum, p + off, n);
-    off += n;
   }
-  hex = g_strdup (g_checksum_get_string (sum));
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guchar *block = g_malloc (1 << 20);
+  gint64 total = 0;
+  size_t n;
+  while ((n = fread (block, 1, 1 << 20, f)) > 0) {
+    g_checksum_update (sum, block, n);
+    total += n;
+  }
+  gboolean failed = ferror (f);
+  int e = errno;
+  fclose (f);
+  g_free (block);
+  if (failed) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot read %s: %s", path,
+        g_strerror (e));
+    g_checksum_free (sum);
+    return NULL;
+  }
+  char *hex = g_strdup (g_checksum_get_string (sum));
   g_checksum_free (sum);
-  g_mapped_file_unref (map);
   if (size)
-    *size = (gint64) len;
+    *size = total;
   return hex;
 }
 

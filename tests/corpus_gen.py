@@ -4,6 +4,8 @@ texts Debian installs (/usr/share/common-licenses), so that no third-party text 
 Every generator returns a Corpus: the files it wrote (id -> bytes) and, for each id, what the
 ingestion must make of it (status and the words its reason must contain), all computed here from
 the bytes themselves, independently of the code under test."""
+import hashlib
+import math
 import os
 import random
 from dataclasses import dataclass, field
@@ -160,14 +162,17 @@ def big_corpus(root, seed, n_small=2000, n_large=2, large_size=2 * 1024 * 1024, 
 
 
 def text_corpus(root, seed, n=120, sizes=(200, 6000), prefix=""):
-    """@n valid UTF-8 text files of @sizes bytes in a few nested directories."""
+    """@n valid UTF-8 text files of @sizes bytes (log-uniform: many small, a few large) in a few
+    nested directories."""
     rng = random.Random(seed)
     tm = TextMaker(rng)
     c = Corpus(Path(root))
+    lo, hi = math.log(sizes[0]), math.log(sizes[1])
     for i in range(n):
         d = _nested_dir(rng)
         name = f"{prefix}t{i:04d}.txt"
-        c.write(f"{d}/{name}" if d else name, tm.prose(rng.randint(*sizes)))
+        size = int(round(math.exp(rng.uniform(lo, hi))))
+        c.write(f"{d}/{name}" if d else name, tm.prose(size))
     return c
 
 
@@ -195,7 +200,6 @@ def mixed_utf8_bytes(rng, n_pieces):
 
 
 def file_sha256(data):
-    import hashlib
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
