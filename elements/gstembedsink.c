@@ -117,6 +117,9 @@ struct _GstEmbedSink
   GstStructure *doc;            /* document-start of the open document, NULL if none */
   gboolean doc_begun;           /* its transaction is open (first chunk seen) */
   gboolean doc_implicit;        /* no document events: framed by the meta's doc id */
+  /* ids the resume query saw while a document's transaction was open: marked seen only after
+   * it ends, so that a rollback cannot forget them (bounded by the pipeline's depth) */
+  GPtrArray *pending_seen;
   guint64 doc_chunks, doc_tokens;
 
   /* progress, under the object lock */
@@ -239,6 +242,7 @@ gst_embed_sink_init (GstEmbedSink * self)
   self->progress_interval = DEFAULT_PROGRESS_INTERVAL;
   self->fd = -1;
   g_mutex_init (&self->store_lock);
+  self->pending_seen = g_ptr_array_new_with_free_func (g_free);
   /* a file writer, not a renderer: do not wait for buffer timestamps */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
@@ -249,6 +253,7 @@ gst_embed_sink_finalize (GObject * object)
   GstEmbedSink *self = GST_EMBED_SINK (object);
   g_free (self->location);
   g_mutex_clear (&self->store_lock);
+  g_ptr_array_unref (self->pending_seen);
   G_OBJECT_CLASS (gst_embed_sink_parent_class)->finalize (object);
 }
 
@@ -376,6 +381,21 @@ gst_embed_sink_start (GstBaseSink * sink)
   return TRUE;
 }
 
+/* The document transaction has ended: remember the ids seen meanwhile. Store lock held. */
+static void
+gst_embed_sink_flush_seen (GstEmbedSink * self)
+{
+  for (guint i = 0; self->store && i < self->pending_seen->len; i++) {
+    GError *err = NULL;
+    if (!te_store_mark_seen (self->store, g_ptr_array_index (self->pending_seen, i), &err)) {
+      GST_WARNING_OBJECT (self, "could not remember \"%s\": %s",
+          (const gchar *) g_ptr_array_index (self->pending_seen, i), err->message);
+      g_error_free (err);
+    }
+  }
+  g_ptr_array_set_size (self->pending_seen, 0);
+}
+
 /* Drop the open document (flush, stop, error): its transaction is rolled back. */
 static void
 gst_embed_sink_drop_document (GstEmbedSink * self)
@@ -384,6 +404,7 @@ gst_embed_sink_drop_document (GstEmbedSink * self)
   if (self->store && self->doc_begun)
     te_store_doc_abort (self->store);
   self->doc_begun = FALSE;
+  gst_embed_sink_flush_seen (self);
   self->doc_implicit = FALSE;
   g_clear_pointer (&self->doc, gst_structure_free);
   self->doc_chunks = self->doc_tokens = 0;
@@ -633,6 +654,7 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
     ok = te_store_doc_commit (self->store, &doc, &err);
   }
   self->doc_begun = FALSE;
+  gst_embed_sink_flush_seen (self);
   if (!ok)
     return gst_embed_sink_store_error (self, "write the document", err);
   GST_DEBUG_OBJECT (self, "document \"%s\" %s: %" G_GUINT64_FORMAT " chunks", id,
@@ -846,6 +868,7 @@ gst_embed_sink_document_event (GstEmbedSink * self, GstEvent * event)
     else if (self->doc_begun)
       te_store_doc_abort (self->store);   /* a start without end: upstream gave it up */
     self->doc_begun = FALSE;
+    gst_embed_sink_flush_seen (self);
     self->doc_implicit = FALSE;
     g_clear_pointer (&self->doc, gst_structure_free);
     self->doc = gst_structure_copy (st);
@@ -926,6 +949,7 @@ gst_embed_sink_event (GstBaseSink * sink, GstEvent * event)
         else if (self->doc_begun)
           te_store_doc_abort (self->store);     /* never ended: not complete */
         self->doc_begun = self->doc_implicit = FALSE;
+        gst_embed_sink_flush_seen (self);
         g_clear_pointer (&self->doc, gst_structure_free);
         g_mutex_unlock (&self->store_lock);
         if (!ok) {
@@ -966,7 +990,9 @@ gst_embed_sink_query (GstBaseSink * sink, GstQuery * query)
   GError *err = NULL;
   g_mutex_lock (&self->store_lock);
   if (self->store && id) {
-    if (!te_store_mark_seen (self->store, id, &err)) {
+    if (self->doc_begun) {
+      g_ptr_array_add (self->pending_seen, g_strdup (id));
+    } else if (!te_store_mark_seen (self->store, id, &err)) {
       GST_WARNING_OBJECT (self, "could not remember \"%s\": %s", id, err->message);
       g_clear_error (&err);
     }
