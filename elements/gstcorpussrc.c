@@ -56,6 +56,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -677,21 +678,24 @@ walk_next (GstCorpusSrc * self, GPtrArray * walk, const gchar * root, gchar ** r
   return FALSE;
 }
 
-/* One line of @f without its newline, or NULL at the end. */
+/* One line of @f without its newline (or CR LF), or NULL at the end. */
 static gchar *
 read_line (FILE * f)
 {
-  GString *line = g_string_new (NULL);
-  int ch;
-  while ((ch = getc (f)) != EOF && ch != '\n')
-    g_string_append_c (line, (gchar) ch);
-  if (ch == EOF && line->len == 0) {
-    g_string_free (line, TRUE);
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t n = getline (&buf, &cap, f);
+  if (n < 0) {
+    free (buf);
     return NULL;
   }
-  if (line->len > 0 && line->str[line->len - 1] == '\r')
-    g_string_truncate (line, line->len - 1);
-  return g_string_free (line, FALSE);
+  if (n > 0 && buf[n - 1] == '\n')
+    buf[--n] = '\0';
+  if (n > 0 && buf[n - 1] == '\r')
+    buf[--n] = '\0';
+  gchar *line = g_strndup (buf, n);
+  free (buf);
+  return line;
 }
 
 /* A member of @obj as a string (strings as they are, integers printed). */
