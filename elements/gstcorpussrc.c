@@ -600,6 +600,8 @@ walk_level_free (WalkLevel * level)
   g_free (level);
 }
 
+/* Entries sort by their sort key: the name, with "/" appended for a directory, so that a
+ * depth-first walk lists paths in plain byte order ("b-x" < "b.txt" < "b/c" < "b0"). */
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -625,8 +627,13 @@ walk_push (GstCorpusSrc * self, GPtrArray * walk, const gchar * root, const gcha
   level->rel = g_strdup (rel);
   level->names = g_ptr_array_new_with_free_func (g_free);
   const gchar *name;
-  while ((name = g_dir_read_name (dir)))
-    g_ptr_array_add (level->names, g_strdup (name));
+  while ((name = g_dir_read_name (dir))) {
+    gchar *child = g_build_filename (full, name, NULL);
+    struct stat lst;
+    gboolean is_dir = lstat (child, &lst) == 0 && S_ISDIR (lst.st_mode);
+    g_free (child);
+    g_ptr_array_add (level->names, g_strconcat (name, is_dir ? "/" : "", NULL));
+  }
   g_dir_close (dir);
   g_ptr_array_sort (level->names, compare_names);
   g_ptr_array_add (walk, level);
@@ -647,8 +654,11 @@ walk_next (GstCorpusSrc * self, GPtrArray * walk, const gchar * root, gchar ** r
       g_ptr_array_remove_index (walk, walk->len - 1);
       continue;
     }
-    const gchar *name = g_ptr_array_index (level->names, level->next++);
+    const gchar *key = g_ptr_array_index (level->names, level->next++);
+    gsize klen = strlen (key);
+    gchar *name = g_strndup (key, klen > 0 && key[klen - 1] == '/' ? klen - 1 : klen);
     gchar *r = *level->rel ? g_strconcat (level->rel, "/", name, NULL) : g_strdup (name);
+    g_free (name);
     gchar *full = g_build_filename (root, r, NULL);
     struct stat lst, st;
     if (lstat (full, &lst) != 0) {
@@ -715,6 +725,21 @@ json_member_string (JsonObject * obj, const gchar * name)
   return NULL;
 }
 
+/* Does the JSON text hold an escaped NUL character (\u0000, not an escaped backslash followed by
+ * "u0000")? json-glib's strings end at a NUL, so such a text would be cut short. */
+static gboolean
+json_has_nul (const gchar * line)
+{
+  for (const gchar * p = strstr (line, "u0000"); p; p = strstr (p + 1, "u0000")) {
+    gsize backslashes = 0;
+    for (const gchar * q = p; q > line && q[-1] == '\\'; q--)
+      backslashes++;
+    if (backslashes % 2 == 1)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* Parse one JSON Lines record into @doc. FALSE for a blank line. */
 static gboolean
 parse_jsonl_line (GstCorpusSrc * self, const gchar * line, CorpusDoc * doc)
@@ -744,6 +769,8 @@ parse_jsonl_line (GstCorpusSrc * self, const gchar * line, CorpusDoc * doc)
   if (!doc->id) {
     doc->id = g_strdup_printf ("line %" G_GUINT64_FORMAT, self->line_no);
     doc->skip_reason = g_strdup_printf ("no string or integer \"%s\" member", id_field);
+  } else if (json_has_nul (line)) {
+    doc->skip_reason = g_strdup ("binary (a NUL character, \\u0000, in the record)");
   } else if (!text) {
     doc->skip_reason = g_strdup_printf ("no string \"%s\" member", text_field);
   } else {
@@ -859,7 +886,7 @@ gst_corpus_src_count (GstCorpusSrc * self)
       g_free (id);
       if (selected) {
         self->total_docs++;
-        if (g_stat (line, &st) == 0)
+        if (g_stat (line, &st) == 0 && S_ISREG (st.st_mode))
           self->total_bytes += st.st_size;
       }
     } else {

@@ -660,10 +660,13 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
   GST_DEBUG_OBJECT (self, "document \"%s\" %s: %" G_GUINT64_FORMAT " chunks", id,
       reason ? "skipped" : "committed", doc.n_chunks);
   GST_OBJECT_LOCK (self);
-  if (reason)
+  if (reason) {
     self->docs_skipped++;
-  else
+  } else {
     self->docs_complete++;
+    self->chunks += doc.n_chunks;
+    self->tokens += doc.n_tokens;
+  }
   if (size > 0) {
     self->bytes_done += size;
     self->bytes_embedded += size;
@@ -734,10 +737,7 @@ gst_embed_sink_render_sqlite (GstEmbedSink * self, GstBuffer * buf, GstTextChunk
   }
   g_mutex_unlock (&self->store_lock);
   if (ret == GST_FLOW_OK) {
-    GST_OBJECT_LOCK (self);
-    self->chunks++;
-    self->tokens += m->n_tokens;
-    GST_OBJECT_UNLOCK (self);
+    /* chunks and tokens count in the progress once their document commits */
     self->n_written++;
     gst_embed_sink_post_progress (self, FALSE);
   }

@@ -942,6 +942,165 @@ GST_START_TEST (test_resume_query)
 }
 GST_END_TEST;
 
+/* The status query comes between the hash pass and the send pass: a file changed there (as
+ * if by another process) ends as skipped, "changed while being read", after its bytes; one
+ * removed there too ("cannot open"); both with a warning, both counted as skipped. */
+static gchar *change_dir;
+
+static gboolean
+change_files_on_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstStructure *s = gst_text_embed_query_get_document_status (query);
+  if (!s)
+    return answer->harness_query (pad, parent, query);
+  const gchar *id = gst_structure_get_string (s, "id");
+  gchar *path = g_build_filename (change_dir, id, NULL);
+  if (!strcmp (id, "a.txt"))
+    g_file_set_contents (path, "Hello, world. A changed document!\n", -1, NULL);
+  else if (!strcmp (id, "z.txt"))
+    g_unlink (path);
+  g_free (path);
+  return FALSE;
+}
+
+GST_START_TEST (test_changed_while_read)
+{
+  gchar *dir = make_tree ();
+  change_dir = dir;
+  StatusAnswer a = { NULL };
+  answer = &a;
+  GstBus *bus;
+  GstHarness *h = corpus_harness (&bus, "location", dir, "include", "a.txt,z.txt,A.txt", NULL);
+  a.harness_query = GST_PAD_QUERYFUNC (h->sinkpad);
+  gst_pad_set_query_function (h->sinkpad, change_files_on_query);
+  CorpusOut out = run_corpus (h, bus, 65536);
+  fail_unless_equals_int (out.docs->len, 3);
+  OutDoc *d = find_doc (&out, "A.txt");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  d = find_doc (&out, "a.txt");
+  const gchar *old = "Hello, world. A short document.\n";
+  gchar *hash = test_sha256 (old, strlen (old));
+  fail_unless_equals_string (gst_structure_get_string (d->start, "hash"), hash);
+  g_free (hash);
+  fail_unless_equals_int64 (get_int64 (d->start, "size"), strlen (old));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "reason"),
+      "changed while being read");
+  d = find_doc (&out, "z.txt");
+  fail_unless_equals_int (d->data->len, 0);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "reason"),
+      "cannot open: No such file or directory");
+  fail_unless (out.corpus_end);
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg && strstr (msg, "a.txt") && strstr (msg, "changed while being read"), "%s",
+      msg);
+  g_free (msg);
+  msg = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg && strstr (msg, "z.txt"), "%s", msg);
+  g_free (msg);
+  gint64 skipped;
+  g_object_get (h->element, "documents-skipped", &skipped, NULL);
+  fail_unless_equals_int64 (skipped, 2);
+  corpus_out_clear (&out);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  answer = NULL;
+  change_dir = NULL;
+  remove_tree (dir);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* PLAYING -> READY -> PLAYING reads the corpus again from the start, counters reset. */
+GST_START_TEST (test_restart)
+{
+  gchar *dir = make_tree ();
+  GstBus *bus;
+  GstHarness *h = corpus_harness (&bus, "location", dir, "include", "*.txt", NULL);
+  CorpusOut run1 = run_corpus (h, bus, 65536);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  /* the harness keeps the first run's sticky events on its pad: drop what it queued */
+  GstEvent *ev;
+  while ((ev = gst_harness_try_pull_event (h)))
+    gst_event_unref (ev);
+  CorpusOut run2 = run_corpus (h, bus, 65536);
+  fail_unless_equals_int (run2.docs->len, run1.docs->len);
+  fail_unless_equals_string (run2.seq, run1.seq);
+  for (guint i = 0; i < run1.docs->len; i++) {
+    OutDoc *x = g_ptr_array_index (run1.docs, i), *y = g_ptr_array_index (run2.docs, i);
+    fail_unless (gst_structure_is_equal (x->start, y->start));
+    fail_unless (gst_structure_is_equal (x->end, y->end));
+    fail_unless (x->data->len == y->data->len && (x->data->len == 0
+            || !memcmp (x->data->data, y->data->data, x->data->len)));
+  }
+  gint64 listed, skipped;
+  g_object_get (h->element, "documents-listed", &listed, "documents-skipped", &skipped, NULL);
+  fail_unless_equals_int64 (listed, run1.docs->len);
+  fail_unless_equals_int64 (skipped, 1);
+  corpus_out_clear (&run1);
+  corpus_out_clear (&run2);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  remove_tree (dir);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* A JSON Lines text holding U+0000 ("\u0000", valid JSON) is either sent whole or skipped as
+ * binary like a file with a NUL byte; never cut at the NUL without a word. */
+GST_START_TEST (test_jsonl_nul_not_truncated)
+{
+  gchar *dir = g_dir_make_tmp ("corpussrc-XXXXXX", NULL);
+  write_file (dir, "c.jsonl", "{\"_id\": \"nul\", \"text\": \"abc\\u0000def\"}\n", -1);
+  gchar *path = g_build_filename (dir, "c.jsonl", NULL);
+  GstBus *bus;
+  GstHarness *h = corpus_harness (&bus, "location", path, NULL);
+  CorpusOut out = run_corpus (h, bus, 65536);
+  fail_unless_equals_int (out.docs->len, 1);
+  OutDoc *d = g_ptr_array_index (out.docs, 0);
+  const gchar *status = gst_structure_get_string (d->end, "status");
+  if (!g_strcmp0 (status, "complete")) {
+    fail_unless_equals_int64 (get_int64 (d->start, "size"), 7);
+    fail_unless (d->data->len == 7 && !memcmp (d->data->data, "abc\0def", 7),
+        "text sent as %u bytes \"%.*s\"", d->data->len, (int) d->data->len, d->data->data);
+  } else {
+    fail_unless_equals_string (status, "skipped");
+    fail_unless (strstr (gst_structure_get_string (d->end, "reason"), "NUL"));
+  }
+  corpus_out_clear (&out);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (path);
+  remove_tree (dir);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* count-total=false: no listing pass, so the totals are unknown (-1) in every start. */
+GST_START_TEST (test_no_count_total)
+{
+  gchar *dir = make_tree ();
+  GstBus *bus;
+  GstHarness *h = corpus_harness (&bus, "location", dir, "count-total", "false", NULL);
+  CorpusOut out = run_corpus (h, bus, 65536);
+  GPtrArray *want = sorted_ids (tree_ids);
+  check_ids (&out, want);
+  for (guint i = 0; i < out.docs->len; i++) {
+    OutDoc *d = g_ptr_array_index (out.docs, i);
+    fail_unless_equals_int64 (get_int64 (d->start, "total-documents"), -1);
+    fail_unless_equals_int64 (get_int64 (d->start, "total-bytes"), -1);
+  }
+  g_ptr_array_unref (want);
+  corpus_out_clear (&out);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  remove_tree (dir);
+  g_free (dir);
+}
+GST_END_TEST;
+
 static Suite *
 corpussrc_suite (void)
 {
@@ -959,6 +1118,10 @@ corpussrc_suite (void)
   tcase_add_test (tc, test_jsonl_fields);
   tcase_add_test (tc, test_start_failures);
   tcase_add_test (tc, test_resume_query);
+  tcase_add_test (tc, test_changed_while_read);
+  tcase_add_test (tc, test_restart);
+  tcase_add_test (tc, test_jsonl_nul_not_truncated);
+  tcase_add_test (tc, test_no_count_total);
   return s;
 }
 

@@ -852,6 +852,564 @@ GST_START_TEST (test_max_latency_pause_resume)
 }
 GST_END_TEST;
 
+/* ---- documents: framing events, invalid UTF-8 policies ------------------------------------- */
+
+/* What left the chunker, split into documents by its framing events. */
+typedef struct
+{
+  GstStructure *start, *end;
+  GPtrArray *chunks;            /* GstBuffer */
+} ChunkDoc;
+
+typedef struct
+{
+  gchar *frame;                 /* the recorded letters without S, C, G, E: "<BB>~<B>" */
+  GPtrArray *docs;              /* ChunkDoc */
+} ChunkOut;
+
+static void
+chunk_doc_free (ChunkDoc * d)
+{
+  if (d->start)
+    gst_structure_free (d->start);
+  if (d->end)
+    gst_structure_free (d->end);
+  g_ptr_array_unref (d->chunks);
+  g_free (d);
+}
+
+static void
+chunk_out_clear (ChunkOut * out)
+{
+  g_free (out->frame);
+  g_ptr_array_unref (out->docs);
+}
+
+/* Everything the recorder saw, taken from the harness's queues in that order. Every chunk
+ * must be inside a document, every end must close the open document with the same id. */
+static ChunkOut
+collect_chunks (GstHarness * h, TestRecorder * r)
+{
+  ChunkOut out = { NULL, g_ptr_array_new_with_free_func ((GDestroyNotify) chunk_doc_free) };
+  gchar *seq = test_recorder_get (r);
+  GString *frame = g_string_new (NULL);
+  ChunkDoc *doc = NULL;
+  for (const gchar * c = seq; *c; c++) {
+    if (*c == '!' || *c == '~') {
+      g_string_append_c (frame, *c);
+      continue;
+    }
+    if (*c == 'B') {
+      GstBuffer *b = gst_harness_try_pull (h);
+      fail_unless (b != NULL);
+      fail_unless (doc != NULL, "a chunk outside a document: %s", seq);
+      g_ptr_array_add (doc->chunks, b);
+      g_string_append_c (frame, 'B');
+      continue;
+    }
+    GstEvent *ev = gst_harness_try_pull_event (h);
+    fail_unless (ev != NULL);
+    fail_unless_equals_int (test_event_letter (ev), *c);
+    const GstStructure *s = gst_event_get_structure (ev);
+    if (*c == '<') {
+      fail_unless (doc == NULL, "a start inside a document: %s", seq);
+      doc = g_new0 (ChunkDoc, 1);
+      doc->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
+      doc->start = gst_structure_copy (s);
+      g_ptr_array_add (out.docs, doc);
+      g_string_append_c (frame, '<');
+    } else if (*c == '>') {
+      fail_unless (doc != NULL, "an end outside a document: %s", seq);
+      fail_unless_equals_string (gst_structure_get_string (s, "id"),
+          gst_structure_get_string (doc->start, "id"));
+      doc->end = gst_structure_copy (s);
+      doc = NULL;
+      g_string_append_c (frame, '>');
+    } else if (*c == '?' || *c == '$') {
+      g_string_append_c (frame, *c);
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless (gst_harness_try_pull (h) == NULL);
+  fail_unless (gst_harness_try_pull_event (h) == NULL);
+  g_free (seq);
+  out.frame = g_string_free (frame, FALSE);
+  return out;
+}
+
+/* A harness with a recorder on its sink pad and a bus (errors and warnings recorded too),
+ * text caps set. */
+static GstHarness *
+doc_harness (const gchar * policy, GstBus ** bus, TestRecorder ** r)
+{
+  /* invalid-utf8 is read when the element starts: set it before the harness does */
+  GstElement *e = gst_element_factory_make ("textchunker", NULL);
+  g_object_set (e, "max-tokens", 12, "max-latency", 0, NULL);
+  if (policy)
+    gst_util_set_object_arg (G_OBJECT (e), "invalid-utf8", policy);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (e, *bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  *r = test_recorder_new (h->sinkpad, *bus);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  return h;
+}
+
+static void
+doc_harness_free (GstHarness * h, GstBus * bus, TestRecorder * r)
+{
+  test_recorder_free (r);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+static guint64
+doc_uint64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v;
+  fail_unless (gst_structure_get_uint64 (s, field, &v), "no guint64 %s in %" GST_PTR_FORMAT,
+      field, s);
+  return v;
+}
+
+/* The chunks of @d tile [0, @len) of @text (overlap 0), with offsets, metadata and text, and the
+ * document-end counts them. Returns the summed tokens. */
+static guint64
+check_doc_chunks (const ChunkDoc * d, const gchar * text, gsize len)
+{
+  const gchar *id = gst_structure_get_string (d->start, "id");
+  guint64 pos = 0, tokens = 0;
+  fail_unless (d->chunks->len > 0);
+  for (guint i = 0; i < d->chunks->len; i++) {
+    GstBuffer *b = g_ptr_array_index (d->chunks, i);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+    fail_unless (m != NULL);
+    fail_unless_equals_string (m->doc_id, id);
+    fail_unless_equals_uint64 (m->index, i);
+    fail_unless_equals_uint64 (m->start, pos);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), m->start);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (b), m->end);
+    fail_unless_equals_uint64 (gst_buffer_get_size (b), m->end - m->start);
+    fail_unless (gst_buffer_memcmp (b, 0, text + m->start, m->end - m->start) == 0);
+    fail_unless (m->text_len == m->end - m->start
+        && memcmp (m->text, text + m->start, m->text_len) == 0);
+    fail_unless (m->n_tokens > 2 && m->n_tokens <= 12);
+    tokens += m->n_tokens;
+    pos = m->end;
+  }
+  fail_unless_equals_uint64 (pos, len);
+  return tokens;
+}
+
+static const gchar doc_one[] = "The first document has a few sentences. Each of them is short. "
+    "But together they need more than one chunk of twelve tokens, caf\xc3\xa9 included.\n";
+static const gchar doc_two[] = "A second document, shorter. Still two chunks at least.";
+
+static GstEvent *
+start_event (const gchar * id, const gchar * hash, guint64 seq, gint64 bad)
+{
+  GstStructure *s = gst_structure_new ("textembed/document-start", "id", G_TYPE_STRING, id,
+      "path", G_TYPE_STRING, "/corpus/file.txt", "size", G_TYPE_INT64, (gint64) 1234,
+      "mtime", G_TYPE_INT64, (gint64) 1700000000, "seq", G_TYPE_UINT64, seq,
+      "total-documents", G_TYPE_INT64, (gint64) 2, "total-bytes", G_TYPE_INT64, (gint64) 5678,
+      "invalid-utf8-offset", G_TYPE_INT64, bad, NULL);
+  if (hash)
+    gst_structure_set (s, "hash", G_TYPE_STRING, hash, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
+
+static GstEvent *
+end_event (const gchar * id, const gchar * reason)
+{
+  GstStructure *s = gst_structure_new ("textembed/document-end", "id", G_TYPE_STRING, id,
+      "status", G_TYPE_STRING, reason ? "skipped" : "complete", NULL);
+  if (reason)
+    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
+
+/* Upstream's document events are consumed and re-sent, once each, around the chunks: the start
+ * with every field upstream gave, the end with chunks, tokens, bytes and the hash (upstream's,
+ * else the SHA-256 of the bytes). Indices and offsets restart with each document. */
+GST_START_TEST (test_document_events)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness (NULL, &bus, &r);
+  GstEvent *start1 = start_event ("one", "sha256:from-upstream", 0, -1);
+  GstStructure *want_start1 = gst_structure_copy (gst_event_get_structure (start1));
+  fail_unless (gst_harness_push_event (h, start1));
+  fail_unless_equals_int (test_push_pieces (h, doc_one, strlen (doc_one), 7), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("one", NULL)));
+  fail_unless (gst_harness_push_event (h, start_event ("two", NULL, 1, -1)));
+  fail_unless_equals_int (test_push_pieces (h, doc_two, strlen (doc_two), 5), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("two", NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  fail_unless (g_regex_match_simple ("^<BB+><BB+>$", out.frame, 0, 0), "%s", out.frame);
+
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  fail_unless (gst_structure_is_equal (d->start, want_start1), "%" GST_PTR_FORMAT, d->start);
+  guint64 tokens = check_doc_chunks (d, doc_one, strlen (doc_one));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  fail_unless (!gst_structure_has_field (d->end, "reason"));
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "chunks"), d->chunks->len);
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "tokens"), tokens);
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "bytes"), strlen (doc_one));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "hash"), "sha256:from-upstream");
+
+  d = g_ptr_array_index (out.docs, 1);
+  fail_unless_equals_string (gst_structure_get_string (d->start, "id"), "two");
+  fail_unless_equals_uint64 (doc_uint64 (d->start, "seq"), 1);
+  tokens = check_doc_chunks (d, doc_two, strlen (doc_two));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "chunks"), d->chunks->len);
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "tokens"), tokens);
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "bytes"), strlen (doc_two));
+  gchar *hash = test_sha256 (doc_two, strlen (doc_two));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "hash"), hash);
+  g_free (hash);
+
+  gst_structure_free (want_start1);
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* Plain input without events (filesrc): a document-start at the first byte and a document-end
+ * at EOS or at a new STREAM_START are made up, with the SHA-256 of the bytes; ids doc-N. */
+GST_START_TEST (test_unframed_documents)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness (NULL, &bus, &r);
+  fail_unless_equals_int (test_push_pieces (h, doc_one, strlen (doc_one), 11), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_stream_start ("second")));
+  fail_unless_equals_int (test_push_pieces (h, doc_two, strlen (doc_two), 3), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  fail_unless (g_regex_match_simple ("^<BB+><BB+>$", out.frame, 0, 0), "%s", out.frame);
+  const gchar *texts[] = { doc_one, doc_two };
+  for (guint i = 0; i < 2; i++) {
+    ChunkDoc *d = g_ptr_array_index (out.docs, i);
+    gchar *id = g_strdup_printf ("doc-%u", i);
+    fail_unless_equals_string (gst_structure_get_string (d->start, "id"), id);
+    g_free (id);
+    fail_unless_equals_uint64 (doc_uint64 (d->start, "seq"), i);
+    guint64 tokens = check_doc_chunks (d, texts[i], strlen (texts[i]));
+    fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+    fail_unless_equals_uint64 (doc_uint64 (d->end, "chunks"), d->chunks->len);
+    fail_unless_equals_uint64 (doc_uint64 (d->end, "tokens"), tokens);
+    fail_unless_equals_uint64 (doc_uint64 (d->end, "bytes"), strlen (texts[i]));
+    gchar *hash = test_sha256 (texts[i], strlen (texts[i]));
+    fail_unless_equals_string (gst_structure_get_string (d->end, "hash"), hash);
+    g_free (hash);
+  }
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* Upstream's skipped documents (corpussrc's empty or unreadable files: a start and a skipped
+ * end, no text) pass as start + skipped end with upstream's reason; an end without a start
+ * still gets its start. */
+GST_START_TEST (test_upstream_skipped_documents)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness (NULL, &bus, &r);
+  fail_unless (gst_harness_push_event (h, start_event ("empty.txt", NULL, 0, -1)));
+  fail_unless (gst_harness_push_event (h, end_event ("empty.txt", "empty document")));
+  fail_unless (gst_harness_push_event (h, end_event ("orphan", "cannot open: gone")));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  ChunkOut out = collect_chunks (h, r);
+  fail_unless_equals_string (out.frame, "<><>");
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "reason"), "empty document");
+  d = g_ptr_array_index (out.docs, 1);
+  fail_unless_equals_string (gst_structure_get_string (d->start, "id"), "orphan");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  fail_unless_equals_string (gst_structure_get_string (d->end, "reason"), "cannot open: gone");
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* Text of chunks of @d concatenated. */
+static GString *
+doc_text (const ChunkDoc * d)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < d->chunks->len; i++) {
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (g_ptr_array_index (d->chunks, i));
+    g_string_append_len (s, m->text, m->text_len);
+  }
+  return s;
+}
+
+static const gchar bad_doc[] = "First sentence here. Second sentence follows it. "
+    "Third one too. \xff and what comes after the bad byte.";
+#define BAD_AT 64
+
+/* invalid-utf8=error: the chunks of the text before the bad byte are pushed, then the document
+ * ends as skipped with the offset in the reason, then the error names document and offset. The
+ * same for framed and unframed input. */
+GST_START_TEST (test_invalid_utf8_error_policy)
+{
+  fail_unless_equals_int ((guchar) bad_doc[BAD_AT], 0xff);
+  for (int framed = 0; framed < 2; framed++) {
+    GstBus *bus;
+    TestRecorder *r;
+    GstHarness *h = doc_harness ("error", &bus, &r);
+    if (framed)
+      fail_unless (gst_harness_push_event (h, start_event ("bad-doc", NULL, 0, -1)));
+    else
+      g_object_set (h->element, "document-id", "bad-doc", NULL);
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (bad_doc,
+                BAD_AT - 10)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_memdup (bad_doc + BAD_AT - 10,
+                sizeof bad_doc - 1 - (BAD_AT - 10))), GST_FLOW_ERROR);
+
+    ChunkOut out = collect_chunks (h, r);
+    fail_unless (g_regex_match_simple ("^<BB+>!$", out.frame, 0, 0), "%s", out.frame);
+    ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+    GString *text = doc_text (d);
+    fail_unless_equals_string (text->str, "First sentence here. Second sentence follows it. "
+        "Third one too. ");
+    g_string_free (text, TRUE);
+    fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+    const gchar *reason = gst_structure_get_string (d->end, "reason");
+    fail_unless (reason && strstr (reason, "at byte 64"), "%s", reason);
+    gchar *msg = test_pop_message_text (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg && strstr (msg, "bad-doc") && strstr (msg, "at byte 64"), "%s", msg);
+    g_free (msg);
+    chunk_out_clear (&out);
+    doc_harness_free (h, bus, r);
+  }
+}
+GST_END_TEST;
+
+/* Python's bytes.decode ("utf-8", "replace") (the WHATWG decoder): each maximal subpart of an
+ * ill-formed sequence (Unicode table 3-7) becomes U+FFFD. */
+static GString *
+replace_decode (const guint8 * s, gsize len)
+{
+  GString *out = g_string_new (NULL);
+  gsize i = 0;
+  while (i < len) {
+    guint8 c = s[i], lo = 0x80, hi = 0xbf;
+    gsize n;
+    if (c < 0x80) {
+      g_string_append_c (out, c);
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      g_string_append (out, "\xef\xbf\xbd");
+      i++;
+      continue;
+    }
+    gsize k = 1;
+    while (k < n && i + k < len && s[i + k] >= (k == 1 ? lo : 0x80)
+        && s[i + k] <= (k == 1 ? hi : 0xbf))
+      k++;
+    if (k == n)
+      g_string_append_len (out, (const gchar *) s + i, n);
+    else
+      g_string_append (out, "\xef\xbf\xbd");
+    i += k;
+  }
+  return out;
+}
+
+static const gchar replace_src[] = "Caf\xc3\xa9 ok. Bad \xff byte. Truncated \xe2\x82 seq. "
+    "Surrogate \xed\xa0\x80 here. Overlong \xc0\xaf too. Big \xf4\x90\x80\x80 end. "
+    "Lone \x80 cont. Cut at end \xe2\x82";
+/* what Python 3.11 gives for replace_src */
+static const gchar replace_want[] = "Caf\xc3\xa9 ok. Bad \xef\xbf\xbd byte. Truncated "
+    "\xef\xbf\xbd seq. Surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd here. Overlong "
+    "\xef\xbf\xbd\xef\xbf\xbd too. Big \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end. "
+    "Lone \xef\xbf\xbd cont. Cut at end \xef\xbf\xbd";
+
+/* invalid-utf8=replace: chunk texts hold U+FFFD exactly where Python's decoder puts it, while
+ * GST_BUFFER_OFFSET/OFFSET_END and the meta's start/end count source bytes and tile the source.
+ * Input in 3-byte pieces: ill-formed sequences are cut across buffers too. */
+GST_START_TEST (test_invalid_utf8_replace_policy)
+{
+  gsize len = sizeof replace_src - 1;
+  GString *oracle = replace_decode ((const guint8 *) replace_src, len);
+  fail_unless_equals_string (oracle->str, replace_want);
+  g_string_free (oracle, TRUE);
+
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness ("replace", &bus, &r);
+  fail_unless (gst_harness_push_event (h, start_event ("replaced", NULL, 0, 14)));
+  fail_unless_equals_int (test_push_pieces (h, replace_src, len, 3), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("replaced", NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  fail_unless (g_regex_match_simple ("^<BBB+>$", out.frame, 0, 0), "%s", out.frame);
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  guint64 pos = 0;
+  GString *all = g_string_new (NULL);
+  for (guint i = 0; i < d->chunks->len; i++) {
+    GstBuffer *b = g_ptr_array_index (d->chunks, i);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (b);
+    fail_unless_equals_uint64 (m->index, i);
+    fail_unless_equals_uint64 (m->start, pos);
+    fail_unless (m->end > m->start && m->end <= len);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), m->start);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (b), m->end);
+    GString *want = replace_decode ((const guint8 *) replace_src + m->start, m->end - m->start);
+    fail_unless_equals_int (m->text_len, want->len);
+    fail_unless (memcmp (m->text, want->str, want->len) == 0, "chunk %u: \"%s\", want \"%s\"",
+        i, m->text, want->str);
+    fail_unless_equals_int (gst_buffer_get_size (b), want->len);
+    fail_unless (gst_buffer_memcmp (b, 0, want->str, want->len) == 0);
+    g_string_free (want, TRUE);
+    g_string_append_len (all, m->text, m->text_len);
+    pos = m->end;
+  }
+  fail_unless_equals_uint64 (pos, len);
+  fail_unless_equals_string (all->str, replace_want);
+  g_string_free (all, TRUE);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "bytes"), len);
+  gchar *hash = test_sha256 (replace_src, len);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "hash"), hash);
+  g_free (hash);
+  fail_unless (test_pop_message_text (bus, GST_MESSAGE_ERROR | GST_MESSAGE_WARNING) == NULL);
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* invalid-utf8=skip-document: the document ends as skipped (offset in the reason) with a
+ * warning, the rest of its bytes are dropped, and the next documents are chunked as usual. */
+GST_START_TEST (test_invalid_utf8_skip_policy)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness ("skip-document", &bus, &r);
+  fail_unless (gst_harness_push_event (h, start_event ("bad-doc", NULL, 0, -1)));
+  fail_unless_equals_int (test_push_pieces (h, bad_doc, sizeof bad_doc - 1, 10), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("bad-doc", NULL)));
+  fail_unless (gst_harness_push_event (h, start_event ("good", NULL, 1, -1)));
+  fail_unless_equals_int (test_push_pieces (h, doc_two, strlen (doc_two), 10), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("good", NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  /* the chunks before the bad byte were out already (a store rolls them back) */
+  fail_unless (g_regex_match_simple ("^<B*>~<BB+>$", out.frame, 0, 0), "%s", out.frame);
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  GString *text = doc_text (d);
+  fail_unless (g_str_has_prefix ("First sentence here. Second sentence follows it. "
+          "Third one too. ", text->str), "%s", text->str);
+  g_string_free (text, TRUE);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  const gchar *reason = gst_structure_get_string (d->end, "reason");
+  fail_unless (reason && strstr (reason, "at byte 64"), "%s", reason);
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg && strstr (msg, "bad-doc") && strstr (msg, "at byte 64"), "%s", msg);
+  g_free (msg);
+  fail_unless (test_pop_message_text (bus, GST_MESSAGE_ERROR) == NULL);
+
+  d = g_ptr_array_index (out.docs, 1);
+  fail_unless_equals_string (gst_structure_get_string (d->start, "id"), "good");
+  check_doc_chunks (d, doc_two, strlen (doc_two));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* Unframed input under skip-document: the document ends as skipped at the bad byte, the rest
+ * up to EOS is dropped, and a new stream is a new document. */
+GST_START_TEST (test_invalid_utf8_skip_unframed)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness ("skip-document", &bus, &r);
+  fail_unless_equals_int (test_push_pieces (h, bad_doc, sizeof bad_doc - 1, 10), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer (" more text, dropped")),
+      GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_stream_start ("next")));
+  fail_unless_equals_int (test_push_pieces (h, doc_two, strlen (doc_two), 10), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  ChunkOut out = collect_chunks (h, r);
+  fail_unless (g_regex_match_simple ("^<B*>~<BB+>$", out.frame, 0, 0), "%s", out.frame);
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  fail_unless (!gst_structure_has_field (d->end, "hash"));
+  d = g_ptr_array_index (out.docs, 1);
+  fail_unless_equals_string (gst_structure_get_string (d->start, "id"), "doc-1");
+  check_doc_chunks (d, doc_two, strlen (doc_two));
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "complete");
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
+/* A document-start that already names the first bad byte (corpussrc's hash pass found it):
+ * under skip-document, start and skipped end go out at once with a warning and no chunk at
+ * all, whatever text follows; the next document is chunked. */
+GST_START_TEST (test_known_invalid_offset_skipped)
+{
+  GstBus *bus;
+  TestRecorder *r;
+  GstHarness *h = doc_harness ("skip-document", &bus, &r);
+  fail_unless (gst_harness_push_event (h, start_event ("bad-doc", "sha256:abc", 0, BAD_AT)));
+  gchar *now = test_recorder_get (r);
+  fail_unless (g_str_has_suffix (now, "<~>") || g_str_has_suffix (now, "<>~"), "%s", now);
+  g_free (now);
+  fail_unless_equals_int (test_push_pieces (h, bad_doc, sizeof bad_doc - 1, 10), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("bad-doc", NULL)));
+  fail_unless (gst_harness_push_event (h, start_event ("good", NULL, 1, -1)));
+  fail_unless_equals_int (test_push_pieces (h, doc_two, strlen (doc_two), 10), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("good", NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  gchar *frame = g_strdelimit (g_strdup (out.frame), "~", ' ');
+  gchar **parts = g_strsplit (frame, " ", -1);
+  gchar *no_warn = g_strjoinv ("", parts);
+  g_strfreev (parts);
+  g_free (frame);
+  fail_unless (g_regex_match_simple ("^<><BB+>$", no_warn, 0, 0), "%s", out.frame);
+  g_free (no_warn);
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  fail_unless_equals_int (d->chunks->len, 0);
+  fail_unless_equals_string (gst_structure_get_string (d->end, "status"), "skipped");
+  const gchar *reason = gst_structure_get_string (d->end, "reason");
+  fail_unless (reason && strstr (reason, "at byte 64"), "%s", reason);
+  fail_unless_equals_uint64 (doc_uint64 (d->end, "chunks"), 0);
+  gchar *msg = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg && strstr (msg, "bad-doc") && strstr (msg, "64"), "%s", msg);
+  g_free (msg);
+  fail_unless (test_pop_message_text (bus, GST_MESSAGE_WARNING) == NULL);
+  d = g_ptr_array_index (out.docs, 1);
+  check_doc_chunks (d, doc_two, strlen (doc_two));
+  chunk_out_clear (&out);
+  doc_harness_free (h, bus, r);
+}
+GST_END_TEST;
+
 static Suite *
 textchunker_suite (void)
 {
@@ -883,6 +1441,14 @@ textchunker_suite (void)
   tcase_add_test (tc, test_max_latency_system_clock);
   tcase_add_test (tc, test_max_latency_flush_and_stop);
   tcase_add_test (tc, test_max_latency_pause_resume);
+  tcase_add_test (tc, test_document_events);
+  tcase_add_test (tc, test_unframed_documents);
+  tcase_add_test (tc, test_upstream_skipped_documents);
+  tcase_add_test (tc, test_invalid_utf8_error_policy);
+  tcase_add_test (tc, test_invalid_utf8_replace_policy);
+  tcase_add_test (tc, test_invalid_utf8_skip_policy);
+  tcase_add_test (tc, test_invalid_utf8_skip_unframed);
+  tcase_add_test (tc, test_known_invalid_offset_skipped);
   return s;
 }
 
