@@ -64,6 +64,7 @@
 
 #include "gstcorpussrc.h"
 #include "gsttextembedmeta.h"
+#include "te-common.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_corpus_src_debug);
 #define GST_CAT_DEFAULT gst_corpus_src_debug
@@ -95,6 +96,8 @@ enum
 #define DEFAULT_BLOCKSIZE 65536
 #define DEFAULT_RESUME TRUE
 #define DEFAULT_COUNT_TOTAL TRUE
+/* deepest JSON Lines record accepted (BEIR records are 1 level deep) */
+#define TE_CORPUS_JSON_MAX_DEPTH 64
 
 /* One directory level of the walk: its sorted entries and where we are in them. */
 typedef struct
@@ -747,6 +750,13 @@ parse_jsonl_line (GstCorpusSrc * self, const gchar * line, CorpusDoc * doc)
   GError *err = NULL;
   if (!*g_strstrip ((gchar *) line))
     return FALSE;
+  if (!te_json_nesting_ok (line, strlen (line), TE_CORPUS_JSON_MAX_DEPTH)) {
+    /* json-glib's parser is recursive: hostile nesting would overflow the stack */
+    doc->id = g_strdup_printf ("line %" G_GUINT64_FORMAT, self->line_no);
+    doc->skip_reason = g_strdup_printf ("JSON nested more than %d levels deep",
+        TE_CORPUS_JSON_MAX_DEPTH);
+    return TRUE;
+  }
   if (!json_parser_load_from_data (self->parser, line, -1, &err)) {
     doc->id = g_strdup_printf ("line %" G_GUINT64_FORMAT, self->line_no);
     doc->skip_reason = g_strdup_printf ("not JSON: %s", err->message);

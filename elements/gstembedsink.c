@@ -82,6 +82,7 @@ enum
   PROP_INCLUDE_TEXT,
   PROP_FORMAT,
   PROP_PROGRESS_INTERVAL,
+  PROP_PROGRESS,
 };
 
 #define DEFAULT_INCLUDE_TEXT TRUE
@@ -105,7 +106,9 @@ struct _GstEmbedSink
   gint dim;
   GString *line;
   guint64 n_written;
-  gchar *identity;              /* embedding identity from the caps (sqlite) */
+  gchar *identity;              /* embedding identity from the caps (sqlite), without chunking */
+  gchar *doc_identity;          /* the open document's: identity + its chunking */
+  gchar *meta_model;            /* the "model" meta last written */
   gchar *model_dir;
   gchar *pooling;               /* from the caps, for te-search */
   gboolean normalized;
@@ -168,6 +171,8 @@ static gboolean gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
 static GstFlowReturn gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf);
 static gboolean gst_embed_sink_event (GstBaseSink * sink, GstEvent * event);
 static gboolean gst_embed_sink_query (GstBaseSink * sink, GstQuery * query);
+static GstStructure *gst_embed_sink_progress_locked (GstEmbedSink * self, gint64 now,
+    gboolean final);
 
 static void
 gst_embed_sink_class_init (GstEmbedSinkClass * klass)
@@ -220,6 +225,17 @@ gst_embed_sink_class_init (GstEmbedSinkClass * klass)
       g_param_spec_uint ("progress-interval", "Progress interval",
           "Milliseconds between progress messages (0 = only at EOS)", 0, G_MAXINT,
           DEFAULT_PROGRESS_INTERVAL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstEmbedSink:progress:
+   *
+   * The counters of the "textembed-progress" message, now (read-only; final=FALSE). They stay
+   * readable after the pipeline stopped, e.g. after an error, until the next start.
+   */
+  g_object_class_install_property (gobject_class, PROP_PROGRESS,
+      g_param_spec_boxed ("progress", "Progress", "The progress counters now, as in the "
+          "textembed-progress message", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "Embedding sink",
@@ -304,6 +320,10 @@ gst_embed_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_PROGRESS_INTERVAL:
       g_value_set_uint (value, self->progress_interval);
+      break;
+    case PROP_PROGRESS:
+      g_value_take_boxed (value, gst_embed_sink_progress_locked (self, g_get_monotonic_time (),
+              FALSE));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -422,6 +442,8 @@ gst_embed_sink_stop (GstBaseSink * sink)
   g_clear_pointer (&self->store, te_store_close);
   g_mutex_unlock (&self->store_lock);
   g_clear_pointer (&self->identity, g_free);
+  g_clear_pointer (&self->doc_identity, g_free);
+  g_clear_pointer (&self->meta_model, g_free);
   g_clear_pointer (&self->model_dir, g_free);
   g_clear_pointer (&self->pooling, g_free);
   if (self->own_fd && self->fd >= 0) {
@@ -512,19 +534,10 @@ write_all (int fd, const gchar * data, gsize len)
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
-static void
-gst_embed_sink_post_progress (GstEmbedSink * self, gboolean final)
+/* The progress fields (see the SECTION doc). Object lock held. */
+static GstStructure *
+gst_embed_sink_progress_locked (GstEmbedSink * self, gint64 now, gboolean final)
 {
-  gint64 now = g_get_monotonic_time ();
-  GST_OBJECT_LOCK (self);
-  if (!final) {
-    if (self->progress_interval == 0 || self->t_start == 0
-        || now - self->t_last_report < (gint64) self->progress_interval * 1000) {
-      GST_OBJECT_UNLOCK (self);
-      return;
-    }
-  }
-  self->t_last_report = now;
   gdouble elapsed = self->t_start ? (now - self->t_start) / 1e6 : 0.0;
   guint64 done = self->docs_complete + self->docs_skipped + self->docs_unchanged;
   guint64 embedded_docs = self->docs_complete + self->docs_skipped;
@@ -538,7 +551,7 @@ gst_embed_sink_post_progress (GstEmbedSink * self, gboolean final)
   }
   if (final)
     eta = 0.0;
-  GstStructure *s = gst_structure_new ("textembed-progress",
+  return gst_structure_new ("textembed-progress",
       "documents-done", G_TYPE_UINT64, done,
       "documents-complete", G_TYPE_UINT64, self->docs_complete,
       "documents-skipped", G_TYPE_UINT64, self->docs_skipped,
@@ -553,6 +566,22 @@ gst_embed_sink_post_progress (GstEmbedSink * self, gboolean final)
       "documents-per-second", G_TYPE_DOUBLE, elapsed > 0 ? embedded_docs / elapsed : 0.0,
       "tokens-per-second", G_TYPE_DOUBLE, elapsed > 0 ? self->tokens / elapsed : 0.0,
       "eta", G_TYPE_DOUBLE, eta, "final", G_TYPE_BOOLEAN, final, NULL);
+}
+
+static void
+gst_embed_sink_post_progress (GstEmbedSink * self, gboolean final)
+{
+  gint64 now = g_get_monotonic_time ();
+  GST_OBJECT_LOCK (self);
+  if (!final) {
+    if (self->progress_interval == 0 || self->t_start == 0
+        || now - self->t_last_report < (gint64) self->progress_interval * 1000) {
+      GST_OBJECT_UNLOCK (self);
+      return;
+    }
+  }
+  self->t_last_report = now;
+  GstStructure *s = gst_embed_sink_progress_locked (self, now, final);
   GST_OBJECT_UNLOCK (self);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -581,17 +610,22 @@ gst_embed_sink_store_error (GstEmbedSink * self, const gchar * what, GError * er
 static gboolean
 gst_embed_sink_store_meta (GstEmbedSink * self, GError ** error)
 {
+  /* the embeddings te-search compares queries with: the latest document's identity */
+  if (self->doc_identity && g_strcmp0 (self->meta_model, self->doc_identity) != 0) {
+    gchar *old = te_store_get_meta (self->store, "model");
+    gboolean same = g_strcmp0 (old, self->doc_identity) == 0;
+    g_free (old);
+    if (!same && !te_store_set_meta (self->store, "model", self->doc_identity, error))
+      return FALSE;
+    g_free (self->meta_model);
+    self->meta_model = g_strdup (self->doc_identity);
+  }
   if (!self->meta_dirty)
     return TRUE;
   gchar *dims = g_strdup_printf ("%d", self->dim);
   gboolean ok = te_store_set_meta (self->store, "dims", dims, error);
   g_free (dims);
-  if (ok && self->identity) {
-    gchar *old = te_store_get_meta (self->store, "model");
-    if (g_strcmp0 (old, self->identity) != 0)
-      ok = te_store_set_meta (self->store, "model", self->identity, error);
-    g_free (old);
-  }
+
   if (ok && self->model_dir)
     ok = te_store_set_meta (self->store, "model_dir", self->model_dir, error);
   if (ok && self->pooling)
@@ -637,7 +671,7 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
     .size = size,
     .mtime = structure_int64 (start, "mtime", -1),
     .hash = hash,
-    .model = reason ? NULL : self->identity,
+    .model = reason ? NULL : self->doc_identity,
     .dims = reason ? 0 : (guint) self->dim,
     .prompt = start ? gst_structure_get_string (start, "prompt") : NULL,
     .status = reason ? TE_DOC_SKIPPED : TE_DOC_COMPLETE,
@@ -710,6 +744,10 @@ gst_embed_sink_render_sqlite (GstEmbedSink * self, GstBuffer * buf, GstTextChunk
     self->doc_chunks = self->doc_tokens = 0;
   }
   if (ret == GST_FLOW_OK && !self->doc_begun) {
+    const gchar *chunking = gst_structure_get_string (self->doc, "chunking");
+    g_free (self->doc_identity);
+    self->doc_identity = !self->identity ? NULL : chunking ?
+        g_strdup_printf ("%s;chunking=%s", self->identity, chunking) : g_strdup (self->identity);
     if (!gst_embed_sink_store_meta (self, &err)
         || !te_store_doc_begin (self->store, m->doc_id, &err))
       ret = gst_embed_sink_store_error (self, "begin the document", err);

@@ -138,6 +138,8 @@ typedef struct
 } GstTextChunkerSpan;
 
 static void gst_text_chunker_clear_document (GstTextChunker * self);
+static gboolean gst_text_chunker_sink_query (GstPad * pad, GstObject * parent,
+    GstQuery * query);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
@@ -272,6 +274,7 @@ gst_text_chunker_init (GstTextChunker * self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_text_chunker_chain));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_text_chunker_sink_query));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_text_chunker_sink_event));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
@@ -522,6 +525,10 @@ gst_text_chunker_start (GstTextChunker * self)
 
   self->eff_max_tokens = max_tokens;
   self->chunker = te_chunker_new (tok, max_tokens, overlap);
+  g_free (self->chunking);
+  self->chunking = g_strdup_printf ("max-tokens=%u,overlap=%u%s", max_tokens, overlap,
+      self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ? ",invalid-utf8=replace"
+      : "");
   te_chunker_set_invalid_utf8 (self->chunker,
       self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ?
       TE_INVALID_UTF8_REPLACE : TE_INVALID_UTF8_ERROR);
@@ -721,6 +728,7 @@ gst_text_chunker_stop (GstTextChunker * self)
   g_clear_pointer (&self->chunker, te_chunker_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   gst_text_chunker_clear_document (self);
+  g_clear_pointer (&self->chunking, g_free);
 }
 
 static GstStateChangeReturn
@@ -868,6 +876,7 @@ gst_text_chunker_start_document (GstTextChunker * self)
     gst_structure_set (s, "path", G_TYPE_STRING, path, NULL);
   if (!gst_structure_has_field (s, "seq"))
     gst_structure_set (s, "seq", G_TYPE_UINT64, (guint64) self->doc_count, NULL);
+  gst_structure_set (s, "chunking", G_TYPE_STRING, self->chunking, NULL);
   g_free (path);
   gst_text_chunker_send_caps (self);
   gst_pad_push_event (self->srcpad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s));
@@ -1198,6 +1207,18 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     default:
       return gst_pad_event_default (pad, parent, event);
   }
+}
+
+/* A store's document-status query passes: the chunking settings are part of the identity (other
+ * settings give other chunks). */
+static gboolean
+gst_text_chunker_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstTextChunker *self = GST_TEXT_CHUNKER (parent);
+  GstStructure *s = gst_text_embed_query_get_document_status (query);
+  if (s && self->chunking)
+    gst_structure_set (s, "chunking", G_TYPE_STRING, self->chunking, NULL);
+  return gst_pad_query_default (pad, parent, query);
 }
 
 static gboolean

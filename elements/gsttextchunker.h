@@ -54,6 +54,7 @@ struct _GstTextChunker
   GChecksum *doc_hash;          /* SHA-256 of the document's bytes as received */
   guint64 doc_tokens;           /* tokens of the chunks pushed for the current document */
   GstTextChunkerInvalidUtf8 eff_invalid_utf8;
+  gchar *chunking;              /* the settings that decide chunk boundaries and texts, for stores */
 
   /* max-latency timer: a thread waiting on the element's clock; fields under timer_lock */
   GMutex timer_lock;

@@ -126,6 +126,8 @@ gst_text_embed_identity_from_structure (const GstStructure * s)
   gint dims = 0;
   gst_structure_get_boolean (s, "normalized", &normalized);
   gst_structure_get_int (s, "dimension", &dims);
-  return g_strdup_printf ("%s;pooling=%s;normalized=%d;dims=%d", encoder,
-      pooling ? pooling : "?", normalized ? 1 : 0, dims);
+  const gchar *chunking = gst_structure_get_string (s, "chunking");
+  return g_strdup_printf ("%s;pooling=%s;normalized=%d;dims=%d%s%s", encoder,
+      pooling ? pooling : "?", normalized ? 1 : 0, dims, chunking ? ";chunking=" : "",
+      chunking ? chunking : "");
 }

@@ -42,7 +42,7 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
  *     text, -1 unknown), mtime (gint64, seconds, -1 unknown), hash (string "sha256:<hex>"),
  *     seq (guint64, 0-based position in the listing), total-documents and total-bytes (gint64,
  *     -1 unknown), invalid-utf8-offset (gint64: first byte that is not UTF-8, -1 none, absent
- *     when not checked).
+ *     when not checked); textchunker adds chunking (string: its settings that decide the chunks).
  *   "textembed/document-end": id, status ("complete" or "skipped"), reason (string, when
  *     skipped), chunks, tokens, bytes (guint64), hash (string, when known).
  *
@@ -57,7 +57,8 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
  *
  * "textembed/document-status" is a custom downstream query a source sends before reading a
  * document: fields id, hash, size in; each element that decides the embedding adds its part of
- * the identity on the way (npuencoder: encoder; embedpooler: pooling, normalized, dimension);
+ * the identity on the way (textchunker: chunking; npuencoder: encoder; embedpooler: pooling,
+ * normalized, dimension);
  * embedsink answers current=TRUE when its store already holds the document complete with that
  * hash and identity. No answer means "not current". */
 
@@ -72,9 +73,10 @@ const GstStructure *gst_text_embed_event_get_document (GstEvent * event, const g
 /* The writable structure of @query if it is a document-status query, else NULL. */
 GstStructure *gst_text_embed_query_get_document_status (GstQuery * query);
 
-/* The embedding identity string from the fields npuencoder and embedpooler put in a
- * document-status query or in their caps ("encoder", "pooling", "normalized", "dimension");
- * NULL when "encoder" is missing. */
+/* The embedding identity string from the fields textchunker, npuencoder and embedpooler put in a
+ * document-status query or in their caps and events ("encoder", "pooling", "normalized",
+ * "dimension", and "chunking" when present, last): "<encoder>;pooling=P;normalized=N;dims=D
+ * [;chunking=C]". NULL when "encoder" is missing. */
 gchar *gst_text_embed_identity_from_structure (const GstStructure * s);
 
 G_END_DECLS

@@ -75,16 +75,17 @@ class TextMaker:
             data = b"text " + data
         return data
 
-    def invalid(self, size):
-        """Valid prose with one ill-formed sequence somewhere inside; returns (bytes, offset of
-        the first byte Python's decoder rejects)."""
+    def invalid(self, size, bad=None):
+        """Valid prose with one ill-formed sequence (@bad, else a random one) somewhere inside,
+        sometimes at the very end; returns (bytes, offset of the first byte Python's decoder
+        rejects)."""
         rng = self.rng
         data = self.prose(size)
-        cut = rng.randrange(0, len(data) + 1)
+        cut = rng.randrange(0, len(data) + 1) if rng.random() < 0.8 else len(data)
         while cut < len(data) and (data[cut] & 0xC0) == 0x80:
             cut += 1
-        bad = rng.choice(INVALID_SEQUENCES)
-        data = data[:cut] + bad + b" " + data[cut:]
+        bad = bad or rng.choice(INVALID_SEQUENCES)
+        data = data[:cut] + bad + data[cut:]
         return data, first_invalid_utf8(data)
 
 
@@ -153,8 +154,9 @@ def big_corpus(root, seed, n_small=2000, n_large=2, large_size=2 * 1024 * 1024, 
         blob = head + bytes(rng.randrange(256) for _ in range(rng.randint(1, 500))) + b"\0"
         blob += bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
         c.write(new_id(".bin"), blob, "skipped", ["binary", f"NUL byte at {blob.index(0)}"])
-    for i in range(n_invalid):
-        data, bad = tm.invalid(rng.randint(30, 3000))
+    for i in range(max(n_invalid, len(INVALID_SEQUENCES))):
+        seq = INVALID_SEQUENCES[i % len(INVALID_SEQUENCES)]    # every kind at least once
+        data, bad = tm.invalid(rng.randint(30, 3000), seq)
         if 0 in data:
             raise AssertionError("invalid UTF-8 sample holds NUL")
         c.write(new_id(".txt"), data, "skipped", ["UTF-8", f"byte {bad}"])

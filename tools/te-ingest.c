@@ -343,6 +343,9 @@ main (int argc, char **argv)
   }
   gst_element_set_state (in.pipeline, GST_STATE_NULL);
   gdouble wall = (g_get_monotonic_time () - t0) / 1e6;
+  /* the sink's counters, whatever ended the run (a failure posts no final progress message) */
+  g_clear_pointer (&in.last, gst_structure_free);
+  g_object_get (sink, "progress", &in.last, NULL);
   if (in.interrupted) {
     clear_line (&in);
     g_printerr ("te-ingest: interrupted; every document finished so far is in %s — run the "

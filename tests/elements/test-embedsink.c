@@ -898,7 +898,8 @@ GST_START_TEST (test_identity_through_pipeline)
   te_store_doc_clear (&doc);
   te_store_close (st);
   fail_unless (written && g_regex_match_simple ("^model=sha256:[0-9a-f]{16};backend=cpu"
-          "(;dtype=[a-z0-9]+)?;pooling=mean;normalized=1;dims=384$", written, 0, 0), "%s",
+          "(;dtype=[a-z0-9]+)?;pooling=mean;normalized=1;dims=384;chunking=max-tokens=[0-9]+,"
+          "overlap=[0-9]+$", written, 0, 0), "%s",
       written);
 
   /* the question asked on the way down */
