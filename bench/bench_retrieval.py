@@ -4,14 +4,15 @@ same chunk texts, measured in the same run; plus ingestion speed and store size.
 
 How to run (from the repository root, after tools/setup.sh and bench/setup-peer.sh):
 
-    .venv/bin/python bench/bench_retrieval.py                      # full: ~1,200 docs, ~1,070 queries
-    .venv/bin/python bench/bench_retrieval.py --max-docs 300       # quick look, ~3 min
+    .venv/bin/python bench/bench_retrieval.py                      # full: 1,209 docs, 1,069 queries
+    .venv/bin/python bench/bench_retrieval.py --max-docs 300       # quick look: 300 docs, ~270 queries
     .venv/bin/python bench/bench_retrieval.py --manuals essential  # only manuals every Debian 12 has
 
-Runtime on 2 cores, full set (about 780k document tokens): our cpu ingest is the bulk (minutes,
-depending on the encoder's speed), the reference on the same chunks about 5 min, the truncated
-reference about 1 min, the null ingest and the searches seconds. Everything lands in --work-dir
-(default /tmp/te-bench-retrieval): the dataset, the stores, result.json.
+Runtime on 2 cores, full set (~780k document tokens, ~4,000 chunks of <= 256 tokens): about
+12 min, measured: our cpu ingest 4 min (~3,300 tokens/s), the reference on the same chunks
+6.5 min (~2,000 tokens/s), the truncated reference 1 min, the null ingest and the searches
+seconds. --max-docs 100: under 2 min; --max-docs 300: about 4 min. Everything lands in --work-dir (default /tmp/te-bench-retrieval): the dataset, the
+stores (store.sqlite, store-null.sqlite, store-first-chunk.sqlite), result.json.
 
 Data: bench/retrieval_data.py builds it from the GNU info manuals in /usr/share/info (node
 titles are the queries, node bodies the documents, one relevant document per query; BEIR layout);
@@ -41,7 +42,8 @@ the ingestion overhead alone); store bytes per 1,000 chunks ((.sqlite + -wal) af
 exits / chunks x 1000); per-chunk cosine between our stored embeddings and the reference's; the
 largest difference between te-search's scores and the reference's for the same (query, chunk).
 
-Our tools (in --build-dir/tools, default ./build or $TE_BUILD_DIR):
+Our tools (in --build-dir/tools, default ./build or $TE_BUILD_DIR; GST_PLUGIN_PATH gets
+--build-dir/plugin in front):
     te-ingest --format jsonl --backend B [--max-tokens N --overlap-tokens N --batch-size N]
               --quiet corpus.jsonl STORE
     te-search --json --top-k K --queries queries.jsonl STORE
@@ -50,7 +52,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -383,6 +384,8 @@ def main():
     print(f"dataset: {data} -> {len(corpus)} documents, {len(queries)} queries"
           + (f" (manuals: {', '.join(m['manual'] for m in manifest['manuals'])})" if manifest else ""))
     env = dict(os.environ)
+    plugins = str(Path(a.build_dir) / "plugin")
+    env["GST_PLUGIN_PATH"] = os.pathsep.join(filter(None, [plugins, env.get("GST_PLUGIN_PATH")]))
     pkg_model = package_model_dir()
     if pkg_model and "TEXTEMBED_DEFAULT_MODEL" not in env:
         env["TEXTEMBED_DEFAULT_MODEL"] = pkg_model
@@ -525,8 +528,11 @@ def main():
         print(f"warning: {short} queries had fewer than 10 distinct documents in te-search's "
               f"top {a.top_k} chunks (their ours-* metrics are lower bounds; raise --top-k)")
     print()
-    print(f"{'ingest':<8}{'docs':>7}{'chunks':>8}{'tokens':>10}{'wall s':>9}{'docs/s':>9}"
-          f"{'tokens/s':>10}")
+    if ingests:
+        print(f"{'ingest':<8}{'docs':>7}{'chunks':>8}{'tokens':>10}{'wall s':>9}{'docs/s':>9}"
+              f"{'tokens/s':>10}")
+    else:
+        print("ingest: not run (--store)")
     for ing in ingests:
         w = ing["wall_s"]
         ing["docs_per_s"] = ing["documents"] / w
