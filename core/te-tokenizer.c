@@ -2,6 +2,8 @@
  * Reproduces HF's token ids AND offsets exactly; see te-tokenizer.h for the supported subset. */
 
 #include "te-tokenizer.h"
+#include "te-unicode.h"
+#include "te-utf8.h"
 
 #include <json-glib/json-glib.h>
 #include <utf8proc.h>
@@ -82,16 +84,6 @@ is_clean_removed (gunichar c)
       || (c >= 0x100000 && c <= 0x10FFFD))
     return TRUE;                /* private use */
   return (u9_flags (c) & U_CF) != 0;
-}
-
-/* BertNormalizer is_chinese_char: HF's exact ranges (note the gaps, e.g. U+2B820..U+2B91F). */
-static inline gboolean
-is_chinese_char (gunichar c)
-{
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)
-      || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F)
-      || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF)
-      || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 /* Canonical combining class as HF's Unicode 9.0 tables have it: every 9.0 code point with a
@@ -196,118 +188,6 @@ is_regex_word (gunichar c)
     default:
       return FALSE;
   }
-}
-
-/* ======================================================================================
- * UTF-8 helpers
- * ====================================================================================== */
-
-/* Validate @len bytes; on failure store the offset of the first bad byte in @bad. Accepts
- * NUL and noncharacters (Rust str does), rejects overlongs, surrogates and > U+10FFFF. */
-static gboolean
-utf8_validate (const guint8 * s, gsize len, gsize * bad)
-{
-  gsize i = 0;
-
-  while (i < len) {
-    guint8 b = s[i];
-    if (b < 0x80) {
-      /* ASCII fast path, 8 bytes at a time */
-      while (i + 8 <= len) {
-        guint64 v;
-        memcpy (&v, s + i, 8);
-        if (v & 0x8080808080808080ull)
-          break;
-        i += 8;
-      }
-      if (i < len && s[i] < 0x80)
-        i++;
-      continue;
-    }
-    if (b >= 0xC2 && b <= 0xDF) {
-      if (i + 1 >= len || (s[i + 1] & 0xC0) != 0x80)
-        goto fail;
-      i += 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      guint8 lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-      if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80)
-        goto fail;
-      i += 3;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      guint8 lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-      if (i + 3 >= len || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80
-          || (s[i + 3] & 0xC0) != 0x80)
-        goto fail;
-      i += 4;
-    } else {
-      goto fail;
-    }
-  }
-  return TRUE;
-fail:
-  *bad = i;
-  return FALSE;
-}
-
-/* Decode one code point of valid UTF-8 at @s; returns its length. */
-static inline guint
-utf8_decode (const guint8 * s, gunichar * c)
-{
-  guint8 b = s[0];
-
-  if (b < 0x80) {
-    *c = b;
-    return 1;
-  }
-  if (b < 0xE0) {
-    *c = ((gunichar) (b & 0x1F) << 6) | (s[1] & 0x3F);
-    return 2;
-  }
-  if (b < 0xF0) {
-    *c = ((gunichar) (b & 0x0F) << 12) | ((gunichar) (s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    return 3;
-  }
-  *c = ((gunichar) (b & 0x07) << 18) | ((gunichar) (s[1] & 0x3F) << 12)
-      | ((gunichar) (s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-  return 4;
-}
-
-/* Decode the code point that ends right before @end (valid UTF-8, @end > @start). */
-static gunichar
-utf8_decode_prev (const guint8 * start, const guint8 * end)
-{
-  const guint8 *p = end - 1;
-  gunichar c;
-
-  while (p > start && (*p & 0xC0) == 0x80)
-    p--;
-  utf8_decode (p, &c);
-  return c;
-}
-
-static inline guint
-utf8_encode (gunichar c, guint8 * o)
-{
-  if (c < 0x80) {
-    o[0] = (guint8) c;
-    return 1;
-  }
-  if (c < 0x800) {
-    o[0] = (guint8) (0xC0 | (c >> 6));
-    o[1] = (guint8) (0x80 | (c & 0x3F));
-    return 2;
-  }
-  if (c < 0x10000) {
-    o[0] = (guint8) (0xE0 | (c >> 12));
-    o[1] = (guint8) (0x80 | ((c >> 6) & 0x3F));
-    o[2] = (guint8) (0x80 | (c & 0x3F));
-    return 3;
-  }
-  o[0] = (guint8) (0xF0 | (c >> 18));
-  o[1] = (guint8) (0x80 | ((c >> 12) & 0x3F));
-  o[2] = (guint8) (0x80 | ((c >> 6) & 0x3F));
-  o[3] = (guint8) (0x80 | (c & 0x3F));
-  return 4;
 }
 
 /* ======================================================================================
@@ -1105,7 +985,7 @@ op_chinese (const NChar * a, gsize n, NChar * d)
   gsize i, o = 0;
 
   for (i = 0; i < n; i++) {
-    if (a[i].c >= 0x3400 && is_chinese_char (a[i].c)) {
+    if (te_unichar_is_cjk_ideograph (a[i].c)) {
       d[o] = a[i];
       d[o++].c = ' ';
       d[o++] = a[i];
@@ -1386,7 +1266,7 @@ wordpiece_word (const TeTokenizer * tok, Work * w, const NChar * a, gsize n, TeE
   cb = w->wcb;
   for (i = 0; i < n; i++) {
     cb[i] = (guint32) nb;
-    nb += utf8_encode (a[i].c, wb + nb);
+    nb += te_utf8_encode (a[i].c, wb + nb);
   }
   cb[n] = (guint32) nb;
 
@@ -1570,7 +1450,7 @@ encode_range (const TeTokenizer * tok, Work * w, const guint8 * text, gsize star
   } else {
     while (i < end) {
       gunichar c;
-      guint l = utf8_decode (text + i, &c);
+      guint l = te_utf8_decode (text + i, &c);
       w->a[n].c = c;
       w->a[n].s = (guint32) i;
       w->a[n].e = (guint32) (i + l);
@@ -1610,6 +1490,16 @@ encode_piece (const TeTokenizer * tok, Work * w, const guint8 * text, gsize star
     start = cut + 1;
   }
   return encode_range (tok, w, text, start, end, out, error);
+}
+
+/* The code point of valid UTF-8 that ends right before @end. */
+static gunichar
+decode_prev (const guint8 * start, const guint8 * end)
+{
+  gunichar c;
+
+  te_utf8_decode (te_utf8_prev (start, end), &c);
+  return c;
 }
 
 /* Leftmost-longest raw added token starting at or after @pos; returns its index or -1. */
@@ -1652,12 +1542,11 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, TeEnco
     stop = start + t->len;
     pos = stop;
     if (t->single_word) {
-      gboolean start_space = start == 0 || !is_regex_word (utf8_decode_prev (text,
-              text + start));
+      gboolean start_space = start == 0 || !is_regex_word (decode_prev (text, text + start));
       gboolean stop_space = TRUE;
       if (stop < len) {
         gunichar c;
-        utf8_decode (text + stop, &c);
+        te_utf8_decode (text + stop, &c);
         stop_space = !is_regex_word (c);
       }
       if (!start_space || !stop_space)
@@ -1666,11 +1555,9 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, TeEnco
     if (t->lstrip) {
       gsize ns = start;
       while (ns > 0) {
-        const guint8 *p = text + ns - 1;
+        const guint8 *p = te_utf8_prev (text, text + ns);
         gunichar c;
-        while (p > text && (*p & 0xC0) == 0x80)
-          p--;
-        utf8_decode (p, &c);
+        te_utf8_decode (p, &c);
         if (!is_rust_ws (c))
           break;
         ns = (gsize) (p - text);
@@ -1680,7 +1567,7 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, TeEnco
     if (t->rstrip) {
       while (stop < len) {
         gunichar c;
-        guint l = utf8_decode (text + stop, &c);
+        guint l = te_utf8_decode (text + stop, &c);
         if (!is_rust_ws (c))
           break;
         stop += l;
@@ -1717,7 +1604,7 @@ te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize len,
         "text of %" G_GSIZE_FORMAT " bytes is too long to tokenize (max 4 GiB)", len);
     return FALSE;
   }
-  if (!utf8_validate ((const guint8 *) text, len, &bad)) {
+  if (!te_utf8_validate ((const guint8 *) text, len, &bad)) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
         "invalid UTF-8 in text at byte offset %" G_GSIZE_FORMAT, bad);
     return FALSE;
@@ -1912,7 +1799,7 @@ build_added_matchers (TeTokenizer * tok)
       GROW (w.a, w.cap_a, t->len + 1);
       while (p < t->len) {
         gunichar c;
-        guint l = utf8_decode (s + p, &c);
+        guint l = te_utf8_decode (s + p, &c);
         w.a[n].c = c;
         w.a[n].s = (guint32) p;
         w.a[n].e = (guint32) (p + l);
