@@ -2,10 +2,10 @@
  * Reproduces HF's token ids AND offsets exactly; see te-tokenizer.h for the supported subset. */
 
 #include "te-tokenizer.h"
+#include "te-json.h"
 #include "te-unicode.h"
 #include "te-utf8.h"
 
-#include <json-glib/json-glib.h>
 #include <utf8proc.h>
 #include <string.h>
 
@@ -427,108 +427,13 @@ struct _TeTokenizer
   char fingerprint[65];
 };
 
-/* ---------- JSON helpers ---------- */
-
-/* Object member @field of @o into @out. Missing or null: NULL when @nullable, else an error. */
-static gboolean
-get_object (JsonObject * o, const char *what, const char *field, gboolean nullable,
-    JsonObject ** out, GError ** error)
-{
-  JsonNode *n = json_object_get_member (o, field);
-
-  *out = NULL;
-  if (!n || JSON_NODE_HOLDS_NULL (n)) {
-    if (nullable)
-      return TRUE;
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: missing field \"%s\"", what, field);
-    return FALSE;
-  }
-  if (!JSON_NODE_HOLDS_OBJECT (n)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: field \"%s\" must be an object", what,
-        field);
-    return FALSE;
-  }
-  *out = json_node_get_object (n);
-  return TRUE;
-}
-
-static const char *
-get_string (JsonObject * o, const char *what, const char *field, GError ** error)
-{
-  JsonNode *n = json_object_get_member (o, field);
-
-  if (!n || JSON_NODE_HOLDS_NULL (n)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: missing field \"%s\"", what, field);
-    return NULL;
-  }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: field \"%s\" must be a string", what,
-        field);
-    return NULL;
-  }
-  return json_node_get_string (n);
-}
-
-static gboolean
-node_to_uint (JsonNode * n, guint64 max, guint64 * out)
-{
-  gint64 v;
-
-  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return FALSE;
-  v = json_node_get_int (n);
-  if (v < 0 || (guint64) v > max)
-    return FALSE;
-  *out = (guint64) v;
-  return TRUE;
-}
-
-static gboolean
-get_uint (JsonObject * o, const char *what, const char *field, guint64 max, guint64 * out,
-    GError ** error)
-{
-  JsonNode *n = json_object_get_member (o, field);
-
-  if (!n || JSON_NODE_HOLDS_NULL (n)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: missing field \"%s\"", what, field);
-    return FALSE;
-  }
-  if (!node_to_uint (n, max, out)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
-        "%s: field \"%s\" must be a non-negative integer", what, field);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* @def < 0: required. Otherwise the default when missing/null. */
-static gboolean
-get_bool (JsonObject * o, const char *what, const char *field, int def, gboolean * out,
-    GError ** error)
-{
-  JsonNode *n = json_object_get_member (o, field);
-
-  if (!n || JSON_NODE_HOLDS_NULL (n)) {
-    if (def >= 0) {
-      *out = def;
-      return TRUE;
-    }
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: missing field \"%s\"", what, field);
-    return FALSE;
-  }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: field \"%s\" must be a boolean", what,
-        field);
-    return FALSE;
-  }
-  *out = json_node_get_boolean (n);
-  return TRUE;
-}
-
+/* The "type" of a component object, required. */
 static const char *
 get_type (JsonObject * o, const char *what, GError ** error)
 {
-  return get_string (o, what, "type", error);
+  const char *type;
+
+  return te_json_get_string (o, what, "type", TRUE, &type, error) ? type : NULL;
 }
 
 /* ---------- normalizer ---------- */
@@ -549,17 +454,13 @@ parse_normalizer (JsonObject * o, GArray * ops, guint depth, GError ** error)
   if (!type)
     return FALSE;
   if (strcmp (type, "BertNormalizer") == 0) {
+    const char *what = "normalizer BertNormalizer";
     gboolean clean, chinese, lower, strip;
-    JsonNode *sa = json_object_get_member (o, "strip_accents");
-    if (!get_bool (o, "normalizer BertNormalizer", "clean_text", -1, &clean, error)
-        || !get_bool (o, "normalizer BertNormalizer", "handle_chinese_chars", -1, &chinese,
-            error)
-        || !get_bool (o, "normalizer BertNormalizer", "lowercase", -1, &lower, error))
-      return FALSE;
     /* strip_accents: null means "follow lowercase" (HF: strip_accents.unwrap_or(lowercase)) */
-    if (!sa || JSON_NODE_HOLDS_NULL (sa))
-      strip = lower;
-    else if (!get_bool (o, "normalizer BertNormalizer", "strip_accents", -1, &strip, error))
+    if (!te_json_get_bool (o, what, "clean_text", TRUE, FALSE, &clean, error)
+        || !te_json_get_bool (o, what, "handle_chinese_chars", TRUE, FALSE, &chinese, error)
+        || !te_json_get_bool (o, what, "lowercase", TRUE, FALSE, &lower, error)
+        || !te_json_get_bool (o, what, "strip_accents", FALSE, lower, &strip, error))
       return FALSE;
     if (clean)
       push_op (ops, OP_CLEAN);
@@ -635,7 +536,7 @@ collect_vocab (JsonObject * o, const gchar * key, JsonNode * node, gpointer user
 
   if (vc->bad)
     return;
-  if (!node_to_uint (node, TE_MAX_TOKEN_ID, &id)) {
+  if (!te_json_node_uint (node, TE_MAX_TOKEN_ID, &id)) {
     vc->bad = TRUE;
     vc->bad_key = g_strdup (key);
     return;
@@ -655,7 +556,7 @@ parse_model (TeTokenizer * tok, JsonObject * o, GError ** error)
   const char *unk, *prefix;
   JsonObject *vocab;
   VocabCollect vc = { 0 };
-  guint64 max_chars;
+  gint64 max_chars;
   guint i, n, plen;
 
   if (!type)
@@ -665,16 +566,17 @@ parse_model (TeTokenizer * tok, JsonObject * o, GError ** error)
         "model type \"%s\" is not supported (supported: WordPiece)", type);
     return FALSE;
   }
-  if (!(unk = get_string (o, "model WordPiece", "unk_token", error))
-      || !(prefix = get_string (o, "model WordPiece", "continuing_subword_prefix", error))
-      || !get_uint (o, "model WordPiece", "max_input_chars_per_word", G_MAXUINT64, &max_chars,
+  if (!te_json_get_string (o, "model WordPiece", "unk_token", TRUE, &unk, error)
+      || !te_json_get_string (o, "model WordPiece", "continuing_subword_prefix", TRUE, &prefix,
           error)
-      || !get_object (o, "model WordPiece", "vocab", FALSE, &vocab, error))
+      || !te_json_get_int (o, "model WordPiece", "max_input_chars_per_word", TRUE, 0, 0,
+          G_MAXINT64, &max_chars, error)
+      || !te_json_get_object (o, "model WordPiece", "vocab", TRUE, &vocab, error))
     return FALSE;
 
   tok->unk_token = g_strdup (unk);
   tok->prefix = g_strdup (prefix);
-  tok->max_chars = max_chars;
+  tok->max_chars = (guint64) max_chars;
 
   vc.tok = tok;
   vc.pool = g_string_sized_new (json_object_get_size (vocab) * 8 + 16);
@@ -742,7 +644,7 @@ parse_post (TeTokenizer * tok, JsonObject * o, GError ** error)
       guint64 id;
       if (!n || !JSON_NODE_HOLDS_ARRAY (n) || json_array_get_length (a =
               json_node_get_array (n)) != 2
-          || !node_to_uint (json_array_get_element (a, 1), G_MAXINT32, &id)) {
+          || !te_json_node_uint (json_array_get_element (a, 1), G_MAXINT32, &id)) {
         g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
             "post_processor BertProcessing: field \"%s\" must be [token, id]", names[i]);
         g_array_free (pieces, TRUE);
@@ -767,8 +669,8 @@ parse_post (TeTokenizer * tok, JsonObject * o, GError ** error)
     JsonNode *sn = json_object_get_member (o, "single");
     JsonObject *specials;
     JsonArray *single;
-    if (!get_object (o, "post_processor TemplateProcessing", "special_tokens", TRUE, &specials,
-            error)) {
+    if (!te_json_get_object (o, "post_processor TemplateProcessing", "special_tokens", FALSE,
+            &specials, error)) {
       g_array_free (pieces, TRUE);
       return FALSE;
     }
@@ -782,14 +684,15 @@ parse_post (TeTokenizer * tok, JsonObject * o, GError ** error)
     for (i = 0; i < json_array_get_length (single); i++) {
       JsonNode *e = json_array_get_element (single, i);
       JsonObject *eo, *body;
-      guint64 type_id;
+      gint64 type_id;
       memset (&p, 0, sizeof (p));
       if (!JSON_NODE_HOLDS_OBJECT (e) || json_object_get_size (eo =
               json_node_get_object (e)) != 1)
         goto bad_piece;
-      if (get_object (eo, "", "Sequence", TRUE, &body, NULL) && body) {
-        const char *sid = get_string (body, "post_processor TemplateProcessing", "id", NULL);
-        if (!sid || !get_uint (body, "", "type_id", G_MAXUINT32, &type_id, NULL))
+      if (te_json_get_object (eo, "", "Sequence", FALSE, &body, NULL) && body) {
+        const char *sid = te_json_string (body, "id");
+        if (!sid || !te_json_get_int (body, "", "type_id", TRUE, 0, 0, G_MAXUINT32, &type_id,
+                NULL))
           goto bad_piece;
         if (strcmp (sid, "A") != 0) {
           g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
@@ -799,18 +702,19 @@ parse_post (TeTokenizer * tok, JsonObject * o, GError ** error)
         }
         p.is_sequence = TRUE;
         p.type_id = (guint32) type_id;
-      } else if (get_object (eo, "", "SpecialToken", TRUE, &body, NULL) && body) {
-        const char *sid = get_string (body, "", "id", NULL);
+      } else if (te_json_get_object (eo, "", "SpecialToken", FALSE, &body, NULL) && body) {
+        const char *sid = te_json_string (body, "id");
         JsonObject *sp;
         JsonNode *idsn;
         JsonArray *ids;
         guint k;
-        if (!sid || !get_uint (body, "", "type_id", G_MAXUINT32, &type_id, NULL))
+        if (!sid || !te_json_get_int (body, "", "type_id", TRUE, 0, 0, G_MAXUINT32, &type_id,
+                NULL))
           goto bad_piece;
         p.type_id = (guint32) type_id;
         sp = NULL;
         if (specials)
-          get_object (specials, "", sid, TRUE, &sp, NULL);
+          te_json_get_object (specials, "", sid, FALSE, &sp, NULL);
         if (!sp) {
           g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
               "post_processor TemplateProcessing: special token \"%s\" is used by the template"
@@ -829,7 +733,7 @@ parse_post (TeTokenizer * tok, JsonObject * o, GError ** error)
         p.ids = g_new (gint32, p.n_ids ? p.n_ids : 1);
         for (k = 0; k < p.n_ids; k++) {
           guint64 id;
-          if (!node_to_uint (json_array_get_element (ids, k), G_MAXINT32, &id)) {
+          if (!te_json_node_uint (json_array_get_element (ids, k), G_MAXINT32, &id)) {
             g_free (p.ids);
             g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
                 "post_processor TemplateProcessing: special token \"%s\" has an invalid id",
@@ -1738,12 +1642,12 @@ parse_added (TeTokenizer * tok, JsonArray * arr, GError ** error)
       break;
     }
     o = json_node_get_object (e);
-    if (!(content = get_string (o, what, "content", error))
-        || !get_bool (o, what, "single_word", -1, &t.single_word, error)
-        || !get_bool (o, what, "lstrip", -1, &t.lstrip, error)
-        || !get_bool (o, what, "rstrip", -1, &t.rstrip, error)
-        || !get_bool (o, what, "normalized", -1, &t.normalized, error)
-        || !get_bool (o, what, "special", -1, &t.special, error)) {
+    if (!te_json_get_string (o, what, "content", TRUE, &content, error)
+        || !te_json_get_bool (o, what, "single_word", TRUE, FALSE, &t.single_word, error)
+        || !te_json_get_bool (o, what, "lstrip", TRUE, FALSE, &t.lstrip, error)
+        || !te_json_get_bool (o, what, "rstrip", TRUE, FALSE, &t.rstrip, error)
+        || !te_json_get_bool (o, what, "normalized", TRUE, FALSE, &t.normalized, error)
+        || !te_json_get_bool (o, what, "special", TRUE, FALSE, &t.special, error)) {
       ok = FALSE;
       break;
     }
@@ -1967,8 +1871,8 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
   o = json_node_get_object (root);
 
   if ((n = json_object_get_member (o, "version")) && !JSON_NODE_HOLDS_NULL (n)) {
-    const char *v = get_string (o, "tokenizer", "version", error);
-    if (!v)
+    const char *v;
+    if (!te_json_get_string (o, "tokenizer", "version", TRUE, &v, error))
       goto out;
     if (strcmp (v, "1.0") != 0) {
       g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
@@ -1981,12 +1885,12 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
   tok->unk_id = -1;
 
   /* model first: added-token ids depend on the vocab */
-  if (!get_object (o, "tokenizer", "model", FALSE, &sub, error)
+  if (!te_json_get_object (o, "tokenizer", "model", TRUE, &sub, error)
       || !parse_model (tok, sub, error))
     goto fail;
 
   ops = g_array_new (FALSE, FALSE, sizeof (NormOp));
-  if (!get_object (o, "tokenizer", "normalizer", TRUE, &sub, error))
+  if (!te_json_get_object (o, "tokenizer", "normalizer", FALSE, &sub, error))
     goto fail;
   if (sub && !parse_normalizer (sub, ops, 0, error))
     goto fail;
@@ -1995,7 +1899,7 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
   ops = NULL;
   build_ascii_map (tok);
 
-  if (!get_object (o, "tokenizer", "pre_tokenizer", TRUE, &sub, error))
+  if (!te_json_get_object (o, "tokenizer", "pre_tokenizer", FALSE, &sub, error))
     goto fail;
   if (sub) {
     const char *type = get_type (sub, "pre_tokenizer", error);
@@ -2009,7 +1913,7 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
     tok->bert_pretok = TRUE;
   }
 
-  if (!get_object (o, "tokenizer", "post_processor", TRUE, &sub, error))
+  if (!te_json_get_object (o, "tokenizer", "post_processor", FALSE, &sub, error))
     goto fail;
   if (sub && !parse_post (tok, sub, error))
     goto fail;
