@@ -118,19 +118,8 @@ build_matchers (TeAddedVocab * av, const TeNormalizer * nz)
       continue;
     }
     {
-      /* normalise the content with our own pipeline */
-      gsize n = 0, p = 0, k;
-      const guint8 *s = (const guint8 *) t->content;
-      TE_GROW (w.a, w.cap_a, t->len + 1);
-      while (p < t->len) {
-        gunichar c;
-        guint l = te_utf8_decode (s + p, &c);
-        w.a[n].c = c;
-        w.a[n].s = (guint32) p;
-        w.a[n].e = (guint32) (p + l);
-        n++;
-        p += l;
-      }
+      /* normalise the content with our own pipeline (json-glib strings are valid UTF-8) */
+      gsize n = te_work_load (&w, (const guint8 *) t->content, t->len, 0), k;
       n = te_normalizer_run (nz, &w, n);
       t->pattern = g_new (gunichar, n ? n : 1);
       for (k = 0; k < n; k++)
@@ -268,13 +257,15 @@ te_tokenizer_split_normalized (const TeTokenizer * tok, TeWork * w, const TeNCha
       while (stop < n && te_hf_is_whitespace (a[stop].c))
         stop++;
     if (start_offset < start
-        && !te_tokenizer_pre_tokenize_and_model (tok, w, a + start_offset, start - start_offset, out, error))
+        && !te_tokenizer_pre_tokenize_and_model (tok, w, a + start_offset,
+            start - start_offset, out, error))
       return FALSE;
     te_encoding_push (out, t->id, a[start].s, a[stop - 1].e);
     start_offset = stop;
   }
   if (start_offset < n)
-    return te_tokenizer_pre_tokenize_and_model (tok, w, a + start_offset, n - start_offset, out, error);
+    return te_tokenizer_pre_tokenize_and_model (tok, w, a + start_offset, n - start_offset,
+        out, error);
   return TRUE;
 }
 

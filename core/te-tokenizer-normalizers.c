@@ -44,27 +44,6 @@ parse_bert (JsonObject * o, GArray * ops, guint depth, GError ** error)
   return TRUE;
 }
 
-static gboolean
-parse_lowercase (JsonObject * o, GArray * ops, guint depth, GError ** error)
-{
-  push_op (ops, TE_NORM_LOWER);
-  return TRUE;
-}
-
-static gboolean
-parse_nfd (JsonObject * o, GArray * ops, guint depth, GError ** error)
-{
-  push_op (ops, TE_NORM_NFD);
-  return TRUE;
-}
-
-static gboolean
-parse_strip_accents (JsonObject * o, GArray * ops, guint depth, GError ** error)
-{
-  push_op (ops, TE_NORM_STRIP_MARKS);
-  return TRUE;
-}
-
 /* Sequence: its normalizers' operations, in order. */
 static gboolean
 parse_sequence (JsonObject * o, GArray * ops, guint depth, GError ** error)
@@ -97,18 +76,20 @@ parse_sequence (JsonObject * o, GArray * ops, guint depth, GError ** error)
 }
 
 /* Extension points (HF names): Precompiled, NFC, NFKC, NFKD, Strip, Replace, Prepend. Each
- * needs its operation (TeNormOp and run_op()) and, unless it is ASCII-local, to clear
- * TeNormalizer.ascii_local. */
+ * needs its operation (a TeNormOp and its case in te_normalizer_run()) and a parser here, or
+ * just the operation for a normalizer without parameters. build_ascii_map() decides whether
+ * the ASCII fast path still holds. */
 static const struct
 {
   const char *type;
-  ParseFunc parse;
+  ParseFunc parse;              /* NULL: the normalizer is the one operation @op */
+  TeNormOp op;
 } types[] = {
-  {"BertNormalizer", parse_bert},
-  {"Lowercase", parse_lowercase},
-  {"NFD", parse_nfd},
-  {"StripAccents", parse_strip_accents},
-  {"Sequence", parse_sequence},
+  {"BertNormalizer", parse_bert, 0},
+  {"Lowercase", NULL, TE_NORM_LOWER},
+  {"NFD", NULL, TE_NORM_NFD},
+  {"StripAccents", NULL, TE_NORM_STRIP_MARKS},
+  {"Sequence", parse_sequence, 0},
 };
 
 static gboolean
@@ -120,9 +101,14 @@ parse_any (JsonObject * o, GArray * ops, guint depth, GError ** error)
   if (!type)
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (types); i++) {
-    if (strcmp (type, types[i].type) == 0)
+    if (strcmp (type, types[i].type) != 0) {
+      names[i] = types[i].type;
+      continue;
+    }
+    if (types[i].parse)
       return types[i].parse (o, ops, depth, error);
-    names[i] = types[i].type;
+    push_op (ops, types[i].op);
+    return TRUE;
   }
   te_tokenizer_unsupported (error, "normalizer", type, names, G_N_ELEMENTS (types));
   return FALSE;

@@ -232,7 +232,7 @@ te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize len,
   return TRUE;
 }
 
-/* ---- loading ---------------------------------------------------------------------------------- */
+/* ---- loading ------------------------------------------------------------------------------ */
 
 static void
 build_id_table (TeTokenizer * tok)
