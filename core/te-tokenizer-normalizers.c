@@ -377,6 +377,23 @@ te_normalizer_run (const TeNormalizer * nz, TeWork * w, gsize n)
   return n;
 }
 
+/* Whether @op's result for an ASCII char never depends on the chars around it (every case is
+ * listed so that a new operation has to answer). */
+static gboolean
+op_ascii_is_context_free (TeNormOp op)
+{
+  switch (op) {
+    case TE_NORM_CLEAN:
+    case TE_NORM_CHINESE:
+    case TE_NORM_NFD:             /* reorders marks only; ASCII chars are starters */
+    case TE_NORM_STRIP_MN:
+    case TE_NORM_STRIP_MARKS:
+    case TE_NORM_LOWER:
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* Precompose the normalizer for ASCII input (the driver's fast path). Every operation so far
  * maps an ASCII char on its own (ASCII chars are starters that never decompose) to at most
  * one ASCII char, and keeps ASCII whitespace whitespace. */
@@ -386,6 +403,9 @@ build_ascii_map (TeNormalizer * nz)
   TeWork w = { 0 };
 
   nz->ascii_local = TRUE;
+  for (guint i = 0; i < nz->n_ops; i++)
+    if (!op_ascii_is_context_free (nz->ops[i]))
+      nz->ascii_local = FALSE;
   TE_GROW (w.a, w.cap_a, 1);
   for (guint c = 0; c < 128; c++) {
     gsize n;

@@ -166,8 +166,9 @@ typedef enum
   TE_NORM_STRIP_MARKS,          /* drop M* (StripAccents normalizer) */
   TE_NORM_LOWER,                /* char-wise Rust to_lowercase */
   /* Extension points: Precompiled (SentencePiece charsmap), NFC / NFKC / NFKD, Strip,
-   * Replace, Prepend. An operation that can map an ASCII char to something other than at
-   * most one ASCII char, or that looks at neighbours, clears ascii_local. */
+   * Replace, Prepend. build_ascii_map() clears ascii_local when an operation maps an ASCII
+   * char to anything but at most one ASCII char, or when op_ascii_is_context_free() says
+   * its result depends on neighbouring chars (Strip, Prepend, Replace, Precompiled). */
 } TeNormOp;
 
 typedef struct
