@@ -43,6 +43,14 @@ te_json_object (JsonObject * o, const char *field)
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
+JsonArray *
+te_json_array (JsonObject * o, const char *field)
+{
+  JsonNode *n = te_json_member (o, field);
+
+  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+}
+
 gboolean
 te_json_node_uint (JsonNode * n, guint64 max, guint64 * out)
 {

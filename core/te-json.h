@@ -20,6 +20,7 @@ gboolean te_json_node_holds (JsonNode * n, GType type);
 const char *te_json_string (JsonObject * o, const char *field);
 gboolean te_json_int (JsonObject * o, const char *field, gint64 * out);
 JsonObject *te_json_object (JsonObject * o, const char *field);
+JsonArray *te_json_array (JsonObject * o, const char *field);
 /* An integer node in [0, @max]. */
 gboolean te_json_node_uint (JsonNode * n, guint64 max, guint64 * out);
 

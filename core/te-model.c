@@ -80,13 +80,11 @@ get_int (const char *path, JsonObject * obj, const char *name, gboolean required
 static gboolean
 architectures_say_bert (JsonObject * obj)
 {
-  JsonNode *node = json_object_get_member (obj, "architectures");
-  JsonArray *arr;
+  JsonArray *arr = te_json_array (obj, "architectures");
   guint i;
 
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  if (arr == NULL)
     return FALSE;
-  arr = json_node_get_array (node);
   for (i = 0; i < json_array_get_length (arr); i++) {
     JsonNode *e = json_array_get_element (arr, i);
     /* BertModel, BertForMaskedLM, BertForPreTraining...: all carry the same encoder. */
@@ -161,8 +159,8 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
   }
 
   c->layer_norm_eps = 1e-12f;
-  eps = json_object_get_member (obj, "layer_norm_eps");
-  if (eps != NULL && !JSON_NODE_HOLDS_NULL (eps)) {
+  eps = te_json_member (obj, "layer_norm_eps");
+  if (eps != NULL) {
     double v;
     if (!te_json_node_holds (eps, G_TYPE_DOUBLE) && !te_json_node_holds (eps, G_TYPE_INT64)) {
       g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"layer_norm_eps\" is not a number",

@@ -84,7 +84,6 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
     GError ** error)
 {
   JsonObject *obj;
-  JsonNode *shape_node, *offsets_node;
   JsonArray *shape, *offsets;
   const char *dtype_name;
   const TeDTypeDesc *desc = NULL;
@@ -112,13 +111,12 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
     }
   }
 
-  shape_node = json_object_get_member (obj, "shape");
-  if (shape_node == NULL || !JSON_NODE_HOLDS_ARRAY (shape_node)) {
+  shape = te_json_array (obj, "shape");
+  if (shape == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
         "%s: tensor \"%s\" has no array \"shape\"", st->path, name);
     return FALSE;
   }
-  shape = json_node_get_array (shape_node);
   ndim = json_array_get_length (shape);
   if (ndim > TE_SAFETENSORS_MAX_NDIM) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
@@ -127,9 +125,8 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
     return FALSE;
   }
 
-  offsets_node = json_object_get_member (obj, "data_offsets");
-  if (offsets_node == NULL || !JSON_NODE_HOLDS_ARRAY (offsets_node)
-      || json_array_get_length (offsets = json_node_get_array (offsets_node)) != 2
+  offsets = te_json_array (obj, "data_offsets");
+  if (offsets == NULL || json_array_get_length (offsets) != 2
       || !te_json_node_uint (json_array_get_element (offsets, 0), G_MAXUINT64, &begin)
       || !te_json_node_uint (json_array_get_element (offsets, 1), G_MAXUINT64, &end)) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,

@@ -48,18 +48,17 @@ parse_template (JsonObject * o, GArray * pieces, GError ** error)
 {
   TePostPiece p;
   guint i;
-  JsonNode *sn = json_object_get_member (o, "single");
+  JsonArray *single = te_json_array (o, "single");
   JsonObject *specials;
-  JsonArray *single;
+
   if (!te_json_get_object (o, "post_processor TemplateProcessing", "special_tokens", FALSE,
           &specials, error))
     return FALSE;
-  if (!sn || !JSON_NODE_HOLDS_ARRAY (sn)) {
+  if (single == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
         "post_processor TemplateProcessing: field \"single\" must be an array of pieces");
     return FALSE;
   }
-  single = json_node_get_array (sn);
   for (i = 0; i < json_array_get_length (single); i++) {
     JsonNode *e = json_array_get_element (single, i);
     JsonObject *eo, *body;
@@ -84,7 +83,6 @@ parse_template (JsonObject * o, GArray * pieces, GError ** error)
     } else if (te_json_get_object (eo, "", "SpecialToken", FALSE, &body, NULL) && body) {
       const char *sid = te_json_string (body, "id");
       JsonObject *sp;
-      JsonNode *idsn;
       JsonArray *ids;
       guint k;
       if (!sid || !te_json_get_int (body, "", "type_id", TRUE, 0, 0, G_MAXUINT32, &type_id,
@@ -100,14 +98,13 @@ parse_template (JsonObject * o, GArray * pieces, GError ** error)
             " but missing from \"special_tokens\"", sid);
         return FALSE;
       }
-      idsn = json_object_get_member (sp, "ids");
-      if (!idsn || !JSON_NODE_HOLDS_ARRAY (idsn)) {
+      ids = te_json_array (sp, "ids");
+      if (ids == NULL) {
         g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
             "post_processor TemplateProcessing: special token \"%s\" has no \"ids\" array",
             sid);
         return FALSE;
       }
-      ids = json_node_get_array (idsn);
       p.n_ids = json_array_get_length (ids);
       p.ids = g_new (gint32, p.n_ids ? p.n_ids : 1);
       for (k = 0; k < p.n_ids; k++) {
