@@ -5,6 +5,9 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "te-unicode.h"
+#include "te-utf8.h"
+
 /* Bytes of text considered for one chunk: enough for max_tokens of ordinary text (English
  * WordPiece averages ~4.5 bytes a token, CJK 3) with a wide margin. A window that holds fewer
  * tokens than the budget (very long "words" that become one [UNK]) yields a shorter chunk in
@@ -46,51 +49,6 @@ struct _TeChunker
 
 /* ---- UTF-8 -------------------------------------------------------------------------------- */
 
-/* Length of the sequence a lead byte announces, 0 for a byte that cannot start one. */
-static guint
-utf8_seq_len (guint8 b)
-{
-  if (b < 0x80)
-    return 1;
-  if (b >= 0xC2 && b <= 0xDF)
-    return 2;
-  if (b >= 0xE0 && b <= 0xEF)
-    return 3;
-  if (b >= 0xF0 && b <= 0xF4)
-    return 4;
-  return 0;
-}
-
-/* Check the sequence at @s (@avail bytes available). Returns its length if complete and valid,
- * 0 if invalid, or -1 if it is a valid but incomplete prefix cut by the end of input.
- * NUL is valid UTF-8 and accepted (the tokenizer's clean_text drops it, as HF does). */
-static int
-utf8_check (const guint8 * s, gsize avail)
-{
-  guint n = utf8_seq_len (s[0]);
-  if (n == 0)
-    return 0;
-  for (guint i = 1; i < n; i++) {
-    if (i >= avail)
-      return -1;
-    guint8 c = s[i];
-    guint8 lo = 0x80, hi = 0xBF;
-    if (i == 1) {               /* reject overlongs, surrogates and > U+10FFFF */
-      if (s[0] == 0xE0)
-        lo = 0xA0;
-      else if (s[0] == 0xED)
-        hi = 0x9F;
-      else if (s[0] == 0xF0)
-        lo = 0x90;
-      else if (s[0] == 0xF4)
-        hi = 0x8F;
-    }
-    if (c < lo || c > hi)
-      return 0;
-  }
-  return (int) n;
-}
-
 /* Code point ending just before byte @pos (pos > 0), and its start in *@start. */
 static gint32
 char_before (const char *text, gsize pos, gsize * start)
@@ -125,14 +83,11 @@ is_space (gint32 c)
 }
 
 /* CJK ideographs: the tokenizer isolates each one, so a boundary beside one is a token boundary
- * (the same ranges BertNormalizer's handle_chinese_chars uses). */
+ * (the table is the tokenizer's, te-unicode.h). */
 static gboolean
 is_cjk (gint32 c)
 {
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)
-      || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F)
-      || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF)
-      || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+  return c > 0 && te_unichar_is_cjk_ideograph ((gunichar) c);
 }
 
 static gboolean
@@ -198,7 +153,7 @@ te_text_is_paragraph_break (const char *text, gsize len, gsize pos)
     if (c == '\n' || c == 0x85 || c == 0x0C || c == 0x2029 || (c == '\r' && (p + 1 >= len
                 || text[p + 1] != '\n')))
       newlines += (c == 0x2029 || c == 0x0C) ? 2 : 1;
-    p += utf8_seq_len ((guint8) text[p]) ? utf8_seq_len ((guint8) text[p]) : 1;
+    p += te_utf8_seq_len ((guint8) text[p]) ? te_utf8_seq_len ((guint8) text[p]) : 1;
   }
   return newlines >= 2;
 }
@@ -496,34 +451,6 @@ append_valid (TeChunker * c, const guint8 * data, gsize len, TeChunkFunc func,
   return TRUE;
 }
 
-/* Length of the maximal subpart of an ill-formed sequence at @s (what one U+FFFD replaces, as
- * Unicode's "best practice" and Python's / WHATWG's decoders do): the longest prefix of a valid
- * sequence, at least one byte. */
-static gsize
-utf8_invalid_len (const guint8 * s, gsize avail)
-{
-  guint n = utf8_seq_len (s[0]);
-  gsize i = 1;
-  if (n == 0)
-    return 1;
-  for (; i < n && i < avail; i++) {
-    guint8 lo = 0x80, hi = 0xBF;
-    if (i == 1) {
-      if (s[0] == 0xE0)
-        lo = 0xA0;
-      else if (s[0] == 0xED)
-        hi = 0x9F;
-      else if (s[0] == 0xF0)
-        lo = 0x90;
-      else if (s[0] == 0xF4)
-        hi = 0x8F;
-    }
-    if (s[i] < lo || s[i] > hi)
-      break;
-  }
-  return i;
-}
-
 /* @n source bytes that are not UTF-8 become U+FFFD (TE_INVALID_UTF8_REPLACE). */
 static gboolean
 append_replacement (TeChunker * c, gsize n, TeChunkFunc func, gpointer user_data,
@@ -568,7 +495,7 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
   /* complete a sequence split across the previous push and this one */
   while (c->partial_len > 0 && i < len) {
     c->partial[c->partial_len++] = s[i++];
-    int r = utf8_check (c->partial, c->partial_len);
+    int r = te_utf8_check (c->partial, c->partial_len);
     if (r == 0) {
       /* the bytes before this one were a valid prefix: they are the ill-formed subpart, and
        * this byte is looked at again on its own */
@@ -600,7 +527,7 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
       i++;
       continue;
     }
-    int r = utf8_check (s + i, len - i);
+    int r = te_utf8_check (s + i, len - i);
     if (r > 0) {
       i += r;
       continue;
@@ -615,7 +542,7 @@ te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
       return FALSE;
     if (c->invalid != TE_INVALID_UTF8_REPLACE)
       return fail_invalid (c, FALSE, func, user_data, error);
-    gsize bad = utf8_invalid_len (s + i, len - i);
+    gsize bad = te_utf8_invalid_len (s + i, len - i);
     if (!append_replacement (c, bad, func, user_data, error))
       return FALSE;
     i += bad;
@@ -660,7 +587,7 @@ te_chunker_flush (TeChunker * c, TeChunkFunc func, gpointer user_data, GError **
   gboolean content = FALSE;
   for (gsize p = c->min_end; p < len && !content;) {
     content = !is_space (char_at (text, len, p));
-    guint n = utf8_seq_len ((guint8) text[p]);
+    guint n = te_utf8_seq_len ((guint8) text[p]);
     p += n ? n : 1;
   }
   if (!content)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "te-json.h"
+
 #define MANIFEST_MAX_BYTES (1 << 20)
 #define MANIFEST_MAX_DEPTH 16
 
@@ -138,35 +140,6 @@ out:
   return ok;
 }
 
-static const char *
-member_string (JsonObject * o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (n);
-}
-
-static gboolean
-member_int (JsonObject * o, const char *name, gint64 * v)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return FALSE;
-  *v = json_node_get_int (n);
-  return TRUE;
-}
-
-static JsonObject *
-member_object (JsonObject * o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
 /* Read @dir/manifest.json and check it against what the directory name says; with @verify,
  * check every listed file's size and SHA-256. */
 static TeExportEntry *
@@ -201,25 +174,25 @@ load_entry (const char *dir, const char *model_hash, const char *target, const c
   }
   root = JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))
       ? json_node_get_object (json_parser_get_root (parser)) : NULL;
-  key = member_object (root, "key");
-  files = member_object (root, "files");
-  artifact = member_string (root, "artifact");
+  key = te_json_object (root, "key");
+  files = te_json_object (root, "files");
+  artifact = te_json_string (root, "artifact");
   if (key == NULL || files == NULL || artifact == NULL) {
     problem = "no key, files or artifact";
     goto bad;
   }
-  if (!(s = member_string (key, "model_sha256")) || strcmp (s, model_hash) != 0) {
+  if (!(s = te_json_string (key, "model_sha256")) || strcmp (s, model_hash) != 0) {
     problem = "it is for another model";
     goto bad;
   }
-  if (!(s = member_string (key, "target")) || strcmp (s, target) != 0
-      || !(s = member_string (key, "dtype")) || strcmp (s, dtype) != 0
-      || !member_int (key, "batch", &b) || b != batch
-      || !member_int (key, "seq_len", &q) || q != seq) {
+  if (!(s = te_json_string (key, "target")) || strcmp (s, target) != 0
+      || !(s = te_json_string (key, "dtype")) || strcmp (s, dtype) != 0
+      || !te_json_int (key, "batch", &b) || b != batch
+      || !te_json_int (key, "seq_len", &q) || q != seq) {
     problem = "its key disagrees with its directory name";
     goto bad;
   }
-  if ((s = member_string (key, "input_dtype")) == NULL || strcmp (s, "int32") != 0) {
+  if ((s = te_json_string (key, "input_dtype")) == NULL || strcmp (s, "int32") != 0) {
     problem = "its inputs are not int32";
     goto bad;
   }
@@ -233,12 +206,12 @@ load_entry (const char *dir, const char *model_hash, const char *target, const c
 
     for (GList * l = names; l != NULL && problem == NULL; l = l->next) {
       const char *name = l->data;
-      JsonObject *f = member_object (files, name);
-      const char *want = member_string (f, "sha256");
+      JsonObject *f = te_json_object (files, name);
+      const char *want = te_json_string (f, "sha256");
       char *fpath, *have;
       gint64 want_size, have_size = -1;
 
-      if (strchr (name, '/') != NULL || want == NULL || !member_int (f, "size", &want_size)) {
+      if (strchr (name, '/') != NULL || want == NULL || !te_json_int (f, "size", &want_size)) {
         problem = "a file entry is malformed";
         break;
       }

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "te-utf8.h"
+
 #define TE_MARKUP_MAX_DIGITS 8
 /* Longest tag or comment recognised; longer ones are text. Bounds the work per '<' so that
  * input full of unterminated tags stays linear. */
@@ -56,32 +58,6 @@ tag_length (const char *s, gsize avail)
     }
   }
   return 0;
-}
-
-/* Encode @cp (valid, non-surrogate, <= U+10FFFF) as UTF-8 into @dst; returns the length. */
-static guint
-utf8_encode (guint32 cp, char dst[4])
-{
-  if (cp < 0x80) {
-    dst[0] = (char) cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    dst[0] = (char) (0xC0 | (cp >> 6));
-    dst[1] = (char) (0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    dst[0] = (char) (0xE0 | (cp >> 12));
-    dst[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-    dst[2] = (char) (0x80 | (cp & 0x3F));
-    return 3;
-  }
-  dst[0] = (char) (0xF0 | (cp >> 18));
-  dst[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-  dst[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-  dst[3] = (char) (0x80 | (cp & 0x3F));
-  return 4;
 }
 
 static int
@@ -137,7 +113,7 @@ entity_decode (const char *s, gsize avail, char dst[4], guint * dst_len)
     return 0;
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
-  *dst_len = utf8_encode (cp, dst);
+  *dst_len = te_utf8_encode (cp, (guint8 *) dst);
   return i + 1;
 }
 

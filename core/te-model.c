@@ -6,6 +6,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "te-json.h"
+
 #ifndef TE_DEFAULT_MODEL_DIR
 #define TE_DEFAULT_MODEL_DIR "/usr/local/share/textembed/models/all-MiniLM-L6-v2"
 #endif
@@ -59,75 +61,17 @@ load_json_file (const char *path, JsonParser ** parser_out, GError ** error)
   return json_parser_get_root (parser);
 }
 
-static gboolean
-node_is_type (JsonNode * node, GType type)
-{
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
-}
-
-/* Integer member @name of @obj in [min, max]. When absent: @def if @required is FALSE. */
+/* Integer member @name of @obj in [min, max] (te_json_get_int() narrowed to int). */
 static gboolean
 get_int (const char *path, JsonObject * obj, const char *name, gboolean required, int def,
     gint64 min, gint64 max, int *out, GError ** error)
 {
-  JsonNode *node = json_object_get_member (obj, name);
   gint64 v;
 
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
-    if (required) {
-      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is missing", path, name);
-      return FALSE;
-    }
-    *out = def;
-    return TRUE;
-  }
-  if (!node_is_type (node, G_TYPE_INT64)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not an integer", path, name);
+  g_assert (min >= G_MININT && max <= G_MAXINT);
+  if (!te_json_get_int (obj, path, name, required, def, min, max, &v, error))
     return FALSE;
-  }
-  v = json_node_get_int (node);
-  if (v < min || v > max) {
-    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-        "%s: \"%s\" is %" G_GINT64_FORMAT ", expected %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
-        path, name, v, min, max);
-    return FALSE;
-  }
   *out = (int) v;
-  return TRUE;
-}
-
-/* String member, or NULL when absent; an error when present but not a string. */
-static gboolean
-get_string (const char *path, JsonObject * obj, const char *name, const char **out,
-    GError ** error)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  *out = NULL;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!node_is_type (node, G_TYPE_STRING)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not a string", path, name);
-    return FALSE;
-  }
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-/* Boolean member, FALSE when absent. */
-static gboolean
-get_bool (const char *path, JsonObject * obj, const char *name, gboolean * out, GError ** error)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  *out = FALSE;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!node_is_type (node, G_TYPE_BOOLEAN)) {
-    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"%s\" is not a boolean", path, name);
-    return FALSE;
-  }
-  *out = json_node_get_boolean (node);
   return TRUE;
 }
 
@@ -136,17 +80,16 @@ get_bool (const char *path, JsonObject * obj, const char *name, gboolean * out, 
 static gboolean
 architectures_say_bert (JsonObject * obj)
 {
-  JsonNode *node = json_object_get_member (obj, "architectures");
-  JsonArray *arr;
+  JsonArray *arr = te_json_array (obj, "architectures");
   guint i;
 
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  if (arr == NULL)
     return FALSE;
-  arr = json_node_get_array (node);
   for (i = 0; i < json_array_get_length (arr); i++) {
     JsonNode *e = json_array_get_element (arr, i);
     /* BertModel, BertForMaskedLM, BertForPreTraining...: all carry the same encoder. */
-    if (node_is_type (e, G_TYPE_STRING) && g_str_has_prefix (json_node_get_string (e), "Bert"))
+    if (te_json_node_holds (e, G_TYPE_STRING)
+        && g_str_has_prefix (json_node_get_string (e), "Bert"))
       return TRUE;
   }
   return FALSE;
@@ -172,7 +115,7 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
   }
   obj = json_node_get_object (root);
 
-  if (!get_string (path, obj, "model_type", &model_type, error))
+  if (!te_json_get_string (obj, path, "model_type", FALSE, &model_type, error))
     goto out;
   /* model_type decides; old configs without one are recognised by their architectures. */
   if (model_type != NULL ? strcmp (model_type, "bert") != 0 : !architectures_say_bert (obj)) {
@@ -181,14 +124,14 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
         path, model_type ? model_type : "(none)");
     goto out;
   }
-  if (!get_string (path, obj, "hidden_act", &act, error))
+  if (!te_json_get_string (obj, path, "hidden_act", FALSE, &act, error))
     goto out;
   if (act != NULL && strcmp (act, "gelu") != 0) {
     g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
         "%s: hidden_act \"%s\" is not supported (only \"gelu\", the exact erf form)", path, act);
     goto out;
   }
-  if (!get_string (path, obj, "position_embedding_type", &pos_type, error))
+  if (!te_json_get_string (obj, path, "position_embedding_type", FALSE, &pos_type, error))
     goto out;
   if (pos_type != NULL && strcmp (pos_type, "absolute") != 0) {
     g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
@@ -216,10 +159,10 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
   }
 
   c->layer_norm_eps = 1e-12f;
-  eps = json_object_get_member (obj, "layer_norm_eps");
-  if (eps != NULL && !JSON_NODE_HOLDS_NULL (eps)) {
+  eps = te_json_member (obj, "layer_norm_eps");
+  if (eps != NULL) {
     double v;
-    if (!node_is_type (eps, G_TYPE_DOUBLE) && !node_is_type (eps, G_TYPE_INT64)) {
+    if (!te_json_node_holds (eps, G_TYPE_DOUBLE) && !te_json_node_holds (eps, G_TYPE_INT64)) {
       g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: \"layer_norm_eps\" is not a number",
           path);
       goto out;
@@ -262,12 +205,14 @@ parse_pooling_config (const char *path, const TeBertConfig * c, TeSentenceConfig
     goto out;
   }
   obj = json_node_get_object (root);
-  if (!get_bool (path, obj, "pooling_mode_mean_tokens", &mean, error)
-      || !get_bool (path, obj, "pooling_mode_cls_token", &cls, error)
-      || !get_bool (path, obj, "pooling_mode_max_tokens", &max, error)
-      || !get_bool (path, obj, "pooling_mode_mean_sqrt_len_tokens", &sqrt_len, error)
-      || !get_bool (path, obj, "pooling_mode_weightedmean_tokens", &weighted, error)
-      || !get_bool (path, obj, "pooling_mode_lasttoken", &last, error)
+  if (!te_json_get_bool (obj, path, "pooling_mode_mean_tokens", FALSE, FALSE, &mean, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_cls_token", FALSE, FALSE, &cls, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_max_tokens", FALSE, FALSE, &max, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_mean_sqrt_len_tokens", FALSE, FALSE,
+          &sqrt_len, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_weightedmean_tokens", FALSE, FALSE,
+          &weighted, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_lasttoken", FALSE, FALSE, &last, error)
       || !get_int (path, obj, "word_embedding_dimension", FALSE, c->hidden_size, 1, G_MAXINT,
           &dim, error))
     goto out;
@@ -329,14 +274,16 @@ parse_sentence_config (const char *dir, const TeBertConfig * c, TeSentenceConfig
     for (i = 0; i < json_array_get_length (arr); i++) {
       JsonNode *m = json_array_get_element (arr, i);
       const char *type, *mpath;
+      JsonObject *mo;
 
       if (!JSON_NODE_HOLDS_OBJECT (m)) {
         g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: module %u is not an object",
             modules_path, i);
         goto out;
       }
-      if (!get_string (modules_path, json_node_get_object (m), "type", &type, error)
-          || !get_string (modules_path, json_node_get_object (m), "path", &mpath, error))
+      mo = json_node_get_object (m);
+      if (!te_json_get_string (mo, modules_path, "type", FALSE, &type, error)
+          || !te_json_get_string (mo, modules_path, "path", FALSE, &mpath, error))
         goto out;
       if (g_strcmp0 (type, "sentence_transformers.models.Transformer") == 0) {
         continue;

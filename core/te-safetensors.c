@@ -5,6 +5,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "te-json.h"
+
 /* Header larger than this is refused outright (real headers are a few tens of KB). */
 #define TE_SAFETENSORS_MAX_HEADER (100 * 1024 * 1024)
 #define TE_SAFETENSORS_MAX_NDIM 8
@@ -77,28 +79,11 @@ te_safetensors_close (TeSafetensors * st)
   g_free (st);
 }
 
-/* A non-negative JSON integer, or FALSE. */
-static gboolean
-node_get_uint (JsonNode * node, guint64 * out)
-{
-  gint64 v;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_INT64)
-    return FALSE;
-  v = json_node_get_int (node);
-  if (v < 0)
-    return FALSE;
-  *out = (guint64) v;
-  return TRUE;
-}
-
 static gboolean
 parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_size,
     GError ** error)
 {
   JsonObject *obj;
-  JsonNode *dtype_node, *shape_node, *offsets_node;
   JsonArray *shape, *offsets;
   const char *dtype_name;
   const TeDTypeDesc *desc = NULL;
@@ -113,14 +98,12 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
   }
   obj = json_node_get_object (node);
 
-  dtype_node = json_object_get_member (obj, "dtype");
-  if (dtype_node == NULL || !JSON_NODE_HOLDS_VALUE (dtype_node)
-      || json_node_get_value_type (dtype_node) != G_TYPE_STRING) {
+  dtype_name = te_json_string (obj, "dtype");
+  if (dtype_name == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
         "%s: tensor \"%s\" has no string \"dtype\"", st->path, name);
     return FALSE;
   }
-  dtype_name = json_node_get_string (dtype_node);
   for (i = 0; i < G_N_ELEMENTS (dtype_table); i++) {
     if (strcmp (dtype_table[i].name, dtype_name) == 0) {
       desc = &dtype_table[i];
@@ -128,13 +111,12 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
     }
   }
 
-  shape_node = json_object_get_member (obj, "shape");
-  if (shape_node == NULL || !JSON_NODE_HOLDS_ARRAY (shape_node)) {
+  shape = te_json_array (obj, "shape");
+  if (shape == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
         "%s: tensor \"%s\" has no array \"shape\"", st->path, name);
     return FALSE;
   }
-  shape = json_node_get_array (shape_node);
   ndim = json_array_get_length (shape);
   if (ndim > TE_SAFETENSORS_MAX_NDIM) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
@@ -143,11 +125,10 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
     return FALSE;
   }
 
-  offsets_node = json_object_get_member (obj, "data_offsets");
-  if (offsets_node == NULL || !JSON_NODE_HOLDS_ARRAY (offsets_node)
-      || json_array_get_length (offsets = json_node_get_array (offsets_node)) != 2
-      || !node_get_uint (json_array_get_element (offsets, 0), &begin)
-      || !node_get_uint (json_array_get_element (offsets, 1), &end)) {
+  offsets = te_json_array (obj, "data_offsets");
+  if (offsets == NULL || json_array_get_length (offsets) != 2
+      || !te_json_node_uint (json_array_get_element (offsets, 0), G_MAXUINT64, &begin)
+      || !te_json_node_uint (json_array_get_element (offsets, 1), G_MAXUINT64, &end)) {
     g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
         "%s: tensor \"%s\" needs \"data_offsets\" as two non-negative integers", st->path, name);
     return FALSE;
@@ -164,7 +145,7 @@ parse_tensor (TeSafetensors * st, const char *name, JsonNode * node, gsize data_
   for (i = 0; i < ndim; i++) {
     guint64 d;
 
-    if (!node_get_uint (json_array_get_element (shape, i), &d) || d > G_MAXINT64) {
+    if (!te_json_node_uint (json_array_get_element (shape, i), G_MAXINT64, &d)) {
       g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
           "%s: tensor \"%s\" has a shape entry that is not a non-negative integer", st->path,
           name);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-embed.c — command-line sentence embeddings with the core library (no GStreamer):
  * one JSON string per input line in, one JSON array of floats per line out; --bench times it. */
 #include <stdio.h>
@@ -5,10 +6,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
-#include "te-model.h"
-#include "te-backend.h"
+#include "te-embedder.h"
 #include "te-pooling.h"
-#include "te-tokenizer.h"
 
 static char *opt_model = NULL;
 static char *opt_pooling = NULL;
@@ -30,55 +29,20 @@ static GOptionEntry entries[] = {
   {NULL}
 };
 
-typedef struct {
-  const TeModel *model;
-  TeBackend *backend;
-  TeBackendCaps caps;
-  TePoolMode pooling;
-  gboolean normalize;
-  int hidden;
-  float *embedding;   /* [hidden] */
-} Embedder;
-
-/* Pack @n encodings into a batch padded to the longest (or the backend's bucket). */
-static TeBatch *
-make_batch (Embedder * e, TeEncoding * encs, int n, GError ** error)
-{
-  const TeTokenizer *tok = te_model_tokenizer (e->model);
-  TeBatch *batch;
-  guint longest = 0;
-  int seq;
-
-  for (int i = 0; i < n; i++)
-    longest = MAX (longest, encs[i].n);
-  seq = te_backend_caps_seq_len (&e->caps, (int) longest);
-  if (seq < 0) {
-    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
-        "%u tokens is more than the %s backend accepts", longest,
-        te_backend_name (e->backend));
-    return NULL;
-  }
-  batch = te_batch_new (n, seq, e->hidden, te_tokenizer_pad_id (tok));
-  for (int i = 0; i < n; i++)
-    te_batch_set_row (batch, i, encs[i].ids, encs[i].type_ids, (int) encs[i].n);
-  return batch;
-}
-
-/* Pool, normalise and print each row of a computed batch. */
+/* Print the embeddings of a computed batch, one JSON array per line. */
 static void
-print_batch (Embedder * e, const TeBatch * batch, GString * line)
+print_batch (TeEmbedder * e, const TeBatch * batch, float *embeddings, GString * line)
 {
-  for (int r = 0; r < batch->batch; r++) {
-    const float *tokens = batch->hidden + (gsize) r * batch->seq_len * e->hidden;
+  int dims = te_embedder_dims (e);
 
-    /* te_batch_set_row() puts the real tokens first in the row. */
-    te_pool (tokens, batch->lengths[r], e->hidden, e->pooling, e->embedding);
-    if (e->normalize)
-      te_l2_normalize (e->embedding, e->hidden);
+  te_embedder_pool (e, batch, embeddings);
+  for (int r = 0; r < batch->batch; r++) {
+    const float *v = embeddings + (gsize) r * dims;
+
     g_string_truncate (line, 0);
     g_string_append_c (line, '[');
-    for (int j = 0; j < e->hidden; j++)
-      g_string_append_printf (line, "%s%.9g", j ? "," : "", e->embedding[j]);
+    for (int j = 0; j < dims; j++)
+      g_string_append_printf (line, "%s%.9g", j ? "," : "", v[j]);
     g_string_append (line, "]\n");
     fwrite (line->str, 1, line->len, stdout);
   }
@@ -117,8 +81,9 @@ now (void)
 
 /* --bench: all inputs become batches up front, then only te_backend_run() is timed. */
 static gboolean
-bench (Embedder * e, GPtrArray * batches, GError ** error)
+bench (TeEmbedder * e, GPtrArray * batches, GError ** error)
 {
+  TeBackend *backend = te_embedder_backend (e);
   guint64 tokens = 0, padded = 0, seqs = 0, passes = 0;
   double t0, elapsed;
   guint i = 0;
@@ -128,14 +93,14 @@ bench (Embedder * e, GPtrArray * batches, GError ** error)
     return FALSE;
   }
   /* Warm-up pass (page-in of the weights, OpenBLAS thread start), not timed. */
-  if (!te_backend_run (e->backend, g_ptr_array_index (batches, 0), error))
+  if (!te_backend_run (backend, g_ptr_array_index (batches, 0), error))
     return FALSE;
 
   t0 = now ();
   do {
     TeBatch *b = g_ptr_array_index (batches, i);
 
-    if (!te_backend_run (e->backend, b, error))
+    if (!te_backend_run (backend, b, error))
       return FALSE;
     for (int r = 0; r < b->batch; r++)
       tokens += b->lengths[r];
@@ -150,7 +115,7 @@ bench (Embedder * e, GPtrArray * batches, GError ** error)
       "te-embed bench: backend %s, batch %d, %" G_GUINT64_FORMAT " forward passes, %"
       G_GUINT64_FORMAT " sequences in %.2f s\n"
       "  encoder: %.1f tokens/s (%.1f padded tokens/s), %.2f sequences/s, mean %.1f tokens/seq\n",
-      te_backend_name (e->backend), opt_batch, passes, seqs, elapsed, tokens / elapsed,
+      te_backend_name (backend), opt_batch, passes, seqs, elapsed, tokens / elapsed,
       padded / elapsed, seqs / elapsed, (double) tokens / seqs);
   return TRUE;
 }
@@ -161,8 +126,9 @@ main (int argc, char **argv)
   GOptionContext *ctx;
   GError *error = NULL;
   TeModel *model = NULL;
-  Embedder e = { 0 };
-  const TeSentenceConfig *sc;
+  TeEmbedder *e = NULL;
+  TeEmbedderOptions eo;
+  float *embeddings = NULL;
   TeEncoding *encs = NULL;
   GPtrArray *bench_batches = NULL;
   GString *out_line = g_string_new (NULL);
@@ -192,22 +158,19 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: %s\n", error->message);
     goto out;
   }
-  sc = te_model_sentence_config (model);
-  e.model = model;
-  e.hidden = te_model_config (model)->hidden_size;
-  e.pooling = sc->pooling;
-  e.normalize = sc->normalize && !opt_no_normalize;
-  if (opt_pooling && !te_pool_mode_from_string (opt_pooling, &e.pooling)) {
+  te_embedder_options_init (&eo, model);
+  eo.normalize = eo.normalize && !opt_no_normalize;
+  eo.batch_size = opt_batch;
+  if (opt_pooling && !te_pool_mode_from_string (opt_pooling, &eo.pooling)) {
     fprintf (stderr, "te-embed: unknown pooling \"%s\" (mean, cls or max)\n", opt_pooling);
     goto out;
   }
-  e.backend = te_backend_new ("cpu", model, NULL, &error);
-  if (e.backend == NULL) {
+  e = te_embedder_new (model, &eo, &error);
+  if (e == NULL) {
     fprintf (stderr, "te-embed: %s\n", error->message);
     goto out;
   }
-  te_backend_get_caps (e.backend, &e.caps);
-  e.embedding = g_new (float, e.hidden);
+  embeddings = g_new (float, (gsize) opt_batch * te_embedder_dims (e));
 
   encs = g_new (TeEncoding, opt_batch);
   for (int i = 0; i < opt_batch; i++)
@@ -229,24 +192,16 @@ main (int argc, char **argv)
       while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
         line[--got] = '\0';
       text = parse_line (line, &len, &error);
-      if (text == NULL
-          || !te_tokenizer_encode (te_model_tokenizer (model), text, len, TRUE, &encs[n],
-              &error)) {
+      if (text == NULL || !te_embedder_encode (e, text, len, &encs[n], NULL, &error)) {
         g_free (text);
         fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
         goto out;
       }
       g_free (text);
-      if ((int) encs[n].n > sc->max_seq_length) {
-        fprintf (stderr, "te-embed: line %u: text is %u tokens long (special tokens "
-            "included), more than the model's max_seq_length of %d tokens; split it first\n",
-            lineno, encs[n].n, sc->max_seq_length);
-        goto out;
-      }
       n++;
     }
     if (n == opt_batch || (eof && n > 0)) {
-      batch = make_batch (&e, encs, n, &error);
+      batch = te_embedder_make_batch (e, encs, n, &error);
       if (batch == NULL) {
         fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
         goto out;
@@ -254,12 +209,12 @@ main (int argc, char **argv)
       if (bench_batches) {
         g_ptr_array_add (bench_batches, batch);
       } else {
-        if (!te_backend_run (e.backend, batch, &error)) {
+        if (!te_backend_run (te_embedder_backend (e), batch, &error)) {
           fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
           te_batch_free (batch);
           goto out;
         }
-        print_batch (&e, batch, out_line);
+        print_batch (e, batch, embeddings, out_line);
         te_batch_free (batch);
       }
       n = 0;
@@ -271,7 +226,7 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: error reading stdin\n");
     goto out;
   }
-  if (bench_batches && !bench (&e, bench_batches, &error)) {
+  if (bench_batches && !bench (e, bench_batches, &error)) {
     fprintf (stderr, "te-embed: %s\n", error->message);
     goto out;
   }
@@ -290,8 +245,8 @@ out:
   }
   if (bench_batches)
     g_ptr_array_free (bench_batches, TRUE);
-  g_free (e.embedding);
-  te_backend_free (e.backend);
+  g_free (embeddings);
+  te_embedder_free (e);
   te_model_free (model);
   g_string_free (out_line, TRUE);
   free (line);

@@ -6,11 +6,9 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
-#include "te-model.h"
-#include "te-backend.h"
+#include "te-embedder.h"
 #include "te-pooling.h"
 #include "te-store.h"
-#include "te-tokenizer.h"
 
 static int opt_top_k = 10;
 static char *opt_prompt = NULL;
@@ -127,72 +125,6 @@ out:
 
 /* ---- embedding (the te-embed path) ---- */
 
-typedef struct {
-  const TeModel *model;
-  TeBackend *backend;
-  TeBackendCaps caps;
-  TePoolMode pooling;
-  gboolean normalize;
-  int hidden;
-  int max_len;          /* tokens, special tokens included */
-} Embedder;
-
-/* Encode @text; longer than @max_len tokens, it is cut as sentence-transformers does
- * (truncation of the text's tokens, the special tokens kept): to the longest prefix ending at
- * a token boundary that encodes to at most @max_len tokens. */
-static gboolean
-encode_truncated (Embedder * e, const char *text, gsize len, TeEncoding * enc,
-    TeEncoding * plain, gboolean * truncated, GError ** error)
-{
-  const TeTokenizer *tok = te_model_tokenizer (e->model);
-  guint special = te_tokenizer_num_special_tokens (tok);
-  gint64 keep;
-
-  *truncated = FALSE;
-  if (!te_tokenizer_encode (tok, text, len, TRUE, enc, error))
-    return FALSE;
-  if ((int) enc->n <= e->max_len)
-    return TRUE;
-  if (!te_tokenizer_encode (tok, text, len, FALSE, plain, error))
-    return FALSE;
-  keep = MIN ((gint64) e->max_len - special, (gint64) plain->n);
-  while (keep > 0) {
-    if (!te_tokenizer_encode (tok, text, plain->ends[keep - 1], TRUE, enc, error))
-      return FALSE;
-    if ((int) enc->n <= e->max_len) {
-      *truncated = TRUE;
-      return TRUE;
-    }
-    keep -= MAX ((gint64) enc->n - e->max_len, 1);
-  }
-  g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
-      "cannot truncate the query to %d tokens", e->max_len);
-  return FALSE;
-}
-
-/* Pack @n encodings into a batch padded to the longest (or the backend's bucket). */
-static TeBatch *
-make_batch (Embedder * e, TeEncoding * encs, int n, GError ** error)
-{
-  TeBatch *batch;
-  guint longest = 0;
-  int seq;
-
-  for (int i = 0; i < n; i++)
-    longest = MAX (longest, encs[i].n);
-  seq = te_backend_caps_seq_len (&e->caps, (int) longest);
-  if (seq < 0) {
-    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
-        "%u tokens is more than the %s backend accepts", longest,
-        te_backend_name (e->backend));
-    return NULL;
-  }
-  batch = te_batch_new (n, seq, e->hidden, te_tokenizer_pad_id (te_model_tokenizer (e->model)));
-  for (int i = 0; i < n; i++)
-    te_batch_set_row (batch, i, encs[i].ids, encs[i].type_ids, (int) encs[i].n);
-  return batch;
-}
-
 /* @text on one line: newlines and tabs as spaces, cut at @max characters. */
 static void
 append_snippet (GString * out, const char *text, guint max)
@@ -213,76 +145,44 @@ append_snippet (GString * out, const char *text, guint max)
   }
 }
 
-/* All queries into @out ([n * hidden]), --batch at a time. */
+/* All queries into @out ([n * dims]); a note on stderr for each query that was truncated. */
 static gboolean
-embed_queries (Embedder * e, GArray * queries, const char *prompt, float *out,
+embed_queries (TeEmbedder * e, GArray * queries, const char *prompt, float *out,
     GError ** error)
 {
-  TeEncoding *encs = g_new (TeEncoding, opt_batch);
-  TeEncoding plain;
-  gboolean ok = FALSE;
-  guint done = 0;
+  char **texts = g_new0 (char *, queries->len + 1);
+  gboolean *truncated = g_new0 (gboolean, MAX (queries->len, 1));
+  guint failed = 0;
+  gboolean ok;
 
-  te_encoding_init (&plain);
-  for (int i = 0; i < opt_batch; i++)
-    te_encoding_init (&encs[i]);
-  while (done < queries->len) {
-    int n = (int) MIN ((guint) opt_batch, queries->len - done);
-    TeBatch *batch;
+  for (guint i = 0; i < queries->len; i++)
+    texts[i] = g_strconcat (prompt ? prompt : "",
+        g_array_index (queries, Query, i).text, NULL);
+  ok = te_embedder_embed (e, (const char *const *) texts, NULL, queries->len, out, truncated,
+      &failed, error);
+  for (guint i = 0; i < queries->len; i++) {
+    Query *q = &g_array_index (queries, Query, i);
+    GString *label;
 
-    for (int i = 0; i < n; i++) {
-      Query *q = &g_array_index (queries, Query, done + i);
-      char *text = g_strconcat (prompt ? prompt : "", q->text, NULL);
-      gboolean truncated, enc_ok;
-
-      enc_ok = encode_truncated (e, text, strlen (text), &encs[i], &plain, &truncated, error);
-      g_free (text);
-      if (!enc_ok || truncated) {
-        GString *label = g_string_new (NULL);
-
-        if (q->id)
-          g_string_append (label, q->id);
-        else {
-          g_string_append_c (label, '"');
-          append_snippet (label, q->text, 40);
-          g_string_append_c (label, '"');
-        }
-        if (enc_ok)
-          fprintf (stderr, "te-search: query %s is longer than %d tokens; truncated to them "
-              "as sentence-transformers does\n", label->str, e->max_len);
-        else
-          g_prefix_error (error, "query %s: ", label->str);
-        g_string_free (label, TRUE);
-        if (!enc_ok)
-          goto out;
-      }
+    if (!(ok || i < failed ? truncated[i] : i == failed))
+      continue;
+    label = g_string_new (NULL);
+    if (q->id)
+      g_string_append (label, q->id);
+    else {
+      g_string_append_c (label, '"');
+      append_snippet (label, q->text, 40);
+      g_string_append_c (label, '"');
     }
-    batch = make_batch (e, encs, n, error);
-    if (batch == NULL)
-      goto out;
-    if (!te_backend_run (e->backend, batch, error)) {
-      te_batch_free (batch);
-      goto out;
-    }
-    for (int r = 0; r < n; r++) {
-      float *v = out + (gsize) (done + r) * e->hidden;
-
-      /* te_batch_set_row() puts the real tokens first in the row. */
-      te_pool (batch->hidden + (gsize) r * batch->seq_len * e->hidden, batch->lengths[r],
-          e->hidden, e->pooling, v);
-      if (e->normalize)
-        te_l2_normalize (v, e->hidden);
-    }
-    te_batch_free (batch);
-    done += n;
+    if (ok || i < failed)
+      fprintf (stderr, "te-search: query %s is longer than %d tokens; truncated to them "
+          "as sentence-transformers does\n", label->str, te_embedder_max_length (e));
+    else
+      g_prefix_error (error, "query %s: ", label->str);
+    g_string_free (label, TRUE);
   }
-  ok = TRUE;
-
-out:
-  for (int i = 0; i < opt_batch; i++)
-    te_encoding_clear (&encs[i]);
-  te_encoding_clear (&plain);
-  g_free (encs);
+  g_strfreev (texts);
+  g_free (truncated);
   return ok;
 }
 
@@ -373,11 +273,11 @@ main (int argc, char **argv)
   GError *error = NULL;
   TeStore *store = NULL;
   TeModel *model = NULL;
-  Embedder e = { 0 };
+  TeEmbedder *e = NULL;
+  TeEmbedderOptions eo;
   GArray *queries = g_array_new (FALSE, TRUE, sizeof (Query));
   GPtrArray *results = NULL;
   TeStoreCounts counts;
-  const TeSentenceConfig *sc;
   char *meta_dir = NULL, *meta_pooling = NULL, *meta_norm = NULL, *meta_prompt = NULL;
   char *meta_dims = NULL;
   const char *store_path, *model_dir, *prompt;
@@ -454,36 +354,35 @@ main (int argc, char **argv)
         meta_dir ? "the store's meta model_dir" : "the default model");
     goto out;
   }
-  sc = te_model_sentence_config (model);
-  e.model = model;
-  e.hidden = te_model_config (model)->hidden_size;
-  e.pooling = sc->pooling;
-  e.normalize = meta_norm ? meta_true (meta_norm) : sc->normalize;
-  if (meta_pooling && !te_pool_mode_from_string (meta_pooling, &e.pooling)) {
+  te_embedder_options_init (&eo, model);
+  eo.batch_size = opt_batch;
+  eo.truncate = TRUE;
+  if (meta_norm)
+    eo.normalize = meta_true (meta_norm);
+  if (meta_pooling && !te_pool_mode_from_string (meta_pooling, &eo.pooling)) {
     g_set_error (&error, TE_ERROR, TE_ERROR_PARSE, "store %s: meta pooling is \"%s\", not "
         "mean, cls or max", store_path, meta_pooling);
     goto out;
   }
-  if (meta_dims && g_ascii_strtoll (meta_dims, NULL, 10) != e.hidden) {
+  if (meta_dims
+      && g_ascii_strtoll (meta_dims, NULL, 10) != te_model_config (model)->hidden_size) {
     g_set_error (&error, TE_ERROR, TE_ERROR_INVALID,
         "store %s holds %s-dim embeddings but the model %s produces %d dims: search with the "
         "model the store was embedded with (--model DIR)", store_path, meta_dims, model_dir,
-        e.hidden);
+        te_model_config (model)->hidden_size);
     goto out;
   }
-  e.backend = te_backend_new ("cpu", model, NULL, &error);
-  if (e.backend == NULL)
+  e = te_embedder_new (model, &eo, &error);
+  if (e == NULL)
     goto out;
-  te_backend_get_caps (e.backend, &e.caps);
-  e.max_len = MIN (sc->max_seq_length, e.caps.max_seq_len);
 
   prompt = opt_prompt ? opt_prompt : meta_prompt;
-  qv = g_new (float, (gsize) MAX (queries->len, 1) * e.hidden);
+  qv = g_new (float, (gsize) MAX (queries->len, 1) * te_embedder_dims (e));
   t0 = g_get_monotonic_time ();
-  if (!embed_queries (&e, queries, prompt, qv, &error))
+  if (!embed_queries (e, queries, prompt, qv, &error))
     goto out;
   t1 = g_get_monotonic_time ();
-  results = te_store_search (store, NULL, qv, queries->len, (guint) e.hidden,
+  results = te_store_search (store, NULL, qv, queries->len, (guint) te_embedder_dims (e),
       (guint) opt_top_k, &error);
   if (results == NULL)
     goto out;
@@ -508,7 +407,7 @@ out:
   if (results)
     g_ptr_array_unref (results);
   g_free (qv);
-  te_backend_free (e.backend);
+  te_embedder_free (e);
   te_model_free (model);
   te_store_close (store);
   g_array_unref (queries);

@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "te-tokenizer.h"
+#include "te-utf8.h"
 
 static const char usage[] =
     "usage: te-tokenize TOKENIZER_JSON|MODEL_DIR [OPTIONS] < input\n"
@@ -128,9 +129,9 @@ decode_json_string (const char *s, gsize len, GString * out, const char **why)
       return FALSE;
     }
     {
-      char buf[6];
-      gint n = g_unichar_to_utf8 (u, buf);
-      g_string_append_len (out, buf, n);
+      guint8 buf[4];
+      guint n = te_utf8_encode (u, buf);
+      g_string_append_len (out, (const char *) buf, n);
     }
   }
   return TRUE;

@@ -229,6 +229,17 @@ test_break_helpers (void)
   g_assert_false (te_text_is_paragraph_break (t, len, strstr (t, "The") - t));
   const char *cjk = "我们今天去公园。明天下雨";
   g_assert_true (te_text_is_sentence_break (cjk, strlen (cjk), strstr (cjk, "明") - cjk));
+  /* Beside a CJK ideograph is a word break, with the tokenizer's exact table: U+2B81F and
+   * U+2B920 are isolated by BertNormalizer, U+2B820..U+2B91F (HF's gap) are not. */
+  const char *ext = "a\xf0\xab\xa0\x9f" "b\xf0\xab\xa4\xa0"
+      "c\xf0\xab\xa0\xa0" "d\xf0\xab\xa4\x9f" "e";
+  gsize elen = strlen (ext);
+  g_assert_true (te_text_is_word_break (ext, elen, 1));        /* a|U+2B81F */
+  g_assert_true (te_text_is_word_break (ext, elen, 5));        /* U+2B81F|b */
+  g_assert_true (te_text_is_word_break (ext, elen, 6));        /* b|U+2B920 */
+  g_assert_false (te_text_is_word_break (ext, elen, 12));      /* c|U+2B820 */
+  g_assert_false (te_text_is_word_break (ext, elen, 16));      /* U+2B820|d */
+  g_assert_false (te_text_is_word_break (ext, elen, 17));      /* d|U+2B91F */
 }
 
 /* A long run without any boundary: split hard, every piece within limits, memory bounded. */

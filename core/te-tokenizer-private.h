@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-tokenizer-private.h — the stages of the tokenizer pipeline as Hugging Face `tokenizers`
+ * organises them, one file each: normalizers, pre-tokenizers, models, post-processors and the
+ * added vocabulary (te-tokenizer-*.c), driven by te-tokenizer.c. Private to those files.
+ *
+ * Adding a component type from tokenizer.json means: a parser entry in the stage's type table
+ * (which also produces the "supported: ..." list of the error for unknown types), its run-time
+ * step in the stage's switch, and its description in the fingerprint. Every stage keeps the
+ * contract of the pipeline: each token maps back to a byte range of the original text. */
+#pragma once
+
+#include <string.h>
+
+#include "te-tokenizer.h"
+#include "te-json.h"
+#include "te-unicode.h"
+#include "te-utf8.h"
+
+G_BEGIN_DECLS
+
+/* ---- Unicode properties as HF sees them (te-tokenizer-unicode.c) ----------------------------
+ * HF mixes Unicode versions: Unicode 9.0 tables for categories, NFD and combining classes,
+ * the Rust standard library's (Unicode 17) for whitespace and lowercase. */
+
+enum
+{
+  TE_U9_MN = 1 << 0,            /* General_Category Mn (Unicode 9.0) */
+  TE_U9_MK = 1 << 1,            /* General_Category M* (Unicode 9.0) */
+  TE_U9_PU = 1 << 2,            /* General_Category P* (Unicode 9.0) */
+  TE_U9_CF = 1 << 3,            /* General_Category Cf (Unicode 9.0) */
+};
+
+typedef struct
+{
+  guint32 lo, hi;
+  guint8 flags;
+} TeURange;
+
+/* The Unicode 9.0 ranges with their TE_U9_* flags, ascending (te-tokenizer-unicode.c). */
+extern const TeURange te_hf_u9_ranges[];
+extern const guint te_hf_u9_n_ranges;
+
+/* TE_U9_* flags of a non-ASCII code point (binary search; inline: the pre-tokenizer and the
+ * normalizer ask for every non-ASCII char). */
+static inline guint
+te_hf_u9_flags (gunichar c)
+{
+  guint lo = 0, hi = te_hf_u9_n_ranges;
+
+  while (lo < hi) {
+    guint mid = (lo + hi) / 2;
+    if (c < te_hf_u9_ranges[mid].lo)
+      hi = mid;
+    else if (c > te_hf_u9_ranges[mid].hi)
+      lo = mid + 1;
+    else
+      return te_hf_u9_ranges[mid].flags;
+  }
+  return 0;
+}
+/* Canonical combining class as HF's Unicode 9.0 tables have it. */
+guint8 te_hf_ccc (gunichar c);
+/* Full canonical decomposition of @c into @out (at most 8); returns the count (1 = none). */
+guint te_hf_decompose (gunichar c, gunichar out[8]);
+/* Rust char::to_lowercase for the chars that map to one char (all but U+0130). */
+gunichar te_hf_lower1 (gunichar c);
+/* Rust regex \w (added tokens with single_word). */
+gboolean te_hf_is_regex_word (gunichar c);
+
+static inline gboolean
+te_hf_is_ascii_punct (gunichar c)
+{
+  return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60)
+      || (c >= 0x7B && c <= 0x7E);
+}
+
+/* Rust char::is_whitespace (the White_Space property). */
+static inline gboolean
+te_hf_is_whitespace (gunichar c)
+{
+  if (c < 0x80)
+    return c == ' ' || (c >= 0x09 && c <= 0x0D);
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028
+      || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* BertPreTokenizer's is_bert_punc: ASCII punctuation (incl. symbols such as $ + < = > ^ ` | ~)
+ * or Unicode 9.0 P*. */
+static inline gboolean
+te_hf_is_bert_punct (gunichar c)
+{
+  if (c < 0x80)
+    return te_hf_is_ascii_punct (c);
+  return (te_hf_u9_flags (c) & TE_U9_PU) != 0;
+}
+
+/* ---- Work buffers (per encode call; the tokenizer itself is immutable) --------------------- */
+
+/* A normalised code point and the byte range of the original text it comes from. */
+typedef struct
+{
+  gunichar c;
+  guint32 s, e;
+} TeNChar;
+
+typedef struct
+{
+  TeNChar *a, *b;               /* ping-pong buffers for the normaliser stages */
+  gsize cap_a, cap_b;
+  guint8 *run_ccc;              /* NFD: combining classes of the pending run of marks */
+  guint8 *run_first;            /* NFD: "first char of its decomposition" flags of the run */
+  guint8 *run_fl;               /* NFD: the same flags, sorted */
+  TeNChar *run_tmp;             /* NFD: sorted run + input alignments */
+  gsize cap_run_ccc, cap_run_first, cap_run_fl, cap_run_tmp;
+  guint8 *word;                 /* WordPiece: current word as UTF-8 */
+  guint32 *wcb;                 /* WordPiece: byte offset of each char of the word */
+  gsize cap_word, cap_wcb;
+} TeWork;
+
+void te_work_clear (TeWork * w);
+
+static inline void
+te_grow (gpointer * p, gsize * cap, gsize need, gsize elem)
+{
+  if (need > *cap) {
+    gsize c = MAX (need, *cap * 2);
+    c = MAX (c, 64);
+    *p = g_realloc_n (*p, c, elem);
+    *cap = c;
+  }
+}
+
+#define TE_GROW(ptr, cap, need) te_grow ((gpointer *) &(ptr), &(cap), (need), sizeof (*(ptr)))
+
+/* Load the code points of @len bytes of valid UTF-8 into w->a, each with its byte range
+ * (offset by @base); returns their number. */
+gsize te_work_load (TeWork * w, const guint8 * text, gsize len, gsize base);
+
+/* ---- Encoding output --------------------------------------------------------------------- */
+
+void te_encoding_reserve (TeEncoding * enc, guint need);
+
+static inline void
+te_encoding_push (TeEncoding * enc, gint32 id, guint32 s, guint32 e)
+{
+  if (G_UNLIKELY (enc->n == enc->capacity))
+    te_encoding_reserve (enc, enc->n + 1);
+  enc->ids[enc->n] = id;
+  enc->type_ids[enc->n] = 0;
+  enc->starts[enc->n] = s;
+  enc->ends[enc->n] = e;
+  enc->special[enc->n] = 0;
+  enc->n++;
+}
+
+/* ---- Normalizers (te-tokenizer-normalizers.c) ------------------------------------------------
+ * A normalizer is compiled into a flat list of operations, each one NormalizedString operation
+ * of HF with HF's alignments. Sequence flattens into the list. */
+
+typedef enum
+{
+  TE_NORM_CLEAN,                /* BertNormalizer clean_text */
+  TE_NORM_CHINESE,              /* BertNormalizer handle_chinese_chars */
+  TE_NORM_NFD,                  /* NFD (BertNormalizer strip_accents, or NFD normalizer) */
+  TE_NORM_STRIP_MN,             /* drop Mn (BertNormalizer strip_accents, after NFD) */
+  TE_NORM_STRIP_MARKS,          /* drop M* (StripAccents normalizer) */
+  TE_NORM_LOWER,                /* char-wise Rust to_lowercase */
+  /* Extension points: Precompiled (SentencePiece charsmap), NFC / NFKC / NFKD, Strip,
+   * Replace, Prepend. build_ascii_map() clears ascii_local when an operation maps an ASCII
+   * char to anything but at most one ASCII char, or when op_ascii_is_context_free() says
+   * its result depends on neighbouring chars (Strip, Prepend, Replace, Precompiled). */
+} TeNormOp;
+
+typedef struct
+{
+  TeNormOp *ops;
+  guint n_ops;
+  /* Every operation maps each ASCII char on its own to at most one ASCII char, and keeps
+   * ASCII whitespace as whitespace: then ascii_map is the whole normalizer for ASCII text. */
+  gboolean ascii_local;
+  gint16 ascii_map[128];        /* -1: removed */
+} TeNormalizer;
+
+/* @o: the "normalizer" object, or NULL for none. */
+gboolean te_normalizer_parse (TeNormalizer * nz, JsonObject * o, GError ** error);
+void te_normalizer_clear (TeNormalizer * nz);
+/* Normalise w->a[0..n); the result is in w->a, its length returned. */
+gsize te_normalizer_run (const TeNormalizer * nz, TeWork * w, gsize n);
+void te_normalizer_describe (const TeNormalizer * nz, GString * s);
+
+/* ---- Pre-tokenizers (te-tokenizer-pretokenizers.c) --------------------------------------- */
+
+typedef enum
+{
+  TE_PRE_NONE,                  /* the whole normalised piece is one word */
+  TE_PRE_BERT,                  /* BertPreTokenizer: split on whitespace, isolate punctuation */
+  /* Extension points: Whitespace / WhitespaceSplit, Metaspace, Split (regex), Punctuation,
+   * Digits, ByteLevel, Sequence. */
+} TePreTokKind;
+
+typedef struct
+{
+  TePreTokKind kind;
+} TePreTokenizer;
+
+gboolean te_pre_tokenizer_parse (TePreTokenizer * pt, JsonObject * o, GError ** error);
+/* Whether cutting the text right after an ASCII space, tab, CR or LF cannot change the words
+ * (the pre-tokenizer always splits there), so the driver may encode long texts in pieces. */
+gboolean te_pre_tokenizer_splits_at_ascii_space (const TePreTokenizer * pt);
+const char *te_pre_tokenizer_describe (const TePreTokenizer * pt);
+
+/* ---- Models (te-tokenizer-models.c) ------------------------------------------------------ */
+
+/* Vocabulary hash table: open addressing over a string pool, no NUL-terminated keys needed,
+ * so WordPiece can look up sub-slices of a word without copying them. */
+typedef struct
+{
+  guint32 hash;
+  guint32 entry;                /* index + 1 into TeVocabTable.entries; 0 = empty slot */
+} TeVocabSlot;
+
+typedef struct
+{
+  guint32 off, len;             /* key = pool[off .. off+len) */
+  gint32 id;
+} TeVocabEntry;
+
+typedef struct
+{
+  TeVocabSlot *slots;
+  guint32 mask;
+  TeVocabEntry *entries;
+  guint32 n_entries;
+  guint32 max_len;              /* longest key in bytes */
+} TeVocabTable;
+
+typedef enum
+{
+  TE_MODEL_WORDPIECE,
+  /* Extension points: BPE, Unigram, WordLevel. */
+} TeWordModelKind;
+
+typedef struct
+{
+  TeWordModelKind kind;
+  char *pool;                   /* all vocab keys, NUL-separated */
+  TeVocabTable vocab;           /* full keys */
+  guint32 n_vocab;              /* number of vocab entries (HF get_vocab_size) */
+  /* WordPiece */
+  TeVocabTable cont;            /* keys that start with the prefix, prefix stripped */
+  gboolean cont_is_vocab;       /* empty prefix: cont == vocab */
+  char *unk_token;
+  gint32 unk_id;                /* -1 when the unk token is not in the vocab */
+  char *prefix;
+  guint64 max_chars;
+} TeWordModel;
+
+gboolean te_word_model_parse (TeWordModel * m, JsonObject * o, GError ** error);
+void te_word_model_clear (TeWordModel * m);
+/* Tokens of one pre-tokenised word a[0..n) (n > 0), appended to @out. */
+gboolean te_word_model_tokenize (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n,
+    TeEncoding * out, GError ** error);
+/* Id of the vocabulary key @key (@len bytes), or -1. */
+gint32 te_word_model_token_to_id (const TeWordModel * m, const char *key, gsize len);
+/* Largest vocabulary id, -1 for an empty vocabulary. */
+gint64 te_word_model_max_id (const TeWordModel * m);
+/* id_to_tok[id] = the key, for every vocabulary entry. */
+void te_word_model_fill_ids (const TeWordModel * m, char **id_to_tok);
+/* Feed the fingerprint: the model's parameters, then every vocabulary entry in id order. */
+void te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs);
+
+/* ---- Post-processors (te-tokenizer-processors.c) ----------------------------------------- */
+
+/* One piece of the single-sequence template: the sequence, or special tokens. */
+typedef struct
+{
+  gboolean is_sequence;
+  guint32 type_id;
+  gint32 *ids;                  /* special token ids (SpecialToken pieces) */
+  guint n_ids;
+} TePostPiece;
+
+typedef struct
+{
+  TePostPiece *pieces;          /* every processor is compiled into a single-sequence template */
+  guint n_pieces;
+  gboolean simple;              /* exactly one Sequence piece */
+  guint seq_index;
+  guint n_special;
+} TePostProcessor;
+
+gboolean te_post_processor_parse (TePostProcessor * pp, JsonObject * o, GError ** error);
+void te_post_processor_clear (TePostProcessor * pp);
+/* Special tokens the template puts before the sequence (encoded at @out->n == that). */
+guint te_post_processor_prefix (const TePostProcessor * pp, gboolean add_special_tokens);
+/* The sequence is @out[seq_start ..): set its type ids and add the special tokens. */
+void te_post_processor_apply (const TePostProcessor * pp, guint seq_start,
+    gboolean add_special_tokens, TeEncoding * out);
+void te_post_processor_describe (const TePostProcessor * pp, GString * s);
+
+/* ---- Added vocabulary (te-tokenizer-added.c) --------------------------------------------- */
+
+typedef struct
+{
+  char *content;
+  gsize len;
+  gint32 id;
+  gboolean single_word, lstrip, rstrip, normalized, special;
+  gunichar *pattern;            /* normalized tokens: normalized content as code points */
+  guint pattern_len;
+} TeAddedToken;
+
+typedef struct
+{
+  TeAddedToken *tokens;         /* in HF order (by id) */
+  guint n;
+  /* raw (normalized=false) matcher: indices into tokens, grouped by first byte, longest first */
+  guint *raw_idx;
+  guint raw_first[257];
+  /* normalized=true matcher: indices into tokens, longest pattern first */
+  guint *norm_idx;
+  guint n_norm;
+} TeAddedVocab;
+
+/* @arr: the "added_tokens" array (may be NULL). Ids come from @model, else follow its vocab;
+ * normalized tokens are matched in their @nz-normalised form. */
+gboolean te_added_vocab_parse (TeAddedVocab * av, JsonArray * arr, const TeWordModel * model,
+    const TeNormalizer * nz, GError ** error);
+void te_added_vocab_clear (TeAddedVocab * av);
+/* The next raw added token accepted at or after @pos (single_word checked, lstrip/rstrip
+ * applied, lstrip not reaching before @floor): its index, with its bytes in [*start, *stop);
+ * -1 when there is none. */
+gint te_added_vocab_next_raw (const TeAddedVocab * av, const guint8 * text, gsize len,
+    gsize pos, gsize floor, gsize * start, gsize * stop, gsize * next_pos);
+void te_added_vocab_describe (const TeAddedVocab * av, GString * s);
+
+/* ---- The tokenizer ------------------------------------------------------------------------ */
+
+struct _TeTokenizer
+{
+  TeNormalizer normalizer;
+  TePreTokenizer pre_tokenizer;
+  TeWordModel model;
+  TePostProcessor post;
+  TeAddedVocab added;
+
+  char **id_to_tok;             /* borrowed pointers into the model's pool / added contents */
+  guint n_ids;
+  gint32 pad_id;
+  char fingerprint[65];
+};
+
+/* Pre-tokenise a normalised piece a[0..n) and run the model on each word. */
+gboolean te_tokenizer_pre_tokenize_and_model (const TeTokenizer * tok, TeWork * w,
+    const TeNChar * a, gsize n, TeEncoding * out, GError ** error);
+/* Split a normalised piece on normalized=true added tokens; the rest goes through
+ * te_tokenizer_pre_tokenize_and_model(). */
+gboolean te_tokenizer_split_normalized (const TeTokenizer * tok, TeWork * w, const TeNChar * a,
+    gsize n, TeEncoding * out, GError ** error);
+
+/* The "type" of a component object (required), for the stage parsers. */
+const char *te_tokenizer_component_type (JsonObject * o, const char *what, GError ** error);
+/* TE_ERROR_UNSUPPORTED "WHAT type "TYPE" is not supported (supported: A, B...)". */
+void te_tokenizer_unsupported (GError ** error, const char *what, const char *type,
+    const char *const *supported, guint n_supported);
+
+G_END_DECLS
