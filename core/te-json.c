@@ -156,3 +156,14 @@ te_json_get_object (JsonObject * o, const char *what, const char *field, gboolea
   *out = json_node_get_object (n);
   return TRUE;
 }
+
+char *
+te_json_id (JsonObject * o, const char *field)
+{
+  JsonNode *n = te_json_member (o, field);
+  if (te_json_node_holds (n, G_TYPE_STRING))
+    return g_strdup (json_node_get_string (n));
+  if (te_json_node_holds (n, G_TYPE_INT64))
+    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (n));
+  return NULL;
+}

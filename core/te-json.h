@@ -21,6 +21,9 @@ const char *te_json_string (JsonObject * o, const char *field);
 gboolean te_json_int (JsonObject * o, const char *field, gint64 * out);
 JsonObject *te_json_object (JsonObject * o, const char *field);
 JsonArray *te_json_array (JsonObject * o, const char *field);
+/* An id: a string member as it is, an integer member printed in decimal (corpus and query ids
+ * in JSON Lines are either); newly allocated, NULL when absent or of another type. */
+char *te_json_id (JsonObject * o, const char *field);
 /* An integer node in [0, @max]. */
 gboolean te_json_node_uint (JsonNode * n, guint64 max, guint64 * out);
 

@@ -65,6 +65,7 @@
 #include "gstcorpussrc.h"
 #include "gsttextembedmeta.h"
 #include "te-common.h"
+#include "te-json.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_corpus_src_debug);
 #define GST_CAT_DEFAULT gst_corpus_src_debug
@@ -711,23 +712,6 @@ read_line (FILE * f)
   return line;
 }
 
-/* A member of @obj as a string (strings as they are, integers printed). */
-static gchar *
-json_member_string (JsonObject * obj, const gchar * name)
-{
-  if (!name || !*name || !json_object_has_member (obj, name))
-    return NULL;
-  JsonNode *n = json_object_get_member (obj, name);
-  if (!JSON_NODE_HOLDS_VALUE (n))
-    return NULL;
-  GType t = json_node_get_value_type (n);
-  if (t == G_TYPE_STRING)
-    return g_strdup (json_node_get_string (n));
-  if (t == G_TYPE_INT64)
-    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (n));
-  return NULL;
-}
-
 /* Does the JSON text hold an escaped NUL character (\u0000, not an escaped backslash followed by
  * "u0000")? json-glib's strings end at a NUL, so such a text would be cut short. */
 static gboolean
@@ -771,9 +755,9 @@ parse_jsonl_line (GstCorpusSrc * self, const gchar * line, CorpusDoc * doc)
   }
   JsonObject *obj = json_node_get_object (root);
   GST_OBJECT_LOCK (self);
-  doc->id = json_member_string (obj, self->id_field);
-  gchar *title = json_member_string (obj, self->title_field);
-  gchar *text = json_member_string (obj, self->text_field);
+  doc->id = te_json_id (obj, self->id_field);
+  gchar *title = g_strdup (te_json_string (obj, self->title_field));
+  gchar *text = g_strdup (te_json_string (obj, self->text_field));
   gchar *id_field = g_strdup (self->id_field), *text_field = g_strdup (self->text_field);
   GST_OBJECT_UNLOCK (self);
   if (!doc->id) {

@@ -8,6 +8,7 @@
 
 #include "te-embedder.h"
 #include "te-pooling.h"
+#include "te-json.h"
 #include "te-store.h"
 
 static int opt_top_k = 10;
@@ -69,7 +70,7 @@ read_queries (const char *path, GArray * queries, GError ** error)
     return FALSE;
   g_io_channel_set_encoding (ch, NULL, NULL);
   while ((st = g_io_channel_read_line (ch, &line, &len, NULL, error)) == G_IO_STATUS_NORMAL) {
-    JsonNode *node = NULL, *idn, *textn;
+    JsonNode *node = NULL, *textn;
     JsonObject *obj;
     Query q = { 0 };
     GError *err = NULL;
@@ -92,7 +93,6 @@ read_queries (const char *path, GArray * queries, GError ** error)
     }
     obj = json_node_get_object (node);
     textn = json_object_get_member (obj, "text");
-    idn = json_object_get_member (obj, "_id");
     if (textn == NULL || !JSON_NODE_HOLDS_VALUE (textn)
         || json_node_get_value_type (textn) != G_TYPE_STRING) {
       g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
@@ -102,12 +102,7 @@ read_queries (const char *path, GArray * queries, GError ** error)
       goto out;
     }
     q.text = json_node_dup_string (textn);
-    if (idn && JSON_NODE_HOLDS_VALUE (idn)) {
-      if (json_node_get_value_type (idn) == G_TYPE_STRING)
-        q.id = json_node_dup_string (idn);
-      else if (json_node_get_value_type (idn) == G_TYPE_INT64)
-        q.id = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (idn));
-    }
+    q.id = te_json_id (obj, "_id");
     if (q.id == NULL)
       q.id = g_strdup_printf ("%u", lineno);
     g_array_append_val (queries, q);
