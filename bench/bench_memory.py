@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Peak memory of the full pipeline against document length: the same generated text at several
 sizes, streamed through fdsrc from a generator process (no file on disk), with the instrumentation
 backend (backend=null: the encoder's cost removed, everything else real) or the cpu backend for a

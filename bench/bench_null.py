@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """How well the pipeline keeps a slow encoder busy: a generated text document through
 textchunker ! texttokenizer ! npuencoder backend=null ! embedpooler ! embedsink, where the null
 backend takes a fixed L ms per batch (an idealised accelerator). The backend-bound rate is

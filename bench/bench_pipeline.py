@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Throughput and memory of the pipeline on a long document, with sentence-transformers (PyTorch)
 on the same chunk texts as the peer, measured in the same run.
 

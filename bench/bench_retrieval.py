@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Retrieval quality of te-ingest + te-search on real text, against sentence-transformers on the
 same chunk texts, measured in the same run; plus ingestion speed and store size.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Build the retrieval benchmark's dataset from the GNU info manuals Debian installs
 (/usr/share/info/*.info*): real technical text no one on this team wrote. Each info node is a
 document; its section title is the query; the node is the one relevant document.

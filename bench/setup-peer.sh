@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the benchmark peer (sentence-transformers on PyTorch, CPU) into .venv-peer. Large
 # (PyTorch from PyPI pulls CUDA libraries, several GB); only the benchmarks and
 # tests/make_reference.py need it, never the test suite.

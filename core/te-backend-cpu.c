@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-cpu.c — the built-in CPU backend: te_bert_forward() (OpenBLAS sgemm), synchronous,
  * any batch size and any sequence length up to max_position_embeddings. */
 #include "te-backend.h"

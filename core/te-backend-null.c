@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-null.c — the "null" instrumentation backend: an idealised accelerator that takes a
  * fixed time per batch and returns zero vectors of the model's width. It completes on its own
  * thread (caps.async), accepts any batch and any sequence length up to the model's maximum

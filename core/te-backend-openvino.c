@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-openvino.c — the "openvino" backend: exported static-shape ONNX graphs compiled by
  * OpenVINO for one device, one infer request per (batch x seq) graph, run synchronously. */
 #include "te-backend-openvino.h"

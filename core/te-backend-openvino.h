@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-openvino.h — the "openvino" backend: the static-shape ONNX encoder graphs that
  * tools/te-export.py puts in the export cache (te-export-cache.h), compiled and run by OpenVINO
  * through its C API (from the PyPI openvino wheel) on a chosen device: CPU here, NPU or GPU

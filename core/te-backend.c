@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend.c — padded batches, the registry of backend classes, and the generic
  * submit / run-and-wait wrappers every element uses whatever the backend's threading. */
 #include "te-backend.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend.h — the interface through which every accelerator (CPU, NPUs) runs the encoder.
  * A backend receives fixed-shape batches (ids, mask, token types padded to a length the backend
  * supports), may complete them asynchronously, and reports the shapes and dtypes it supports.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-bert.c — the BERT encoder forward pass on the CPU, over a whole padded batch at once.
  * Hot path: every linear layer is one sgemm over all the batch's real tokens. */
 #include "te-bert.h"

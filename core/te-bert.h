@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-bert.h — the BERT-family encoder forward pass on the CPU: embeddings (word + position +
  * token type), LayerNorm, masked multi-head self-attention, exact-erf GELU feed-forward. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-chunker.c — streaming, token-budgeted text chunking with paragraph > sentence > word
  * boundaries and a bounded window (see te-chunker.h for the contract). */
 #include "te-chunker.h"

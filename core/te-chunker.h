@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-chunker.h — streaming text → token-sized chunks. Text arrives in arbitrary byte pieces
  * (UTF-8 sequences may be split across pieces); chunks come out with their byte range in the
  * source. Breaks fall at paragraph, then sentence, then word boundaries; only a run with none of

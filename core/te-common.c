@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-common.c — the core error domain and the JSON nesting guard. */
 #include "te-common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-common.h — error domain and small helpers shared by every core module.
  * The core library is plain C on GLib; it has no GStreamer dependency. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-export-cache.c — find and verify the graphs tools/te-export.py exported for a model.
  * Layout: <cache>/<model hash[:16]>/<target>-<dtype>-<batch>x<seq>/{manifest.json, files}. */
 #include "te-export-cache.h"

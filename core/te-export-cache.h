@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-export-cache.h — the read side of the export cache that tools/te-export.py fills:
  * static-shape encoder graphs per (model content hash, target, dtype, batch x seq), each in a
  * directory with a manifest.json that records its key and the SHA-256 of its files. The NPU

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-kernels.c — dense kernels of the encoder (OpenBLAS sgemm for the matrix products, AVX2 for
  * GELU / softmax / LayerNorm when available) and their naive reference versions for the tests. */
 #include "te-kernels.h"

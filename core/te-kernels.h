@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-kernels.h — the dense kernels of the encoder. Each fast kernel has a plain C reference
  * (suffix _ref) beside it; tests compare the two. On x86-64 with AVX2 + FMA, GELU, softmax and
  * LayerNorm use vector code; TEXTEMBED_NO_SIMD=1 in the environment selects the scalar code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-markup.c — Pango markup to plain text (see te-markup.h for the rules). Every read is
  * checked against the fragment's end; nothing here can read outside [markup, markup + len). */
 #include "te-markup.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-markup.h — Pango markup (GStreamer's text/x-raw,format=pango-markup, as subparse and
  * ssaparse emit subtitles) to plain UTF-8 text: tags removed, entities decoded. Plain C, no
  * GStreamer; safe on any input bytes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-model.c — loads a Hugging Face / sentence-transformers BERT model directory: config.json,
  * tokenizer.json, model.safetensors (checked against the config) and the sentence configs. */
 #include "te-model.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-model.h — a Hugging Face model directory: config.json, tokenizer.json, model.safetensors
  * and sentence-transformers' modules.json / 1_Pooling/config.json / sentence_bert_config.json.
  * Weights are untrusted input: every offset, size, dtype and shape is checked. */

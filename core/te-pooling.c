@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-pooling.c — sentence embedding from token embeddings (mean / cls / max) and L2
  * normalisation, as sentence-transformers' Pooling and Normalize modules do. */
 #include "te-pooling.h"

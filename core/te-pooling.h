@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-pooling.h — token embeddings to one sentence embedding: mean (mask-aware), cls, max;
  * optional L2 normalisation (a zero vector stays zero, never NaN). */
 #pragma once

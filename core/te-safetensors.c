@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-safetensors.c — memory-mapped reader for the safetensors weight format.
  * The file is untrusted: the header is validated completely before any tensor is handed out. */
 #include "te-model.h"

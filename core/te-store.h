@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-store.h — the SQLite embedding store: one row per document, one per chunk with its
  * embedding, written one document per transaction so that a killed writer leaves only whole
  * documents. Schema and guarantees: docs/store.md. Plain C over libsqlite3 (no GStreamer). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-tokenizer.h — Hugging Face tokenizer.json, reimplemented exactly.
  * The pipeline mirrors `tokenizers`: added-token split → normaliser → pre-tokeniser → model →
  * post-processor. Every token carries the byte range of the original text it came from. */

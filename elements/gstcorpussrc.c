@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstcorpussrc.c — corpussrc element: a corpus of documents as one framed text stream. */
 /**
  * SECTION:element-corpussrc

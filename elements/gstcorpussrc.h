@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstcorpussrc.h — corpussrc: many documents (a directory tree, a file list, a JSON Lines corpus)
  * as one text stream, each framed by document-start/end events that textchunker understands. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstembedpooler.c — embedpooler element: pools token embeddings and L2-normalises. */
 /**
  * SECTION:element-embedpooler

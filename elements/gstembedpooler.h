@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstembedpooler.h — embedpooler: token embeddings to one sentence embedding per chunk. */
 #pragma once
 

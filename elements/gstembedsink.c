@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstembedsink.c — embedsink element: embeddings to JSON Lines or to an SQLite store. */
 /**
  * SECTION:element-embedsink

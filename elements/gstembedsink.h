@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstembedsink.h — embedsink: writes embeddings with their chunk metadata as JSON Lines or into
  * an SQLite store (one transaction per document, resumable), and reports progress. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstnpuencoder.c — npuencoder element: batches token-id chunks and runs the encoder backend
  * asynchronously, with backpressure (docs/encoder-scheduling.md). */
 /**

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gstnpuencoder.h — npuencoder: token ids to contextual token embeddings through a backend,
  * batched and asynchronous (see docs/encoder-scheduling.md for the threads and queues). */
 #pragma once

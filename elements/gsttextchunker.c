@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextchunker.c — textchunker element: text document in, token-sized chunks out. */
 /**
  * SECTION:element-textchunker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextchunker.h — textchunker: streams a text document into token-sized chunks. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedbin.c — textembed bin: the whole text → embedding chain behind one element. */
 /**
  * SECTION:element-textembed

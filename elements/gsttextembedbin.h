@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedbin.h — textembed: textchunker ! texttokenizer ! npuencoder ! embedpooler in one bin. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedmeta.c — GstTextChunkMeta registration, init/free/transform. */
 #include "gsttextembedmeta.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedmeta.h — GstTextChunkMeta: where a buffer's text came from (document, chunk index,
  * byte range, the chunk text, its token count). textchunker attaches it; every later element
  * copies it to its output, so it reaches embedsink or an appsink. */

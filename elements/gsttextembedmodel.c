@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedmodel.c — the shared model cache behind gst_text_embed_model_acquire(). */
 #include "gsttextembedmodel.h"
 #include "te-export-cache.h"

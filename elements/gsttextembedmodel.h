@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedmodel.h — process-wide, reference-counted sharing of loaded models between the
  * elements of one process, so a pipeline of four elements naming the same directory holds its
  * weights once. Keyed by the canonical directory path (and whether weights are needed). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttexttokenizer.c — texttokenizer element: UTF-8 chunks in, token ids out. */
 /**
  * SECTION:element-texttokenizer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttexttokenizer.h — texttokenizer: chunk text to token ids with the model's tokenizer.json. */
 #pragma once
 

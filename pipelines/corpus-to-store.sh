@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A small corpus (the short licence texts Debian installs) into an SQLite store, one transaction
 # per document; run it twice and the second run finds every document current (resume).
 # Needs GST_PLUGIN_PATH to include build/plugin (tools/setup.sh prints it). OUT_DIR: where to write.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A long document through the five elements, chunks of at most 128 tokens overlapping by 16.
 # Needs GST_PLUGIN_PATH to include build/plugin (tools/setup.sh prints it). OUT_DIR: where to write.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Speech to embeddings: espeak-ng speaks a few sentences into a WAV file, pocketsphinx
 # (gstreamer1.0-pocketsphinx + pocketsphinx-en-us, Debian) transcribes them — one text/plain buffer
 # per utterance — and the transcript goes through the five elements into $OUT_DIR/speech.jsonl.

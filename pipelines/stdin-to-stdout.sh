@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Text on standard input, JSON Lines on standard output (embedsink location=-), e.g. in a shell
 # pipe: some-transcriber | pipelines/stdin-to-stdout.sh > embeddings.jsonl
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The same through the convenience bin, one document id, CLS pooling without normalisation.
 set -euo pipefail
 OUT_DIR=${OUT_DIR:-.}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedplugin.c — registers the textembed plugin's elements (and nothing else). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

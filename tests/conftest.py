@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Shared paths for the Python tests: the build directory (TE_BUILD_DIR, default ./build) and the
 test model directory (TE_TEST_MODEL, default: the installed all-MiniLM-L6-v2 package)."""
 import os

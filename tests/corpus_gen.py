@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Deterministic test corpora for tests/test_corpus.py, generated at test time from the licence
 texts Debian installs (/usr/share/common-licenses), so that no third-party text is committed.
 

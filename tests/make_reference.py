@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Generate tests/data/reference_embeddings.json: sentence-transformers embeddings of varied
 texts with all-MiniLM-L6-v2, the ground truth tests/test_embeddings.py compares te-embed with.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every backend that runs here, through the whole pipeline, compared with the cpu backend:
 openvino (static-shape graphs exported by tools/te-export.py) fp32 >= 0.9999, fp16 >= 0.999,
 A16W8 quantised >= 0.99 cosine; the null backend gives zero vectors; an unavailable backend falls back to cpu with a

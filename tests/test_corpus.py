@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Corpus ingestion (docs/corpus.md, issue #10) through the real binaries: te-ingest, te-store,
 te-search and gst-launch-1.0 with corpussrc / textchunker invalid-utf8 / embedsink format=sqlite.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """te-embed against sentence-transformers: the stored reference embeddings
 (tests/data/reference_embeddings.json, made by tests/make_reference.py) must be reproduced with
 cosine similarity >= 0.9999 for every text, one at a time and in padded batches of mixed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """tools/te-export.py: static-shape ONNX export of the test model (TE_TEST_MODEL) into a fresh
 cache — fp32, fp16 and a16w8 for a 1x128 bucket; the graph's interface; cache hits on the second
 run; stale and corrupt entries detected and rebuilt; the numerics against te-embed (our cpu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Timed and live text through the whole pipeline, checked in embedsink's JSON Lines:
 
 - speech: espeak-ng makes a WAV, pocketsphinx (gstreamer1.0-pocketsphinx, Debian) transcribes it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests through gst-launch-1.0: the README pipeline on a long document, the textembed
 bin, embeddings against stored sentence-transformers vectors, chunk token counts against HF
 tokenizers, clear errors for bad input, and the runnable examples in pipelines/."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """QNN HTP (Snapdragon SM8650, Hexagon v75): tools/te-export.py produces the A16W8 context binary
 for the SoC into the cache, and it is executed on the HTP simulator that the onnxruntime-qnn wheel
 ships for x86_64, from Python (our C ONNX Runtime backend is blocked: no registry package ships

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test_tokenizer.py — compares tools/te-tokenize with Hugging Face `tokenizers` (the reference):
 # ids, type_ids and offsets must be identical (HF char offsets converted to UTF-8 byte offsets).
 import json

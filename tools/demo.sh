@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/demo.sh — README command 1: set everything up, then embed a long document (the GPL-3
 # text) through the five-element pipeline with the default model, writing out.jsonl.
 # Usage: tools/demo.sh [FILE [OUT]]

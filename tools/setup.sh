@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/setup.sh — take a fresh Debian 12 machine to a built tree:
 #   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support)
 #   2. a Python venv in .venv with the default model package, the reference tools, the ONNX

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """te-export.py — static-shape ONNX encoder graphs for NPU backends, with a compile cache.
 
 Turns a Hugging Face BERT model directory (config.json, tokenizer.json, model.safetensors in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-ingest.c — embed a corpus into an SQLite store with the standard pipeline
  * (corpussrc ! textchunker ! texttokenizer ! npuencoder ! embedpooler ! embedsink), showing
  * progress; every option is one element property. Rerunning the same command resumes. */

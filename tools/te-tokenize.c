@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-tokenize.c — command-line front end of the core tokenizer: encodes texts read from stdin
  * and prints one JSON object per text (ids, type_ids, byte offsets). Used by tests and benches. */
 

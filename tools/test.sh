@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/test.sh — README command 2: set everything up, then run the whole test suite:
 #   1. C unit and GstHarness element tests (meson test) on the normal build,
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-backend-openvino.c — the "openvino" backend against the "cpu" backend on the test model
  * (TE_TEST_MODEL): the texts of tests/data/reference_embeddings.json in batches of mixed
  * lengths (two buckets, a padded chunk), pooled and compared by cosine (fp32 >= 0.9999, fp16

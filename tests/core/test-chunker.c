@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-chunker.c — te_chunker: tiling, token limits, boundary preference, streaming
  * independence from buffer sizes, bounded memory, UTF-8 errors. Uses the real model's tokenizer
  * (TE_TEST_MODEL) so token counts are those the encoder will see. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-kernels.c — every fast encoder kernel against its naive _ref twin on random data of
  * several shapes (odd sizes, padding masks), plus GELU, LayerNorm and pooling edge cases. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-markup.c — te_markup_to_text: tags, entities, malformed markup kept as text, bounds
  * (inputs are copied into exactly-sized heap blocks so that ASan catches any overread). */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-pooling.c — te-pooling on hand-made token embeddings whose pooled values are obvious
  * arithmetic, L2 normalisation, and the pooling-mode names. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-safetensors.c — malformed safetensors files written on the fly must each be rejected
  * with the right error; a tiny generated BERT model directory (F32, F16, BF16, "bert." prefix)
  * must load and run like a naive reference forward pass; the real model must load. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-tokenizer.c — unit tests of core/te-tokenizer.c: loading and errors, hand-checked encodings
  * (values taken from HF tokenizers 0.23.3), fingerprints, added tokens, threads, timing. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-corpussrc.c — GstHarness tests of corpussrc: the exact stream a directory tree, a file
  * list and a JSON Lines corpus give (framing events with every field, the bytes, their offsets),
  * globs, shards (against an FNV-1a computed here), start failures and resume. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-embedpooler.c — GstHarness tests of embedpooler: pooling arithmetic on hand-made token
  * embeddings, normalisation, zero vectors, width mismatch. */
 #include <math.h>

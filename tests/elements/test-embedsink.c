@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-embedsink.c — embedsink writes valid JSON Lines with every field, escapes text, and
  * reports write errors. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-npuencoder.c — GstHarness tests of npuencoder: batching and padding do not change the
  * result, order is kept, EOS drains a partial batch, errors are clear; and the scheduling with
  * the asynchronous "null" backend: batch formation (batch-size, max-batch-tokens, max-latency),

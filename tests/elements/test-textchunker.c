@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-textchunker.c — GstHarness tests of textchunker. */
 #include <stdio.h>
 #include <string.h>

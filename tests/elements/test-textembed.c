@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-textembed.c — the textembed bin end to end in a harness, property proxying, and the
  * model-mismatch guard between separately configured elements. */
 #include <math.h>

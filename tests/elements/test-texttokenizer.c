@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-texttokenizer.c — GstHarness tests of texttokenizer. */
 #include <string.h>
 #include "test-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-util.h — small helpers shared by the element tests. */
 #pragma once
 
