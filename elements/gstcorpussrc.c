@@ -59,7 +59,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
 #include <sys/stat.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -144,13 +147,19 @@ struct _GstCorpusSrc
   GPtrArray *walk;              /* WalkLevel stack */
   FILE *list;                   /* list or jsonl input */
   gboolean list_is_stdin;
+  GString *stdin_buf;           /* list on stdin: bytes read, not yet returned as lines */
+  gboolean stdin_eof;
+  gboolean stopping;            /* the task was woken to stop: no corpus-end, no EOS */
   guint64 line_no;
   JsonParser *parser;
   gboolean started;             /* stream-start, caps and segment sent */
   gboolean listing_complete;    /* no listing error so far */
+  gboolean counting;            /* the totals pass: its listing problems are reported later */
   guint64 seq;
   gint64 total_docs, total_bytes;
   guchar *block;
+  gsize block_size;             /* blocksize when streaming started (the block's size) */
+  int wake[2];                  /* self-pipe: stop a read of standard input (list on stdin) */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -389,6 +398,7 @@ gst_corpus_src_init (GstCorpusSrc * self)
   self->resume = DEFAULT_RESUME;
   self->count_total = DEFAULT_COUNT_TOTAL;
   self->walk = g_ptr_array_new ();
+  self->wake[0] = self->wake[1] = -1;
 }
 
 static void
@@ -621,8 +631,10 @@ walk_push (GstCorpusSrc * self, GPtrArray * walk, const gchar * root, const gcha
   GError *err = NULL;
   GDir *dir = g_dir_open (full, 0, &err);
   if (!dir) {
-    GST_ELEMENT_WARNING (self, RESOURCE, READ, ("Cannot list directory \"%s\": %s", full,
-            err->message), (NULL));
+    if (!self->counting)
+      GST_ELEMENT_WARNING (self, RESOURCE, READ, ("Cannot list directory \"%s\": %s; the "
+              "corpus listing is incomplete, so no document is marked deleted in this run", full,
+              err->message), (NULL));
     g_error_free (err);
     g_free (full);
     self->listing_complete = FALSE;
@@ -667,6 +679,15 @@ walk_next (GstCorpusSrc * self, GPtrArray * walk, const gchar * root, gchar ** r
     gchar *full = g_build_filename (root, r, NULL);
     struct stat lst, st;
     if (lstat (full, &lst) != 0) {
+      if (errno != ENOENT) {
+        /* e.g. a directory we may list but not search: its documents are not gone, so the
+         * listing is incomplete and nothing may be marked deleted */
+        if (!self->counting)
+          GST_ELEMENT_WARNING (self, RESOURCE, READ, ("Cannot look at \"%s\": %s; the corpus "
+                  "listing is incomplete, so no document is marked deleted in this run", full,
+                  g_strerror (errno)), (NULL));
+        self->listing_complete = FALSE;
+      }
       g_free (full);
       g_free (r);
       continue;                 /* vanished since the listing */
@@ -711,6 +732,48 @@ read_line (FILE * f)
   gchar *line = g_strndup (buf, n);
   free (buf);
   return line;
+}
+
+/* One line of standard input, or NULL at its end, on a read error (errno set) or when the
+ * element is stopping (self->stopping). A read of stdin can block for ever (a slow `find`), so it
+ * waits in poll() together with the wake-up pipe that deactivation writes to. */
+static gchar *
+stdin_read_line (GstCorpusSrc * self)
+{
+  for (;;) {
+    gchar *nl = memchr (self->stdin_buf->str, '\n', self->stdin_buf->len);
+    if (nl || (self->stdin_eof && self->stdin_buf->len > 0)) {
+      gsize n = nl ? (gsize) (nl - self->stdin_buf->str) : self->stdin_buf->len;
+      gchar *line = g_strndup (self->stdin_buf->str, n);
+      g_string_erase (self->stdin_buf, 0, nl ? n + 1 : n);
+      if (n > 0 && line[n - 1] == '\r')
+        line[n - 1] = '\0';
+      return line;
+    }
+    if (self->stdin_eof)
+      return NULL;
+    struct pollfd fds[2] = { {STDIN_FILENO, POLLIN, 0}, {self->wake[0], POLLIN, 0} };
+    if (poll (fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return NULL;
+    }
+    if (fds[1].revents) {
+      self->stopping = TRUE;
+      return NULL;
+    }
+    gchar tmp[65536];
+    ssize_t r = read (STDIN_FILENO, tmp, sizeof tmp);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN)
+        continue;
+      return NULL;
+    }
+    if (r == 0)
+      self->stdin_eof = TRUE;
+    else
+      g_string_append_len (self->stdin_buf, tmp, r);
+  }
 }
 
 /* Does the JSON text hold an escaped NUL character (\u0000, not an escaped backslash followed by
@@ -801,9 +864,12 @@ gst_corpus_src_next (GstCorpusSrc * self, CorpusDoc * doc)
       g_free (rel);
       return TRUE;
     }
-    gchar *line = read_line (self->list);
+    errno = 0;
+    gchar *line = self->list_is_stdin ? stdin_read_line (self) : read_line (self->list);
     if (!line) {
-      if (ferror (self->list)) {
+      if (self->stopping)
+        return FALSE;
+      if (self->list_is_stdin ? !self->stdin_eof : ferror (self->list)) {
         GST_ELEMENT_WARNING (self, RESOURCE, READ, ("Cannot read \"%s\": %s",
                 self->list_is_stdin ? "standard input" : self->location, g_strerror (errno)),
             (NULL));
@@ -843,6 +909,7 @@ gst_corpus_src_count (GstCorpusSrc * self)
   if (self->eff_format == GST_CORPUS_SRC_FORMAT_DIRECTORY) {
     GPtrArray *walk = g_ptr_array_new ();
     gboolean complete = self->listing_complete;
+    self->counting = TRUE;
     if (walk_push (self, walk, self->root, "")) {
       gchar *rel;
       gint64 size;
@@ -858,6 +925,7 @@ gst_corpus_src_count (GstCorpusSrc * self)
       }
     }
     g_ptr_array_unref (walk);
+    self->counting = FALSE;
     self->listing_complete = complete;  /* the real walk reports its own problems */
     return;
   }
@@ -936,6 +1004,7 @@ gst_corpus_src_open (GstCorpusSrc * self)
   }
   self->eff_format = format;
   self->listing_complete = TRUE;
+  self->stopping = FALSE;
   self->line_no = 0;
   self->seq = 0;
   self->started = FALSE;
@@ -959,6 +1028,18 @@ gst_corpus_src_open (GstCorpusSrc * self)
   } else {
     self->list_is_stdin = format == GST_CORPUS_SRC_FORMAT_LIST && strcmp (location, "-") == 0;
     self->list = self->list_is_stdin ? stdin : fopen (location, "rb");
+    if (self->list_is_stdin) {
+      GError *perr = NULL;
+      if (!g_unix_open_pipe (self->wake, FD_CLOEXEC, &perr)) {
+        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot read standard input: %s",
+                perr->message), (NULL));
+        g_error_free (perr);
+        g_free (location);
+        return FALSE;
+      }
+      self->stdin_buf = g_string_new (NULL);
+      self->stdin_eof = FALSE;
+    }
     if (!self->list) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open \"%s\": %s", location,
               g_strerror (errno)), (NULL));
@@ -974,6 +1055,7 @@ gst_corpus_src_open (GstCorpusSrc * self)
   gboolean count = self->count_total;
   guint blocksize = self->blocksize;
   GST_OBJECT_UNLOCK (self);
+  self->block_size = blocksize;
   self->block = g_malloc (blocksize);
   self->total_docs = self->total_bytes = -1;
   if (count)
@@ -997,6 +1079,13 @@ gst_corpus_src_close (GstCorpusSrc * self)
   if (self->list && !self->list_is_stdin)
     fclose (self->list);
   self->list = NULL;
+  if (self->stdin_buf) {
+    g_string_free (self->stdin_buf, TRUE);
+    self->stdin_buf = NULL;
+    close (self->wake[0]);
+    close (self->wake[1]);
+    self->wake[0] = self->wake[1] = -1;
+  }
   g_clear_object (&self->parser);
   g_clear_pointer (&self->include_specs, g_ptr_array_unref);
   g_clear_pointer (&self->exclude_specs, g_ptr_array_unref);
@@ -1027,8 +1116,16 @@ gst_corpus_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMode mode,
 {
   if (mode != GST_PAD_MODE_PUSH)
     return FALSE;
+  GstCorpusSrc *self = GST_CORPUS_SRC (parent);
   if (active)
     return gst_pad_start_task (pad, gst_corpus_src_loop, parent, NULL);
+  /* a task waiting for a line of standard input must not keep us waiting */
+  if (self->stdin_buf) {
+    ssize_t w;
+    do
+      w = write (self->wake[1], "x", 1);
+    while (w < 0 && errno == EINTR);
+  }
   return gst_pad_stop_task (pad);
 }
 
@@ -1069,10 +1166,12 @@ push_document_event (GstCorpusSrc * self, GstStructure * s)
   gst_pad_push_event (self->srcpad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s));
 }
 
-/* A listed document that is not sent: warn, count, and frame it as skipped. */
+/* A listed document that is not sent: warn, count, and frame it as skipped. @transient: the
+ * document could not be read this time (an I/O error, it changed while read): a store keeps what
+ * it has for it ("keep-previous" in the end event) rather than replace it with a skipped row. */
 static void
 gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gint64 mtime,
-    const gchar * hash, const gchar * reason)
+    const gchar * hash, const gchar * reason, gboolean transient)
 {
   GST_ELEMENT_WARNING_WITH_DETAILS (self, RESOURCE, READ,
       ("Document \"%s\" skipped: %s", doc->id, reason), (NULL),
@@ -1092,7 +1191,7 @@ gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gi
   push_document_event (self, start);
   push_document_event (self, gst_structure_new (GST_TEXT_EMBED_DOCUMENT_END,
           "id", G_TYPE_STRING, doc->id, "status", G_TYPE_STRING, "skipped",
-          "reason", G_TYPE_STRING, reason, NULL));
+          "reason", G_TYPE_STRING, reason, "keep-previous", G_TYPE_BOOLEAN, transient, NULL));
 }
 
 /* Streaming UTF-8 check over consecutive blocks: offset of the first ill-formed byte, or -1. */
@@ -1162,9 +1261,7 @@ gst_corpus_src_scan_file (GstCorpusSrc * self, const gchar * path, gchar ** hash
   gsize n;
   *bytes = 0;
   *nul_at = -1;
-  GST_OBJECT_LOCK (self);
-  gsize bs = self->blocksize;
-  GST_OBJECT_UNLOCK (self);
+  gsize bs = self->block_size;
   while ((n = fread (self->block, 1, bs, f)) > 0) {
     g_checksum_update (sum, self->block, n);
     if (*nul_at < 0) {
@@ -1219,18 +1316,21 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
   GstFlowReturn ret = GST_FLOW_OK;
 
   if (doc->skip_reason) {
-    gst_corpus_src_skip (self, doc, -1, -1, NULL, doc->skip_reason);
+    gst_corpus_src_skip (self, doc, -1, -1, NULL, doc->skip_reason, FALSE);
     return GST_FLOW_OK;
   }
+  gboolean transient = FALSE;
   if (doc->path) {
     GStatBuf st;
     if (g_stat (doc->path, &st) != 0) {
       reason = g_strdup_printf ("cannot open: %s", g_strerror (errno));
+      transient = TRUE;
     } else if (!S_ISREG (st.st_mode)) {
       reason = g_strdup ("not a regular file");
     } else {
       mtime = st.st_mtime;
-      gst_corpus_src_scan_file (self, doc->path, &hash, &size, &nul_at, &bad_utf8, &reason);
+      transient = !gst_corpus_src_scan_file (self, doc->path, &hash, &size, &nul_at, &bad_utf8,
+          &reason);
     }
   } else {
     gsize len;
@@ -1251,7 +1351,7 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
   if (!reason && nul_at >= 0)
     reason = g_strdup_printf ("binary (NUL byte at %" G_GINT64_FORMAT ")", nul_at);
   if (reason) {
-    gst_corpus_src_skip (self, doc, size, mtime, hash, reason);
+    gst_corpus_src_skip (self, doc, size, mtime, hash, reason, transient);
     g_free (reason);
     g_free (hash);
     return GST_FLOW_OK;
@@ -1289,10 +1389,7 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
     if (!f) {
       reason = g_strdup_printf ("cannot open: %s", g_strerror (errno));
     } else {
-      GST_OBJECT_LOCK (self);
-      gsize bs = self->blocksize;
-      GST_OBJECT_UNLOCK (self);
-      gsize n;
+      gsize bs = self->block_size, n;
       while (ret == GST_FLOW_OK && (n = fread (self->block, 1, bs, f)) > 0) {
         g_checksum_update (sum, self->block, n);
         ret = push_bytes (self, self->block, n, off);
@@ -1311,9 +1408,7 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
     g_checksum_free (sum);
   } else {
     gsize len, off = 0;
-    GST_OBJECT_LOCK (self);
-    gsize bs = self->blocksize;
-    GST_OBJECT_UNLOCK (self);
+    gsize bs = self->block_size;
     const guint8 *data = g_bytes_get_data (doc->text, &len);
     while (ret == GST_FLOW_OK && off < len) {
       gsize n = MIN (bs, len - off);
@@ -1335,8 +1430,9 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
   }
   GstStructure *end = gst_structure_new (GST_TEXT_EMBED_DOCUMENT_END, "id", G_TYPE_STRING,
       doc->id, "status", G_TYPE_STRING, end_status, NULL);
-  if (reason)
-    gst_structure_set (end, "reason", G_TYPE_STRING, reason, NULL);
+  if (reason)         /* unreadable now or changed while read: not a verdict on its content */
+    gst_structure_set (end, "reason", G_TYPE_STRING, reason, "keep-previous", G_TYPE_BOOLEAN,
+        TRUE, NULL);
   push_document_event (self, end);
   g_free (reason);
   return GST_FLOW_OK;
@@ -1370,6 +1466,10 @@ gst_corpus_src_loop (gpointer user_data)
     gst_corpus_src_start_stream (self);
 
   if (!gst_corpus_src_next (self, &doc)) {
+    if (self->stopping) {
+      gst_pad_pause_task (self->srcpad);
+      return;
+    }
     GST_INFO_OBJECT (self, "end of corpus: %d listed, %d skipped, %d unchanged (listing %s)",
         g_atomic_int_get (&self->n_listed), g_atomic_int_get (&self->n_skipped),
         g_atomic_int_get (&self->n_unchanged), self->listing_complete ? "complete" : "incomplete");

@@ -163,10 +163,16 @@ gst_embed_pooler_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstEmbedPooler *self = GST_EMBED_POOLER (parent);
   GstStructure *s = gst_text_embed_query_get_document_status (query);
-  if (s && self->model)
-    gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
-        "normalized", G_TYPE_BOOLEAN, self->do_normalize,
-        "dimension", G_TYPE_INT, te_model_config (self->model)->hidden_size, NULL);
+  if (s) {
+    GST_OBJECT_LOCK (self);
+    gint dims = self->id_dims;
+    TePoolMode mode = self->mode;
+    gboolean normalize = self->do_normalize;
+    GST_OBJECT_UNLOCK (self);
+    if (dims > 0)
+      gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (mode),
+          "normalized", G_TYPE_BOOLEAN, normalize, "dimension", G_TYPE_INT, dims, NULL);
+  }
   return gst_pad_query_default (pad, parent, query);
 }
 
@@ -268,8 +274,11 @@ gst_embed_pooler_start (GstEmbedPooler * self)
       self->mode = sc->pooling;
       break;
   }
+  GST_OBJECT_LOCK (self);
   self->do_normalize = normalize == GST_EMBED_POOLER_NORMALIZE_AUTO ? sc->normalize
       : normalize == GST_EMBED_POOLER_NORMALIZE_TRUE;
+  self->id_dims = te_model_config (self->model)->hidden_size;
+  GST_OBJECT_UNLOCK (self);
   self->dim = 0;
   self->caps_sent = FALSE;
   GST_INFO_OBJECT (self, "pooling %s, normalize %s", te_pool_mode_to_string (self->mode),
@@ -288,8 +297,12 @@ gst_embed_pooler_change_state (GstElement * element, GstStateChange transition)
 
   ret = GST_ELEMENT_CLASS (gst_embed_pooler_parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    GST_OBJECT_LOCK (self);
+    self->id_dims = 0;
+    GST_OBJECT_UNLOCK (self);
     g_clear_pointer (&self->model, gst_text_embed_model_release);
+  }
   return ret;
 }
 

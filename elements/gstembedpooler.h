@@ -41,6 +41,9 @@ struct _GstEmbedPooler
   gboolean do_normalize;
   gint dim;                     /* from the input caps */
   gboolean caps_sent;
+  /* the identity part a document-status query gets (object lock; another thread reads it):
+   * the model's hidden size while started, 0 when stopped */
+  gint id_dims;
 };
 
 GType gst_embed_pooler_pooling_get_type (void);

@@ -666,6 +666,29 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
     size = (gint64) bytes;
   if (!reason && self->doc_chunks == 0)
     reason = "no chunks";
+  gboolean keep_previous = FALSE;
+  if (reason && end)
+    gst_structure_get_boolean (end, "keep-previous", &keep_previous);
+  if (keep_previous) {
+    /* could not be read this time: what the store has for it stays (it is still part of the
+     * corpus); a document the store does not have gets its skipped row */
+    TeStoreDoc old;
+    if (self->doc_begun)
+      te_store_doc_abort (self->store);
+    self->doc_begun = FALSE;
+    gst_embed_sink_flush_seen (self);
+    if (te_store_get_doc (self->store, id, &old, NULL)) {
+      te_store_doc_clear (&old);
+      if (!te_store_mark_seen (self->store, id, &err))
+        return gst_embed_sink_store_error (self, "remember the document", err);
+      GST_INFO_OBJECT (self, "document \"%s\" unreadable now (%s): its stored rows stay", id,
+          reason);
+      GST_OBJECT_LOCK (self);
+      self->docs_skipped++;
+      GST_OBJECT_UNLOCK (self);
+      return GST_FLOW_OK;
+    }
+  }
   TeStoreDoc doc = {
     .id = id,
     .path = start ? gst_structure_get_string (start, "path") : NULL,

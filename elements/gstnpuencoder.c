@@ -915,9 +915,20 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     goto done;
   }
   te_backend_get_caps (self->backend, &self->caps);
-  if (strcmp (te_backend_name (self->backend), backend) == 0
-      && g_hash_table_contains (opts, "dtype"))
-    self->dtype = g_strdup (g_hash_table_lookup (opts, "dtype"));
+  /* the identity: the model's content and the backend with the options that change numbers */
+  GString *idb = g_string_new ("backend=");
+  g_string_append (idb, te_backend_name (self->backend));
+  if (strcmp (te_backend_name (self->backend), backend) == 0) {
+    static const gchar *numeric_keys[] = { "dtype", "device", "precision" };
+    for (guint k = 0; k < G_N_ELEMENTS (numeric_keys); k++)
+      if (g_hash_table_contains (opts, numeric_keys[k]))
+        g_string_append_printf (idb, ";%s=%s", numeric_keys[k],
+            (const gchar *) g_hash_table_lookup (opts, numeric_keys[k]));
+  }
+  g_mutex_lock (&self->identity_lock);
+  self->id_model_dir = g_strdup (te_model_dir (self->model));
+  self->id_backend = g_string_free (idb, FALSE);
+  g_mutex_unlock (&self->identity_lock);
   self->eff_batch = batch;
   if (self->caps.max_batch > 0 && (guint) self->caps.max_batch < batch) {
     GST_INFO_OBJECT (self, "backend takes at most %d chunks a batch", self->caps.max_batch);
@@ -959,6 +970,12 @@ done:
 static void
 gst_npu_encoder_stop (GstNpuEncoder * self)
 {
+  g_mutex_lock (&self->identity_lock);
+  g_clear_pointer (&self->id_model_dir, g_free);
+  g_clear_pointer (&self->id_backend, g_free);
+  g_clear_pointer (&self->identity, g_free);
+  g_mutex_unlock (&self->identity_lock);
+
   g_mutex_lock (&self->lock);
   self->worker_stop = TRUE;
   self->flushing = TRUE;
@@ -977,34 +994,38 @@ gst_npu_encoder_stop (GstNpuEncoder * self)
   g_clear_pointer (&self->backend, te_backend_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   g_clear_pointer (&self->last_doc, g_free);
-  g_clear_pointer (&self->dtype, g_free);
-  g_mutex_lock (&self->identity_lock);
-  g_clear_pointer (&self->identity, g_free);
-  g_mutex_unlock (&self->identity_lock);
 }
 
 /* What decides this encoder's output, for stores that must know whether an embedding is still
- * current: the model's content hash and the backend (with its dtype). Computed on first use
- * (hashing the weights takes a moment); NULL if the model files cannot be read. */
+ * current: the model's content hash and the backend with the options that change its numbers
+ * (dtype, device, precision). Computed on first use (hashing the weights takes a moment), from
+ * copies made in start, so it is safe from any thread at any time; NULL when stopped or when the
+ * model files cannot be read. */
 static gchar *
 gst_npu_encoder_identity (GstNpuEncoder * self)
 {
   g_mutex_lock (&self->identity_lock);
-  if (!self->identity && self->model && self->backend) {
-    GError *err = NULL;
-    gchar *hash = gst_text_embed_model_content_hash (self->model, &err);
-    if (hash) {
-      self->identity = g_strdup_printf ("model=sha256:%.16s;backend=%s%s%s", hash,
-          te_backend_name (self->backend), self->dtype ? ";dtype=" : "",
-          self->dtype ? self->dtype : "");
-      g_free (hash);
-    } else {
-      GST_WARNING_OBJECT (self, "no embedding identity: %s", err->message);
-      g_error_free (err);
-    }
-  }
   gchar *id = g_strdup (self->identity);
+  gchar *dir = id ? NULL : g_strdup (self->id_model_dir);
   g_mutex_unlock (&self->identity_lock);
+  if (id || !dir)
+    return id;
+
+  GError *err = NULL;
+  gchar *hash = gst_text_embed_model_content_hash (dir, &err);
+  if (!hash) {
+    GST_WARNING_OBJECT (self, "no embedding identity: %s", err->message);
+    g_error_free (err);
+    g_free (dir);
+    return NULL;
+  }
+  g_mutex_lock (&self->identity_lock);
+  if (!self->identity && self->id_backend && g_strcmp0 (self->id_model_dir, dir) == 0)
+    self->identity = g_strdup_printf ("model=sha256:%.16s;%s", hash, self->id_backend);
+  id = g_strdup (self->identity);
+  g_mutex_unlock (&self->identity_lock);
+  g_free (hash);
+  g_free (dir);
   return id;
 }
 

@@ -43,9 +43,13 @@ struct _GstNpuEncoder
   /* set on READY->PAUSED, constant while PAUSED/PLAYING */
   TeModel *model;
   TeBackend *backend;
-  gchar *dtype;                 /* the backend-options' dtype, for the identity (NULL = none) */
+  /* what decides our output, for stores (see gst_npu_encoder_identity()); under identity_lock,
+   * set in start, cleared first thing in stop: the query asking for it comes from another
+   * thread and must never see the model or backend being freed */
   GMutex identity_lock;
-  gchar *identity;              /* "model=sha256:...;backend=..." once computed (identity_lock) */
+  gchar *id_model_dir;
+  gchar *id_backend;            /* "backend=cpu[;dtype=..][;device=..][;precision=..]" */
+  gchar *identity;              /* "model=sha256:...;" + id_backend, once computed */
   TeBackendCaps caps;
   guint eff_batch;              /* batch-size clamped to the backend's maximum */
   guint eff_max_tokens;         /* max-batch-tokens, 0 = no limit */

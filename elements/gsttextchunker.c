@@ -526,10 +526,13 @@ gst_text_chunker_start (GstTextChunker * self)
 
   self->eff_max_tokens = max_tokens;
   self->chunker = te_chunker_new (tok, max_tokens, overlap);
-  g_free (self->chunking);
-  self->chunking = g_strdup_printf ("max-tokens=%u,overlap=%u%s", max_tokens, overlap,
+  gchar *chunking = g_strdup_printf ("max-tokens=%u,overlap=%u%s", max_tokens, overlap,
       self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ? ",invalid-utf8=replace"
       : "");
+  GST_OBJECT_LOCK (self);       /* the document-status query reads it from another thread */
+  g_free (self->chunking);
+  self->chunking = chunking;
+  GST_OBJECT_UNLOCK (self);
   te_chunker_set_invalid_utf8 (self->chunker,
       self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ?
       TE_INVALID_UTF8_REPLACE : TE_INVALID_UTF8_ERROR);
@@ -729,7 +732,9 @@ gst_text_chunker_stop (GstTextChunker * self)
   g_clear_pointer (&self->chunker, te_chunker_free);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   gst_text_chunker_clear_document (self);
+  GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->chunking, g_free);
+  GST_OBJECT_UNLOCK (self);
 }
 
 static GstStateChangeReturn
@@ -838,6 +843,7 @@ gst_text_chunker_clear_document (GstTextChunker * self)
   g_clear_pointer (&self->doc_info, gst_structure_free);
   g_clear_pointer (&self->doc_hash, g_checksum_free);
   self->doc_skipping = FALSE;
+  self->doc_keep_previous = FALSE;
   self->doc_chunks = 0;
   self->doc_tokens = 0;
   if (self->chunker)
@@ -900,6 +906,8 @@ gst_text_chunker_send_document_end (GstTextChunker * self, const gchar * reason)
       "bytes", G_TYPE_UINT64, self->doc_bytes, NULL);
   if (reason)
     gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  if (reason && self->doc_keep_previous)
+    gst_structure_set (s, "keep-previous", G_TYPE_BOOLEAN, TRUE, NULL);
   const gchar *hash = self->doc_info ? gst_structure_get_string (self->doc_info, "hash") : NULL;
   if (hash)
     gst_structure_set (s, "hash", G_TYPE_STRING, hash, NULL);
@@ -1198,6 +1206,9 @@ gst_text_chunker_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
           gst_text_chunker_start_document (self);
         }
         gchar *why = g_strdup (reason);
+        gboolean keep = FALSE;
+        if (reason && gst_structure_get_boolean (st, "keep-previous", &keep))
+          self->doc_keep_previous = keep;
         gst_event_unref (event);
         GstFlowReturn ret = gst_text_chunker_finish_document (self, why);
         g_free (why);
@@ -1217,8 +1228,14 @@ gst_text_chunker_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstTextChunker *self = GST_TEXT_CHUNKER (parent);
   GstStructure *s = gst_text_embed_query_get_document_status (query);
-  if (s && self->chunking)
-    gst_structure_set (s, "chunking", G_TYPE_STRING, self->chunking, NULL);
+  if (s) {
+    GST_OBJECT_LOCK (self);
+    gchar *chunking = g_strdup (self->chunking);
+    GST_OBJECT_UNLOCK (self);
+    if (chunking)
+      gst_structure_set (s, "chunking", G_TYPE_STRING, chunking, NULL);
+    g_free (chunking);
+  }
   return gst_pad_query_default (pad, parent, query);
 }
 

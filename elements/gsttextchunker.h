@@ -52,6 +52,7 @@ struct _GstTextChunker
   GstFlowReturn timer_flow;     /* a failed push of the max-latency flush, for the next chain */
   GstStructure *doc_info;       /* upstream's document-start fields for this document, or NULL */
   gboolean doc_skipping;        /* document given up (skipped): drop its bytes until its end */
+  gboolean doc_keep_previous;   /* upstream could not read it this time: stores keep what they have */
   GChecksum *doc_hash;          /* SHA-256 of the document's bytes as received */
   guint64 doc_tokens;           /* tokens of the chunks pushed for the current document */
   GstTextChunkerInvalidUtf8 eff_invalid_utf8;

@@ -45,7 +45,9 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
  *     -1 unknown), invalid-utf8-offset (gint64: first byte that is not UTF-8, -1 none, absent
  *     when not checked); textchunker adds chunking (string: its settings that decide the chunks).
  *   "textembed/document-end": id, status ("complete" or "skipped"), reason (string, when
- *     skipped), chunks, tokens, bytes (guint64), hash (string, when known).
+ *     skipped), keep-previous (boolean: skipped because it could not be read this time, so a
+ *     store keeps what it already has for it), chunks, tokens, bytes (guint64), hash (string,
+ *     when known).
  *
  * corpussrc sends both around each document (a document it cannot read is a start immediately
  * followed by a skipped end). textchunker consumes its input's pair and sends its own pair around

@@ -9,7 +9,6 @@ typedef struct {
   gchar *key;
   TeModel *model;
   guint refs;
-  gchar *content_hash;          /* computed on first request */
 } CacheEntry;
 
 static GMutex cache_lock;
@@ -75,7 +74,6 @@ gst_text_embed_model_release (TeModel * model)
     g_hash_table_remove (by_key, e->key);
     te_model_free (e->model);
     g_free (e->key);
-    g_free (e->content_hash);
     g_free (e);
   }
   g_mutex_unlock (&cache_lock);
@@ -103,22 +101,27 @@ gst_text_embed_model_acquire_for_element (GstElement * element, gboolean with_we
 }
 
 gchar *
-gst_text_embed_model_content_hash (TeModel * model, GError ** error)
+gst_text_embed_model_content_hash (const gchar * dir, GError ** error)
 {
+  static GHashTable *hashes;    /* canonical dir -> hex, under cache_lock */
+  gchar *key = cache_key (dir, TRUE);
   g_mutex_lock (&cache_lock);
-  CacheEntry *e = by_model ? g_hash_table_lookup (by_model, model) : NULL;
-  gchar *hash = e && e->content_hash ? g_strdup (e->content_hash) : NULL;
+  if (!hashes)
+    hashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gchar *hash = g_strdup (g_hash_table_lookup (hashes, key));
   g_mutex_unlock (&cache_lock);
-  if (hash)
+  if (hash) {
+    g_free (key);
     return hash;
+  }
   /* hashing a large model takes a while: not under the lock (a race only hashes twice) */
-  hash = te_export_model_hash (te_model_dir (model), error);
-  if (!hash)
+  hash = te_export_model_hash (dir, error);
+  if (!hash) {
+    g_free (key);
     return NULL;
+  }
   g_mutex_lock (&cache_lock);
-  e = by_model ? g_hash_table_lookup (by_model, model) : NULL;
-  if (e && !e->content_hash)
-    e->content_hash = g_strdup (hash);
+  g_hash_table_replace (hashes, key, g_strdup (hash));
   g_mutex_unlock (&cache_lock);
   return hash;
 }

@@ -19,9 +19,9 @@ void gst_text_embed_model_release (TeModel * model);
  * RESOURCE/OPEN_READ error on @element naming the directory and the problem, and return NULL. */
 TeModel *gst_text_embed_model_acquire_for_element (GstElement * element, gboolean with_weights);
 
-/* SHA-256 (hex) of the model's config.json, tokenizer.json and model.safetensors, the same key
- * the export cache uses (te_export_model_hash()); computed once per loaded model. Newly
- * allocated; NULL with @error when a file cannot be read. */
-gchar *gst_text_embed_model_content_hash (TeModel * model, GError ** error);
+/* SHA-256 (hex) of the config.json, tokenizer.json and model.safetensors of the model directory
+ * @dir, the same key the export cache uses (te_export_model_hash()); computed once per directory
+ * and process. Newly allocated; NULL with @error when a file cannot be read. */
+gchar *gst_text_embed_model_content_hash (const gchar * dir, GError ** error);
 
 G_END_DECLS

@@ -1042,3 +1042,104 @@ def test_embeddings_and_search_match_sentence_transformers(tmp_path):
         top = res["hits"][0]
         assert top["doc"] == d and top["index"] == 0, (d, res["hits"])
         assert top["score"] >= 0.999, (d, top)
+
+
+# ---- 10. failures that are not the documents' fault ----------------------------------------
+
+def as_nobody(cmd):
+    """@cmd run as the unprivileged user nobody (root reads everything, so permission failures
+    need another user); the build and the model must be readable by nobody, as they are here."""
+    if os.geteuid() != 0:
+        return [str(c) for c in cmd]
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+            *map(str, cmd)]
+
+
+@pytest.fixture
+def nobody_dir():
+    """A directory nobody can reach (pytest's own tmp_path is under a 0700 directory)."""
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="te-nobody-", dir="/tmp"))
+    os.chmod(d, 0o777)
+    yield d
+    for p in [d, *d.rglob("*")]:
+        os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    shutil.rmtree(d)
+
+
+def nobody_tree(tmp_path):
+    """A corpus and a store directory that nobody may use."""
+    root = tmp_path / "nb"
+    (root / "c" / "sub").mkdir(parents=True)
+    (root / "c" / "top.txt").write_text("A document at the top of the tree.\n")
+    for i in range(3):
+        (root / "c" / "sub" / f"f{i}.txt").write_text(f"Document {i} lives in a subdirectory.\n")
+    (root / "out").mkdir()
+    for p in [tmp_path, root, *root.rglob("*")]:
+        os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    return root / "c", root / "out" / "s.sqlite"
+
+
+def test_unsearchable_directory_deletes_nothing(nobody_dir):
+    """A directory that can be listed but not searched (r without x) hides its files: that is a
+    warning and an incomplete listing, never 'these documents are gone'."""
+    corpus, store = nobody_tree(nobody_dir)
+    run(as_nobody([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
+    assert sum(d["status"] == "complete" for d in documents(store).values()) == 4
+    os.chmod(corpus / "sub", 0o666)
+    try:
+        p = run(as_nobody([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
+    finally:
+        os.chmod(corpus / "sub", 0o777)
+    assert "Permission denied" in p.stderr and "incomplete" in p.stderr, p.stderr
+    assert summary(p)["deleted"] == 0
+    docs = documents(store)
+    assert all(d["status"] == "complete" for d in docs.values()), docs
+    assert len(chunk_rows(store)) == 4
+
+
+def test_unreadable_document_keeps_its_rows(nobody_dir):
+    """A document the store holds that cannot be read this time keeps its rows (and is not
+    marked deleted); a new unreadable one gets a skipped row with the reason."""
+    corpus, store = nobody_tree(nobody_dir)
+    run(as_nobody([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
+    before = table_contents(store)["chunks"]
+    (corpus / "new.txt").write_text("A new document nobody may read.\n")
+    os.chmod(corpus / "top.txt", 0o000)
+    os.chmod(corpus / "new.txt", 0o000)
+    try:
+        p = run(as_nobody([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
+    finally:
+        os.chmod(corpus / "top.txt", 0o666)
+        os.chmod(corpus / "new.txt", 0o666)
+    s = summary(p)
+    assert s["skipped"] == 2 and s["deleted"] == 0 and s["unchanged"] == 3, p.stderr
+    docs = documents(store)
+    assert docs["top.txt"]["status"] == "complete" and docs["top.txt"]["chunks"] == 1
+    assert docs["new.txt"]["status"] == "skipped"
+    assert "Permission denied" in docs["new.txt"]["reason"]
+    assert table_contents(store)["chunks"] == before
+
+
+def test_interrupt_while_reading_the_list_from_stdin(tmp_path):
+    """A list on standard input that is slow to come (a `find` still running) must not keep
+    te-ingest from stopping on SIGINT."""
+    fifo = tmp_path / "list"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"sleep 60 > {fifo}"])
+    try:
+        with open(fifo, "rb", buffering=0) as rd:
+            p = subprocess.Popen([str(TOOLS / "te-ingest"), "--backend", "null", "-",
+                                  str(tmp_path / "s.sqlite")], stdin=rd, env=gst_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            assert p.poll() is None
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=20)
+            assert time.monotonic() - t0 < 10, "te-ingest waited for standard input"
+        assert p.returncode == 130, err
+        assert "interrupted" in err
+    finally:
+        writer.kill()
+        writer.wait()

@@ -349,7 +349,7 @@ main (int argc, char **argv)
   g_object_get (sink, "progress", &in.last, NULL);
   if (in.interrupted) {
     clear_line (&in);
-    g_printerr ("te-ingest: interrupted; every document finished so far is in %s — run the "
+    g_printerr ("te-ingest: interrupted; every document finished so far is in %s; run the "
         "same command again to resume\n", argv[2]);
   }
   summary (&in, wall);
