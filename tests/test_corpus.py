@@ -1046,49 +1046,34 @@ def test_embeddings_and_search_match_sentence_transformers(tmp_path):
 
 # ---- 10. failures that are not the documents' fault ----------------------------------------
 
-def as_nobody(cmd):
-    """@cmd run as the unprivileged user nobody (root reads everything, so permission failures
-    need another user); the build and the model must be readable by nobody, as they are here."""
+def unprivileged(cmd):
+    """@cmd subject to file permissions: root reads everything, so as root it runs without the
+    capabilities that bypass them (the files stay root's, so owner bits apply)."""
     if os.geteuid() != 0:
         return [str(c) for c in cmd]
-    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-            *map(str, cmd)]
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *map(str, cmd)]
 
 
-@pytest.fixture
-def nobody_dir():
-    """A directory nobody can reach (pytest's own tmp_path is under a 0700 directory)."""
-    import tempfile
-    d = Path(tempfile.mkdtemp(prefix="te-nobody-", dir="/tmp"))
-    os.chmod(d, 0o777)
-    yield d
-    for p in [d, *d.rglob("*")]:
-        os.chmod(p, 0o777 if p.is_dir() else 0o666)
-    shutil.rmtree(d)
-
-
-def nobody_tree(tmp_path):
-    """A corpus and a store directory that nobody may use."""
+def small_tree(tmp_path):
+    """A small corpus and a place for its store."""
     root = tmp_path / "nb"
     (root / "c" / "sub").mkdir(parents=True)
     (root / "c" / "top.txt").write_text("A document at the top of the tree.\n")
     for i in range(3):
         (root / "c" / "sub" / f"f{i}.txt").write_text(f"Document {i} lives in a subdirectory.\n")
     (root / "out").mkdir()
-    for p in [tmp_path, root, *root.rglob("*")]:
-        os.chmod(p, 0o777 if p.is_dir() else 0o666)
     return root / "c", root / "out" / "s.sqlite"
 
 
-def test_unsearchable_directory_deletes_nothing(nobody_dir):
+def test_unsearchable_directory_deletes_nothing(tmp_path):
     """A directory that can be listed but not searched (r without x) hides its files: that is a
     warning and an incomplete listing, never 'these documents are gone'."""
-    corpus, store = nobody_tree(nobody_dir)
-    run(as_nobody([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
+    corpus, store = small_tree(tmp_path)
+    run(unprivileged([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
     assert sum(d["status"] == "complete" for d in documents(store).values()) == 4
     os.chmod(corpus / "sub", 0o666)
     try:
-        p = run(as_nobody([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
+        p = run(unprivileged([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
     finally:
         os.chmod(corpus / "sub", 0o777)
     assert "Permission denied" in p.stderr and "incomplete" in p.stderr, p.stderr
@@ -1098,17 +1083,17 @@ def test_unsearchable_directory_deletes_nothing(nobody_dir):
     assert len(chunk_rows(store)) == 4
 
 
-def test_unreadable_document_keeps_its_rows(nobody_dir):
+def test_unreadable_document_keeps_its_rows(tmp_path):
     """A document the store holds that cannot be read this time keeps its rows (and is not
     marked deleted); a new unreadable one gets a skipped row with the reason."""
-    corpus, store = nobody_tree(nobody_dir)
-    run(as_nobody([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
+    corpus, store = small_tree(tmp_path)
+    run(unprivileged([TOOLS / "te-ingest", "-q", "--backend", "null", corpus, store]))
     before = table_contents(store)["chunks"]
-    (corpus / "new.txt").write_text("A new document nobody may read.\n")
+    (corpus / "new.txt").write_text("A new document that cannot be read.\n")
     os.chmod(corpus / "top.txt", 0o000)
     os.chmod(corpus / "new.txt", 0o000)
     try:
-        p = run(as_nobody([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
+        p = run(unprivileged([TOOLS / "te-ingest", "--backend", "null", corpus, store]))
     finally:
         os.chmod(corpus / "top.txt", 0o666)
         os.chmod(corpus / "new.txt", 0o666)
