@@ -34,6 +34,10 @@
  * (#GstCorpusSrc:resume). A document that cannot be read, is empty, or holds a NUL byte (binary)
  * is reported with a warning on the bus naming it and the reason, counted, and sent as a skipped
  * document (start and end, no text). A file that changes between the two reads ends as skipped.
+ * When the cause is the reading, not the content (an I/O or permission error, a change during
+ * the read), the end event says "keep-previous": a store keeps what it already has for it.
+ * A directory entry that cannot be looked at (other than one that vanished) makes the listing
+ * incomplete: then no corpus-end is sent.
  *
  * After the last document, when the whole listing could be read, a "textembed/corpus-end" event
  * tells a store that documents it holds and this run did not list are gone.

@@ -33,7 +33,9 @@
  * times, tokens, text unless #GstEmbedSink:include-text is off, the embedding as a
  * little-endian float32 BLOB). A document's chunks and its row are written in one transaction
  * at its "textembed/document-end" event, so a killed pipeline leaves only whole documents; a
- * skipped document keeps a row with its reason and no chunks. A write failure (disk full,
+ * skipped document keeps a row with its reason and no chunks — except one that merely could not
+ * be read this time ("keep-previous" in its end event), which keeps what the store already has
+ * for it. A write failure (disk full,
  * read-only...) is an element error and the store stays valid.
  *
  * The sink answers the "textembed/document-status" query of a source (corpussrc): a document

@@ -56,10 +56,19 @@
  * next chunk rather than sent alone. The latency query answer adds the effective max-latency.
  * docs/time-and-live.md has the details and the reasons.
  *
- * A document ends at EOS or at a new STREAM_START; the id is the #GstTextChunker:document-id
- * property, else the upstream location (URI query, e.g. filesrc), else "doc-N".
+ * ## Documents
  *
- * Invalid UTF-8 input is an error that names the byte offset.
+ * Upstream "textembed/document-start" / "textembed/document-end" events (corpussrc) frame the
+ * documents of a corpus; without them a document ends at EOS or at a new STREAM_START. The id is
+ * the one in upstream's document-start, else the #GstTextChunker:document-id property, else the
+ * upstream location (URI query, e.g. filesrc), else "doc-N". Either way the element sends its own
+ * document-start before a document's first chunk and document-end after its last (status,
+ * reason, chunk and token counts, a SHA-256 of its bytes, its chunking settings), which
+ * embedsink uses to commit one document at a time; the fields are listed in gsttextembedmeta.h.
+ * A document that yields no chunk (empty, only white space) ends as skipped.
+ *
+ * Input that is not UTF-8 is handled by #GstTextChunker:invalid-utf8: an error naming the byte
+ * offset after the text before it has been delivered (default), U+FFFD, or a skipped document.
  *
  * ## Example launch lines
  * |[

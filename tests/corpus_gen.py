@@ -122,7 +122,7 @@ def _nested_dir(rng):
     return "/".join(parts)
 
 
-def big_corpus(root, seed, n_small=2000, n_large=2, large_size=2 * 1024 * 1024, n_empty=6,
+def big_corpus(root, seed, n_small=2000, n_large=3, large_size=2 * 1024 * 1024, n_empty=6,
                n_binary=6, n_invalid=8, small_sizes=(20, 1500)):
     """Many small files in nested directories, a few large ones, some empty, some binary (a NUL
     byte), some with invalid UTF-8."""
