@@ -86,3 +86,54 @@ te_utf8_validate (const guint8 * s, gsize len, gsize * bad)
   }
   return TRUE;
 }
+
+void
+te_utf8_scan_init (TeUtf8Scan * sc)
+{
+  memset (sc, 0, sizeof (*sc));
+  sc->bad = -1;
+}
+
+void
+te_utf8_scan_push (TeUtf8Scan * sc, const guint8 * data, gsize len)
+{
+  gsize i = 0, bad;
+
+  if (sc->bad >= 0)
+    return;
+  /* complete a sequence cut by the previous piece */
+  while (sc->carry_len > 0 && i < len) {
+    sc->carry[sc->carry_len++] = data[i++];
+    int r = te_utf8_check (sc->carry, sc->carry_len);
+    if (r == 0) {
+      sc->bad = (gint64) sc->offset;
+      return;
+    }
+    if (r > 0) {
+      sc->offset += (guint64) r;
+      sc->carry_len = 0;
+    }
+  }
+  if (sc->carry_len > 0)
+    return;                     /* all of @data went into a still incomplete sequence */
+  if (te_utf8_validate (data + i, len - i, &bad)) {
+    sc->offset += len - i;
+    return;
+  }
+  if (te_utf8_check (data + i + bad, len - i - bad) < 0) {
+    /* a valid prefix cut by the end of this piece: wait for the next one */
+    sc->offset += bad;
+    sc->carry_len = (guint) (len - i - bad);
+    memcpy (sc->carry, data + i + bad, sc->carry_len);
+    return;
+  }
+  sc->bad = (gint64) (sc->offset + bad);
+}
+
+gint64
+te_utf8_scan_finish (TeUtf8Scan * sc)
+{
+  if (sc->bad < 0 && sc->carry_len > 0)
+    sc->bad = (gint64) sc->offset;
+  return sc->bad;
+}

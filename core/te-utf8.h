@@ -35,6 +35,21 @@ gsize te_utf8_invalid_len (const guint8 * s, gsize avail);
  * @bad (may be NULL). ASCII runs are checked 8 bytes at a time. */
 gboolean te_utf8_validate (const guint8 * s, gsize len, gsize * bad);
 
+/* Streaming validation over consecutive pieces (sequences may straddle them): where the first
+ * ill-formed byte is, counting from the first piece. Init, push every piece, then finish. */
+typedef struct {
+  guint8 carry[4];      /* a valid prefix cut by the end of the last piece */
+  guint carry_len;
+  guint64 offset;       /* source offset of carry[0], or of the next piece */
+  gint64 bad;           /* offset of the first ill-formed sequence, -1 none so far */
+} TeUtf8Scan;
+
+void te_utf8_scan_init (TeUtf8Scan * sc);
+void te_utf8_scan_push (TeUtf8Scan * sc, const guint8 * data, gsize len);
+/* The end of the input: a sequence still cut there is ill-formed. Returns the offset of the
+ * first ill-formed byte, or -1 when all of it was valid. */
+gint64 te_utf8_scan_finish (TeUtf8Scan * sc);
+
 /* Decode one code point of VALID UTF-8 at @s into @c; returns its length in bytes. */
 static inline guint
 te_utf8_decode (const guint8 * s, gunichar * c)

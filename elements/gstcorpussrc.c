@@ -74,6 +74,7 @@
 #include "gsttextembedmeta.h"
 #include "te-common.h"
 #include "te-json.h"
+#include "te-utf8.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_corpus_src_debug);
 #define GST_CAT_DEFAULT gst_corpus_src_debug
@@ -1198,57 +1199,6 @@ gst_corpus_src_skip (GstCorpusSrc * self, const CorpusDoc * doc, gint64 size, gi
           "reason", G_TYPE_STRING, reason, "keep-previous", G_TYPE_BOOLEAN, transient, NULL));
 }
 
-/* Streaming UTF-8 check over consecutive blocks: offset of the first ill-formed byte, or -1. */
-typedef struct
-{
-  guint8 carry[4];
-  gsize carry_len;
-  guint64 offset;               /* source offset of carry[0] (or of the next block) */
-  gint64 bad;
-} Utf8Scan;
-
-static void
-utf8_scan (Utf8Scan * sc, const guint8 * data, gsize len, gboolean last)
-{
-  if (sc->bad >= 0)
-    return;
-  /* complete a sequence cut by the previous block */
-  gsize i = 0;
-  while (sc->carry_len > 0 && i < len && sc->carry_len < 4) {
-    sc->carry[sc->carry_len++] = data[i++];
-    const gchar *end;
-    if (g_utf8_validate ((const gchar *) sc->carry, sc->carry_len, &end)) {
-      sc->offset += sc->carry_len;
-      sc->carry_len = 0;
-    } else if ((const guint8 *) end != sc->carry
-        || g_utf8_get_char_validated ((const gchar *) sc->carry, sc->carry_len) != (gunichar) - 2) {
-      sc->bad = sc->offset;
-      return;
-    }
-  }
-  if (sc->carry_len > 0) {
-    if (last || sc->carry_len == 4)
-      sc->bad = sc->offset;
-    return;
-  }
-  const gchar *p = (const gchar *) data + i, *end;
-  gsize n = len - i;
-  if (g_utf8_validate_len (p, n, &end)) {
-    sc->offset += n;
-    return;
-  }
-  gsize good = end - p;
-  gsize rest = n - good;
-  /* a valid prefix cut by the end of the block waits for the next one */
-  if (!last && rest < 4 && g_utf8_get_char_validated (end, rest) == (gunichar) - 2) {
-    sc->offset += good;
-    memcpy (sc->carry, end, rest);
-    sc->carry_len = rest;
-    return;
-  }
-  sc->bad = sc->offset + good;
-}
-
 /* First pass over a file: SHA-256, NUL bytes, first invalid UTF-8 byte. FALSE with @reason when
  * it cannot be read. */
 static gboolean
@@ -1261,7 +1211,8 @@ gst_corpus_src_scan_file (GstCorpusSrc * self, const gchar * path, gchar ** hash
     return FALSE;
   }
   GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
-  Utf8Scan sc = { {0}, 0, 0, -1 };
+  TeUtf8Scan sc;
+  te_utf8_scan_init (&sc);
   gsize n;
   *bytes = 0;
   *nul_at = -1;
@@ -1273,15 +1224,14 @@ gst_corpus_src_scan_file (GstCorpusSrc * self, const gchar * path, gchar ** hash
       if (z)
         *nul_at = *bytes + (z - self->block);
     }
-    utf8_scan (&sc, self->block, n, FALSE);
+    te_utf8_scan_push (&sc, self->block, n);
     *bytes += n;
   }
   gboolean ok = !ferror (f);
   if (!ok)
     *reason = g_strdup_printf ("cannot read: %s", g_strerror (errno));
   fclose (f);
-  utf8_scan (&sc, (const guint8 *) "", 0, TRUE);
-  *bad_utf8 = sc.bad;
+  *bad_utf8 = te_utf8_scan_finish (&sc);
   *hash = g_strconcat ("sha256:", g_checksum_get_string (sum), NULL);
   g_checksum_free (sum);
   return ok;
@@ -1346,9 +1296,8 @@ gst_corpus_src_send (GstCorpusSrc * self, CorpusDoc * doc)
     size = len;
     const guint8 *z = memchr (data, 0, len);
     nul_at = z ? z - data : -1;
-    Utf8Scan sc = { {0}, 0, 0, -1 };
-    utf8_scan (&sc, data, len, TRUE);
-    bad_utf8 = sc.bad;
+    gsize bad = 0;
+    bad_utf8 = te_utf8_validate (data, len, &bad) ? -1 : (gint64) bad;
   }
   if (!reason && size == 0)
     reason = g_strdup ("empty document");

@@ -109,8 +109,8 @@ struct _GstEmbedSink
   gint dim;
   GString *line;
   guint64 n_written;
-  gchar *identity;              /* embedding identity from the caps (sqlite), without chunking */
-  gchar *doc_identity;          /* the open document's: identity + its chunking */
+  GstStructure *caps_fields;    /* the caps' identity fields (encoder, pooling, ...) */
+  gchar *doc_identity;          /* the open document's: the caps' fields + its chunking */
   gchar *meta_model;            /* the "model" meta last written */
   gchar *model_dir;
   gchar *pooling;               /* from the caps, for te-search */
@@ -444,7 +444,7 @@ gst_embed_sink_stop (GstBaseSink * sink)
   g_mutex_lock (&self->store_lock);
   g_clear_pointer (&self->store, te_store_close);
   g_mutex_unlock (&self->store_lock);
-  g_clear_pointer (&self->identity, g_free);
+  g_clear_pointer (&self->caps_fields, gst_structure_free);
   g_clear_pointer (&self->doc_identity, g_free);
   g_clear_pointer (&self->meta_model, g_free);
   g_clear_pointer (&self->model_dir, g_free);
@@ -472,8 +472,9 @@ gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   GstStructure *s = gst_caps_get_structure (caps, 0);
   if (!gst_structure_get_int (s, "dimension", &self->dim) || self->dim <= 0)
     return FALSE;
-  g_free (self->identity);
-  self->identity = gst_text_embed_identity_from_structure (s);
+  g_clear_pointer (&self->caps_fields, gst_structure_free);
+  self->caps_fields = gst_structure_copy (s);
+  gchar *identity = gst_text_embed_identity_from_structure (s);
   g_free (self->model_dir);
   self->model_dir = g_strdup (gst_structure_get_string (s, "model-dir"));
   g_free (self->pooling);
@@ -482,7 +483,8 @@ gst_embed_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   gst_structure_get_boolean (s, "normalized", &self->normalized);
   self->meta_dirty = TRUE;
   GST_INFO_OBJECT (self, "%d dimensions, identity %s", self->dim,
-      self->identity ? self->identity : "(none)");
+      identity ? identity : "(none)");
+  g_free (identity);
   return TRUE;
 }
 
@@ -770,10 +772,15 @@ gst_embed_sink_render_sqlite (GstEmbedSink * self, GstBuffer * buf, GstTextChunk
     self->doc_chunks = self->doc_tokens = 0;
   }
   if (ret == GST_FLOW_OK && !self->doc_begun) {
+    /* the identity as the document-status query composes it: the caps' fields and the
+     * chunker's settings, through the one formatter */
     const gchar *chunking = gst_structure_get_string (self->doc, "chunking");
+    GstStructure *fields = gst_structure_copy (self->caps_fields);
+    if (chunking)
+      gst_structure_set (fields, "chunking", G_TYPE_STRING, chunking, NULL);
     g_free (self->doc_identity);
-    self->doc_identity = !self->identity ? NULL : chunking ?
-        g_strdup_printf ("%s;chunking=%s", self->identity, chunking) : g_strdup (self->identity);
+    self->doc_identity = gst_text_embed_identity_from_structure (fields);
+    gst_structure_free (fields);
     if (!gst_embed_sink_store_meta (self, &err)
         || !te_store_doc_begin (self->store, m->doc_id, &err))
       ret = gst_embed_sink_store_error (self, "begin the document", err);

@@ -47,6 +47,35 @@ test_validate_random (void)
   g_rand_free (r);
 }
 
+/* The streaming scan over random splits finds what te_utf8_validate finds on the whole. */
+static void
+test_scan_pieces (void)
+{
+  GRand *r = g_rand_new_with_seed (11);
+  static const guint8 pool[] = { 0x41, 0x20, 0x80, 0xA0, 0xBF, 0xC2, 0xDF, 0xE0, 0xE2, 0xED,
+    0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x82, 0x9F, 0x90
+  };
+
+  for (int iter = 0; iter < 50000; iter++) {
+    guint8 s[24];
+    gsize len = (gsize) g_rand_int_range (r, 0, sizeof (s) + 1), bad = 0;
+    for (gsize i = 0; i < len; i++)
+      s[i] = pool[g_rand_int_range (r, 0, G_N_ELEMENTS (pool))];
+    gboolean ok = te_utf8_validate (s, len, &bad);
+    TeUtf8Scan sc;
+    te_utf8_scan_init (&sc);
+    for (gsize off = 0; off < len;) {
+      gsize want = (gsize) g_rand_int_range (r, 0, 6);     /* MIN evaluates twice */
+      gsize n = MIN (want, len - off);
+      te_utf8_scan_push (&sc, s + off, n);
+      off += n;
+    }
+    gint64 got = te_utf8_scan_finish (&sc);
+    g_assert_cmpint (got, ==, ok ? -1 : (gint64) bad);
+  }
+  g_rand_free (r);
+}
+
 static void
 test_check_and_subpart (void)
 {
@@ -93,6 +122,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/utf8/validate-random", test_validate_random);
   g_test_add_func ("/utf8/check-and-subpart", test_check_and_subpart);
+  g_test_add_func ("/utf8/scan-pieces", test_scan_pieces);
   g_test_add_func ("/utf8/encode-decode-all", test_encode_decode_all);
   return g_test_run ();
 }
