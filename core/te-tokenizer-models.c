@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-tokenizer-models.c — the "model" of tokenizer.json: the vocabulary table and WordPiece
  * (HF's greedy longest-match-first, exactly). */
+#include <math.h>
+
 #include "te-tokenizer-private.h"
 
 /* ---- vocabulary hash table ---------------------------------------------------------------- */
@@ -293,9 +295,333 @@ unk:
   return TRUE;
 }
 
+
+/* ---- Unigram -------------------------------------------------------------------------------
+ * HF's Unigram (SentencePiece's "optimized" Viterbi): a lattice over the bytes of the word,
+ * every vocabulary key found by common-prefix search at each char boundary is an edge scored
+ * by its log probability; a char that starts no key of its own length gets an unknown edge
+ * scored min_score - 10. Consecutive unknown pieces of the best path are fused; a piece that is
+ * not in the vocabulary becomes its "<0xHH>" byte tokens (byte_fallback) or the unk id. Ties
+ * keep the first path found, in HF's order (start ascending, key length ascending). */
+
+#define TE_UNK_PENALTY 10.0
+
+static void
+trie_init (TeTrie * t, gsize cap_nodes)
+{
+  guint32 cap = 16;
+
+  while (cap < cap_nodes * 2)
+    cap <<= 1;
+  t->slots = g_new0 (TeTrieSlot, cap);
+  t->mask = cap - 1;
+  t->n_nodes = 1;
+  t->value = g_new (gint32, cap_nodes + 1);
+  t->value[0] = -1;
+}
+
+static void
+trie_clear (TeTrie * t)
+{
+  g_free (t->slots);
+  g_free (t->value);
+  memset (t, 0, sizeof (*t));
+}
+
+static inline guint32
+trie_hash (guint32 key)
+{
+  key *= 0x9E3779B1u;
+  return key ^ (key >> 15);
+}
+
+/* Child of @node by @byte, or 0 (the root is never a child). */
+static inline guint32
+trie_child (const TeTrie * t, guint32 node, guint8 byte)
+{
+  guint32 key = ((node << 8) | byte) + 1, i = trie_hash (key) & t->mask;
+
+  for (;;) {
+    const TeTrieSlot *s = &t->slots[i];
+    if (s->key == key)
+      return s->child;
+    if (s->key == 0)
+      return 0;
+    i = (i + 1) & t->mask;
+  }
+}
+
+/* Insert @key (@len > 0 bytes); the table was sized for every byte of every key. */
+static void
+trie_insert (TeTrie * t, const guint8 * key, gsize len, gint32 id)
+{
+  guint32 node = 0;
+
+  for (gsize k = 0; k < len; k++) {
+    guint32 e = ((node << 8) | key[k]) + 1, i = trie_hash (e) & t->mask;
+    while (t->slots[i].key != 0 && t->slots[i].key != e)
+      i = (i + 1) & t->mask;
+    if (t->slots[i].key == 0) {
+      t->slots[i].key = e;
+      t->slots[i].child = t->n_nodes;
+      t->value[t->n_nodes] = -1;
+      t->n_nodes++;
+    }
+    node = t->slots[i].child;
+  }
+  t->value[node] = id;
+}
+
+static gboolean
+parse_unigram (TeWordModel * m, JsonObject * o, GError ** error)
+{
+  const char *what = "model Unigram";
+  JsonNode *vn = te_json_member (o, "vocab"), *un = te_json_member (o, "unk_id");
+  JsonArray *vocab;
+  GString *pool;
+  guint32 *offs;
+  gsize total = 0;
+  guint n, i;
+  gint64 unk = -1;
+
+  if (!te_json_get_bool (o, what, "byte_fallback", FALSE, FALSE, &m->byte_fallback, error))
+    return FALSE;
+  if (!vn || !JSON_NODE_HOLDS_ARRAY (vn)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "%s: field \"vocab\" must be an array of [piece, score]", what);
+    return FALSE;
+  }
+  vocab = json_node_get_array (vn);
+  n = json_array_get_length (vocab);
+  if (n > TE_MAX_TOKEN_ID + 1) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "%s: %u vocabulary entries (max %u)",
+        what, n, TE_MAX_TOKEN_ID + 1);
+    return FALSE;
+  }
+  if (un) {
+    guint64 u;
+    if (!te_json_node_uint (un, TE_MAX_TOKEN_ID, &u) || u >= n) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "%s: unk_id must be an index into the vocabulary (0..%d)", what, (gint) n - 1);
+      return FALSE;
+    }
+    unk = (gint64) u;
+  }
+  m->unk_id = (gint32) unk;
+
+  pool = g_string_sized_new (n * 8 + 16);
+  offs = g_new (guint32, 2 * (gsize) n + 2);
+  m->scores = g_new (double, n ? n : 1);
+  m->min_score = INFINITY;
+  for (i = 0; i < n; i++) {
+    JsonNode *e = json_array_get_element (vocab, i);
+    JsonArray *pair;
+    const char *piece;
+    if (!JSON_NODE_HOLDS_ARRAY (e) || json_array_get_length (pair = json_node_get_array (e)) != 2
+        || !te_json_node_holds (json_array_get_element (pair, 0), G_TYPE_STRING)
+        || !(te_json_node_holds (json_array_get_element (pair, 1), G_TYPE_DOUBLE)
+            || te_json_node_holds (json_array_get_element (pair, 1), G_TYPE_INT64))) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+          "%s: vocab entry %u must be [piece (string), score (number)]", what, i);
+      goto fail;
+    }
+    piece = json_array_get_string_element (pair, 0);
+    m->scores[i] = json_array_get_double_element (pair, 1);
+    if (isnan (m->scores[i])) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "%s: vocab entry %u has a NaN score",
+          what, i);
+      goto fail;
+    }
+    if (m->scores[i] < m->min_score)
+      m->min_score = m->scores[i];
+    offs[2 * i] = (guint32) pool->len;
+    offs[2 * i + 1] = (guint32) strlen (piece);
+    total += offs[2 * i + 1];
+    g_string_append_len (pool, piece, offs[2 * i + 1]);
+    g_string_append_c (pool, '\0');
+  }
+  m->n_vocab = n;
+  m->pool = g_string_free (pool, FALSE);
+  pool = NULL;
+
+  /* Every id keeps its entry (id_to_token); a key that repeats maps to its last id, as HF's
+   * token_to_ids does: insert from the end and skip keys already present. */
+  vocab_table_init (&m->vocab, n);
+  trie_init (&m->trie, total + 1);
+  for (i = n; i-- > 0;) {
+    const guint8 *key = (const guint8 *) m->pool + offs[2 * i];
+    if (vocab_table_lookup (&m->vocab, m->pool, key, offs[2 * i + 1]) >= 0) {
+      m->vocab.entries[m->vocab.n_entries].off = offs[2 * i];
+      m->vocab.entries[m->vocab.n_entries].len = offs[2 * i + 1];
+      m->vocab.entries[m->vocab.n_entries].id = (gint32) i;
+      m->vocab.n_entries++;
+      continue;
+    }
+    vocab_table_insert (&m->vocab, m->pool, offs[2 * i], offs[2 * i + 1], (gint32) i);
+    if (offs[2 * i + 1] > 0)
+      trie_insert (&m->trie, key, offs[2 * i + 1], (gint32) i);
+  }
+  for (i = 0; i < 256; i++) {
+    char name[8];
+    g_snprintf (name, sizeof (name), "<0x%02X>", i);
+    m->byte_ids[i] = vocab_table_lookup (&m->vocab, m->pool, (const guint8 *) name, 6);
+  }
+  m->unk_token = g_strdup (unk >= 0 ? m->pool + offs[2 * unk] : "");
+  m->prefix = g_strdup ("");
+  g_free (offs);
+  return TRUE;
+
+fail:
+  g_string_free (pool, TRUE);
+  g_free (offs);
+  return FALSE;
+}
+
+/* Push the tokens of piece [bs, be) of the word (bytes) whose chars are a[]. */
+static gboolean
+unigram_push (const TeWordModel * m, TeWork * w, const TeNChar * a, guint32 bs,
+    guint32 be, TeEncoding * out, GError ** error)
+{
+  guint32 s = a[w->b2c[bs]].s, e = a[w->b2c[be - 1]].e;
+  gint32 id = vocab_table_lookup (&m->vocab, m->pool, w->word + bs, be - bs);
+
+  if (id >= 0) {
+    te_encoding_push (out, id, s, e);
+    return TRUE;
+  }
+  if (m->byte_fallback) {
+    guint32 k;
+    for (k = bs; k < be; k++)
+      if (m->byte_ids[w->word[k]] < 0)
+        break;
+    if (k == be) {
+      for (k = bs; k < be; k++)
+        te_encoding_push (out, m->byte_ids[w->word[k]], s, e);
+      return TRUE;
+    }
+  }
+  if (m->unk_id < 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "Unigram: the text has a character the vocabulary lacks and the model has no unk_id");
+    return FALSE;
+  }
+  te_encoding_push (out, m->unk_id, s, e);
+  {
+    /* the unknown token's text is the piece itself (not the unk entry): remember its
+     * whitespace ends for RobertaProcessing's trim_offsets */
+    guint32 c0 = w->b2c[bs], c1 = w->b2c[be - 1], lead = 0, trail = 0;
+    while (c0 + lead <= c1 && (a[c0 + lead].c == 0x120 || te_hf_is_whitespace (a[c0 + lead].c)))
+      lead++;
+    while (c1 >= c0 + trail && (a[c1 - trail].c == 0x120
+            || te_hf_is_whitespace (a[c1 - trail].c)))
+      trail++;
+    TE_GROW (w->unk_ws, w->cap_unk_ws, 3 * (w->n_unk_ws + 1));
+    w->unk_ws[3 * w->n_unk_ws] = out->n - 1;
+    w->unk_ws[3 * w->n_unk_ws + 1] = lead;
+    w->unk_ws[3 * w->n_unk_ws + 2] = trail;
+    w->n_unk_ws++;
+  }
+  return TRUE;
+}
+
+static gboolean
+unigram_word (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n, TeEncoding * out,
+    GError ** error)
+{
+  const double unk_score = m->min_score - TE_UNK_PENALTY;
+  gsize i, nb = 0, np = 0;
+  guint32 pos, end;
+  gboolean have_unk = FALSE;
+  guint32 unk_end = 0;
+
+  TE_GROW (w->word, w->cap_word, 4 * n);
+  TE_GROW (w->wcb, w->cap_wcb, n + 1);
+  for (i = 0; i < n; i++) {
+    w->wcb[i] = (guint32) nb;
+    nb += te_utf8_encode (a[i].c, w->word + nb);
+  }
+  w->wcb[n] = (guint32) nb;
+  TE_GROW (w->b2c, w->cap_b2c, nb + 1);
+  for (i = 0; i < n; i++)
+    for (guint32 k = w->wcb[i]; k < w->wcb[i + 1]; k++)
+      w->b2c[k] = (guint32) i;
+  TE_GROW (w->vscore, w->cap_v, nb + 1);
+  w->vstart = g_renew (gint32, w->vstart, w->cap_v);
+  w->vid = g_renew (gint32, w->vid, w->cap_v);
+  for (i = 0; i <= nb; i++)
+    w->vstart[i] = -1;
+  w->vscore[0] = 0.0;
+
+  for (i = 0; i < n; i++) {
+    guint32 st = w->wcb[i], mblen = w->wcb[i + 1] - st, node = 0;
+    double base = w->vscore[st];
+    gboolean single = FALSE;
+    if (st != 0 && w->vstart[st] < 0)
+      base = 0.0;               /* unreachable in practice: every char boundary is reached */
+    for (guint32 k = st; k < nb; k++) {
+      guint32 key_pos;
+      double cand;
+      gint32 id;
+      if (!(node = trie_child (&m->trie, node, w->word[k])))
+        break;
+      if ((id = m->trie.value[node]) < 0)
+        continue;
+      key_pos = k + 1;
+      cand = m->scores[id] + base;
+      if (w->vstart[key_pos] < 0 || cand > w->vscore[key_pos]) {
+        w->vscore[key_pos] = cand;
+        w->vstart[key_pos] = (gint32) st;
+        w->vid[key_pos] = id;
+      }
+      if (key_pos - st == mblen)
+        single = TRUE;
+    }
+    if (!single) {
+      guint32 key_pos = st + mblen;
+      double cand = unk_score + base;
+      if (w->vstart[key_pos] < 0 || cand > w->vscore[key_pos]) {
+        w->vscore[key_pos] = cand;
+        w->vstart[key_pos] = (gint32) st;
+        w->vid[key_pos] = -1;   /* unk */
+      }
+    }
+  }
+
+  /* Backtrack: pieces in reverse order, consecutive unknown ones fused. */
+  TE_GROW (w->pieces, w->cap_pieces, 2 * (nb + 1));
+  for (end = (guint32) nb; end > 0; end = pos) {
+    pos = (guint32) w->vstart[end];
+    if (w->vid[end] < 0) {
+      if (!have_unk) {
+        have_unk = TRUE;
+        unk_end = end;
+      }
+      continue;
+    }
+    if (have_unk) {
+      w->pieces[2 * np] = end;
+      w->pieces[2 * np + 1] = unk_end;
+      np++;
+      have_unk = FALSE;
+    }
+    w->pieces[2 * np] = pos;
+    w->pieces[2 * np + 1] = end;
+    np++;
+  }
+  if (have_unk) {
+    w->pieces[2 * np] = 0;
+    w->pieces[2 * np + 1] = unk_end;
+    np++;
+  }
+  while (np-- > 0)
+    if (!unigram_push (m, w, a, w->pieces[2 * np], w->pieces[2 * np + 1], out, error))
+      return FALSE;
+  return TRUE;
+}
+
 /* ---- the model ---------------------------------------------------------------------------- */
 
-/* Extension points (HF names): BPE, Unigram, WordLevel — a TeWordModelKind, a parser here
+/* Extension points (HF names): BPE, WordLevel — a TeWordModelKind, a parser here
  * and a case in te_word_model_tokenize(). */
 static const struct
 {
@@ -304,6 +630,7 @@ static const struct
   gboolean (*parse) (TeWordModel * m, JsonObject * o, GError ** error);
 } types[] = {
   {"WordPiece", TE_MODEL_WORDPIECE, parse_wordpiece},
+  {"Unigram", TE_MODEL_UNIGRAM, parse_unigram},
 };
 
 gboolean
@@ -334,6 +661,8 @@ te_word_model_clear (TeWordModel * m)
     vocab_table_clear (&m->cont);
   g_free (m->unk_token);
   g_free (m->prefix);
+  g_free (m->scores);
+  trie_clear (&m->trie);
   memset (m, 0, sizeof (*m));
 }
 
@@ -342,6 +671,8 @@ te_word_model_tokenize (const TeWordModel * m, TeWork * w, const TeNChar * a, gs
     TeEncoding * out, GError ** error)
 {
   switch (m->kind) {
+    case TE_MODEL_UNIGRAM:
+      return unigram_word (m, w, a, n, out, error);
     case TE_MODEL_WORDPIECE:
     default:
       return wordpiece_word (m, w, a, n, out, error);
@@ -382,7 +713,11 @@ te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs)
   guint32 n = m->vocab.n_entries, n_ids = (guint32) (te_word_model_max_id (m) + 1);
   guint32 *order, *count;
 
-  g_string_append (s, "model:wordpiece unk=");
+  if (m->kind == TE_MODEL_UNIGRAM)
+    g_string_append_printf (s, "model:unigram unk_id=%d byte_fallback=%d unk=", m->unk_id,
+        m->byte_fallback);
+  else
+    g_string_append (s, "model:wordpiece unk=");
   PUT_STR (m->unk_token, strlen (m->unk_token));
   g_string_append (s, " prefix=");
   PUT_STR (m->prefix, strlen (m->prefix));
@@ -403,6 +738,8 @@ te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs)
     const TeVocabEntry *e = &m->vocab.entries[order[i]];
     g_string_append_printf (s, "%d=", e->id);
     PUT_STR (m->pool + e->off, e->len);
+    if (m->scores)              /* exact: the bits of the double */
+      g_string_append_printf (s, " %a", m->scores[e->id]);
     g_string_append_c (s, '\n');
     if (s->len > 65536) {
       g_checksum_update (cs, (const guchar *) s->str, s->len);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-tokenizer-normalizers.c — the "normalizer" of tokenizer.json: BertNormalizer, Lowercase,
- * NFD, StripAccents and Sequence, compiled into a list of operations with HF's alignments. */
+ * NFD, StripAccents, Precompiled (SentencePiece), Replace, Strip and Sequence, compiled into a
+ * list of operations with HF's alignments. */
+#include <utf8proc.h>
+
 #include "te-tokenizer-private.h"
 
 static const char *const op_names[] = {
-  "clean_text", "handle_chinese_chars", "nfd", "strip_mn", "strip_marks", "lowercase"
+  "clean_text", "handle_chinese_chars", "nfd", "strip_mn", "strip_marks", "lowercase",
+  "precompiled", "replace", "strip"
 };
 
 /* ---- parsing: one entry per normalizer type ---------------------------------------------- */
@@ -16,7 +20,203 @@ static gboolean parse_any (JsonObject * o, GArray * ops, guint depth, GError ** 
 static void
 push_op (GArray * ops, TeNormOp op)
 {
-  g_array_append_val (ops, op);
+  TeNormStep st = { 0 };
+
+  st.op = op;
+  g_array_append_val (ops, st);
+}
+
+static void
+step_clear (TeNormStep * st)
+{
+  if (st->pc) {
+    g_free (st->pc->units);
+    g_free (st->pc->normalized);
+    g_free (st->pc);
+  }
+  if (st->rep) {
+    g_free (st->rep->pattern);
+    g_free (st->rep->content);
+    g_free (st->rep);
+  }
+  memset (st, 0, sizeof (*st));
+}
+
+/* Precompiled: {"precompiled_charsmap": base64}. The charsmap is untrusted: a little-endian
+ * u32 trie size in bytes, the trie's 32-bit units, then the replacements (valid UTF-8). */
+static gboolean
+parse_precompiled (JsonObject * o, GArray * ops, guint depth, GError ** error)
+{
+  const char *what = "normalizer Precompiled", *b64;
+  TeNormStep st = { 0 };
+  guchar *raw;
+  gsize len = 0, n_units;
+  guint32 trie_size;
+
+  (void) depth;
+  if (!te_json_get_string (o, what, "precompiled_charsmap", TRUE, &b64, error))
+    return FALSE;
+  raw = g_base64_decode (b64, &len);
+  if (len < 4) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "%s: precompiled_charsmap is too short (%" G_GSIZE_FORMAT " bytes)", what, len);
+    g_free (raw);
+    return FALSE;
+  }
+  trie_size = (guint32) raw[0] | (guint32) raw[1] << 8 | (guint32) raw[2] << 16
+      | (guint32) raw[3] << 24;
+  n_units = trie_size / 4;
+  if (n_units > (len - 4) / 4) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "%s: precompiled_charsmap declares a %u-byte trie but has %" G_GSIZE_FORMAT " bytes",
+        what, trie_size, len - 4);
+    g_free (raw);
+    return FALSE;
+  }
+  st.op = TE_NORM_PRECOMPILED;
+  st.pc = g_new0 (TePrecompiled, 1);
+  st.pc->n_units = n_units;
+  st.pc->units = g_new (guint32, n_units ? n_units : 1);
+  for (gsize i = 0; i < n_units; i++) {
+    const guchar *u = raw + 4 + 4 * i;
+    st.pc->units[i] = (guint32) u[0] | (guint32) u[1] << 8 | (guint32) u[2] << 16
+        | (guint32) u[3] << 24;
+  }
+  st.pc->normalized_len = len - 4 - 4 * n_units;
+  st.pc->normalized = g_malloc (st.pc->normalized_len + 1);
+  memcpy (st.pc->normalized, raw + 4 + 4 * n_units, st.pc->normalized_len);
+  st.pc->normalized[st.pc->normalized_len] = '\0';
+  {
+    gchar *d = g_compute_checksum_for_data (G_CHECKSUM_SHA256, raw, len);
+    g_strlcpy (st.pc->digest, d, sizeof (st.pc->digest));
+    g_free (d);
+  }
+  g_free (raw);
+  if (!te_utf8_validate ((const guint8 *) st.pc->normalized, st.pc->normalized_len, NULL)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "%s: the replacements of precompiled_charsmap are not valid UTF-8", what);
+    step_clear (&st);
+    return FALSE;
+  }
+  g_array_append_val (ops, st);
+  return TRUE;
+}
+
+static gunichar *
+utf8_to_chars (const char *s, guint * n_out)
+{
+  gsize len = strlen (s), i = 0;
+  guint n = 0;
+  gunichar *out = g_new (gunichar, len + 1);
+
+  while (i < len) {
+    i += te_utf8_decode ((const guint8 *) s + i, &out[n]);
+    n++;
+  }
+  *n_out = n;
+  return out;
+}
+
+/* The regex subset Replace accepts: one char (a literal, or escaped with a backslash) and a
+ * quantifier {m,} {m,n} or +, with m >= 1 (what SentencePiece converters write: " {2,}").
+ * Returns FALSE for anything else. */
+static gboolean
+parse_repeat_regex (const char *re, TeReplace * r)
+{
+  gunichar c;
+  const char *p = re;
+  guint64 m, mx = G_MAXUINT;
+  char *end;
+
+  if (!*p)
+    return FALSE;
+  if (*p == '\\') {
+    p++;
+    if (!*p || g_ascii_isalnum (*p))
+      return FALSE;             /* \s, \d ...: classes are not supported */
+  } else if (strchr (".[]()|^$*+?{}", *p)) {
+    return FALSE;
+  }
+  p += te_utf8_decode ((const guint8 *) p, &c);
+  if (strcmp (p, "+") == 0) {
+    m = 1;
+  } else if (*p == '{') {
+    m = g_ascii_strtoull (p + 1, &end, 10);
+    if (end == p + 1 || *end != ',')
+      return FALSE;
+    p = end + 1;
+    if (*p != '}') {
+      mx = g_ascii_strtoull (p, &end, 10);
+      if (end == p || mx < m)
+        return FALSE;
+      p = end;
+    }
+    if (strcmp (p, "}") != 0 || m < 1 || m > G_MAXUINT || mx > G_MAXUINT)
+      return FALSE;
+  } else {
+    return FALSE;
+  }
+  r->pattern = g_new (gunichar, 1);
+  r->pattern[0] = c;
+  r->pattern_len = 1;
+  r->min_rep = (guint) m;
+  r->max_rep = (guint) mx;
+  return TRUE;
+}
+
+/* Replace: {"pattern": {"String": s} | {"Regex": r}, "content": s}. */
+static gboolean
+parse_replace (JsonObject * o, GArray * ops, guint depth, GError ** error)
+{
+  const char *what = "normalizer Replace", *content, *lit;
+  JsonObject *pat;
+  TeNormStep st = { 0 };
+
+  (void) depth;
+  if (!te_json_get_object (o, what, "pattern", TRUE, &pat, error)
+      || !te_json_get_string (o, what, "content", TRUE, &content, error))
+    return FALSE;
+  st.op = TE_NORM_REPLACE;
+  st.rep = g_new0 (TeReplace, 1);
+  if ((lit = te_json_string (pat, "String"))) {
+    if (!*lit) {
+      g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED, "%s: an empty pattern", what);
+      goto fail;
+    }
+    st.rep->pattern = utf8_to_chars (lit, &st.rep->pattern_len);
+  } else if ((lit = te_json_string (pat, "Regex"))) {
+    if (!parse_repeat_regex (lit, st.rep)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
+          "%s: regex pattern \"%s\" is not supported (supported: one character with {m,}, "
+          "{m,n} or +, m >= 1; or a String pattern)", what, lit);
+      goto fail;
+    }
+  } else {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "%s: field \"pattern\" must be {\"String\": ...} or {\"Regex\": ...}", what);
+    goto fail;
+  }
+  st.rep->content = utf8_to_chars (content, &st.rep->content_len);
+  g_array_append_val (ops, st);
+  return TRUE;
+fail:
+  step_clear (&st);
+  return FALSE;
+}
+
+static gboolean
+parse_strip (JsonObject * o, GArray * ops, guint depth, GError ** error)
+{
+  TeNormStep st = { 0 };
+
+  (void) depth;
+  st.op = TE_NORM_STRIP;
+  if (!te_json_get_bool (o, "normalizer Strip", "strip_left", FALSE, TRUE, &st.left, error)
+      || !te_json_get_bool (o, "normalizer Strip", "strip_right", FALSE, TRUE, &st.right,
+          error))
+    return FALSE;
+  g_array_append_val (ops, st);
+  return TRUE;
 }
 
 static gboolean
@@ -75,7 +275,7 @@ parse_sequence (JsonObject * o, GArray * ops, guint depth, GError ** error)
   return TRUE;
 }
 
-/* Extension points (HF names): Precompiled, NFC, NFKC, NFKD, Strip, Replace, Prepend. Each
+/* Extension points (HF names): NFC, NFKC, NFKD, Prepend. Each
  * needs its operation (a TeNormOp and its case in te_normalizer_run()) and a parser here, or
  * just the operation for a normalizer without parameters. build_ascii_map() decides whether
  * the ASCII fast path still holds. */
@@ -89,6 +289,9 @@ static const struct
   {"Lowercase", NULL, TE_NORM_LOWER},
   {"NFD", NULL, TE_NORM_NFD},
   {"StripAccents", NULL, TE_NORM_STRIP_MARKS},
+  {"Precompiled", parse_precompiled, 0},
+  {"Replace", parse_replace, 0},
+  {"Strip", parse_strip, 0},
   {"Sequence", parse_sequence, 0},
 };
 
@@ -337,15 +540,243 @@ op_nfd (TeWork * w, gsize n)
   return o;
 }
 
+
+/* ---- HF's transform() ------------------------------------------------------------------------
+ * NormalizedString::transform(dest, 0) over the whole string: each (char, change) of
+ * w->tr_c/tr_ch[0..m) is aligned positionally against the old chars w->a[0..n):
+ *   change <= 0: takes the alignment of the next old char and consumes it, then consumes
+ *                -change more;
+ *   change  > 0: inserted, takes the alignment of the last consumed old char ((0, 0) when none).
+ * Old chars never consumed are dropped. The result goes to w->b; returns m. */
+static gsize
+apply_transform (TeWork * w, gsize n, gsize m)
+{
+  gsize p = 0, i;
+
+  TE_GROW (w->b, w->cap_b, m + 1);
+  for (i = 0; i < m; i++) {
+    gint32 ch = w->tr_ch[i];
+    TeNChar *d = &w->b[i];
+    d->c = w->tr_c[i];
+    if (ch > 0) {
+      d->s = p ? w->a[p - 1].s : 0;
+      d->e = p ? w->a[p - 1].e : 0;
+    } else {
+      /* HF would index past its alignments (a panic) when nothing is left to consume */
+      const TeNChar *al = p < n ? &w->a[p] : (n ? &w->a[n - 1] : NULL);
+      d->s = al ? al->s : 0;
+      d->e = al ? al->e : 0;
+      p = MIN (n, p + 1 + (gsize) (-(gint64) ch));
+    }
+  }
+  return m;
+}
+
+static inline void
+tr_push (TeWork * w, gsize * m, gunichar c, gint32 ch)
+{
+  TE_GROW (w->tr_c, w->cap_tr_c, *m + 1);
+  TE_GROW (w->tr_ch, w->cap_tr_ch, *m + 1);
+  w->tr_c[*m] = c;
+  w->tr_ch[*m] = ch;
+  (*m)++;
+}
+
+/* ---- Precompiled ---------------------------------------------------------------------------- */
+
+/* darts-clone unit fields */
+#define PC_HAS_LEAF(u) (((u) >> 8) & 1)
+#define PC_VALUE(u) ((u) & 0x7FFFFFFFu)
+#define PC_LABEL(u) ((u) & 0x800000FFu)
+#define PC_OFFSET(u) ((gsize) ((u) >> 10) << (((u) & (1u << 9)) >> 6))
+
+/* The replacement of the shortest key that prefixes @key[0..len) (stopping at a NUL byte), as
+ * spm_precompiled's transform() returns it (its first common-prefix result); NULL when there
+ * is none, or when the charsmap points outside its replacements (where HF would panic). */
+static const char *
+pc_transform (const TePrecompiled * pc, const guint8 * key, gsize len, gsize * out_len)
+{
+  gsize pos, i, idx, end;
+  guint32 unit;
+
+  if (pc->n_units == 0)
+    return NULL;
+  unit = pc->units[0];
+  pos = PC_OFFSET (unit);
+  for (i = 0; i < len && key[i]; i++) {
+    pos ^= key[i];
+    if (pos >= pc->n_units)
+      return NULL;
+    unit = pc->units[pos];
+    if (PC_LABEL (unit) != key[i])
+      return NULL;
+    pos ^= PC_OFFSET (unit);
+    if (PC_HAS_LEAF (unit)) {
+      if (pos >= pc->n_units)
+        return NULL;
+      idx = PC_VALUE (pc->units[pos]);
+      if (idx > pc->normalized_len)
+        return NULL;
+      if (idx < pc->normalized_len && (((guint8) pc->normalized[idx]) & 0xC0) == 0x80)
+        return NULL;            /* not a char boundary */
+      end = idx;
+      while (end < pc->normalized_len && pc->normalized[end])
+        end++;
+      *out_len = end - idx;
+      return pc->normalized + idx;
+    }
+  }
+  return NULL;
+}
+
+/* spm_precompiled's replace(): the new chars (change 0), the last `diff` of the list marked
+ * inserted when the replacement is longer, or the removal added to the last entry of the list
+ * (whatever it is) when shorter. */
+static void
+pc_replace (TeWork * w, gsize * m, gsize old_count, const char *rep, gsize rep_len)
+{
+  gsize i = 0, new_count = 0;
+  gint64 diff;
+
+  while (i < rep_len) {
+    gunichar c;
+    i += te_utf8_decode ((const guint8 *) rep + i, &c);
+    tr_push (w, m, c, 0);
+    new_count++;
+  }
+  diff = (gint64) new_count - (gint64) old_count;
+  if (diff > 0) {
+    for (gint64 k = 0; k < diff && (gsize) k < *m; k++)
+      w->tr_ch[*m - 1 - k] = 1;
+  } else if (diff < 0 && *m > 0) {
+    w->tr_ch[*m - 1] += (gint32) MAX (diff, -(gint64) G_MAXINT32 / 2);
+  }
+}
+
+/* HF's Precompiled::normalize: per extended grapheme cluster, the cluster's replacement when it
+ * is shorter than 6 bytes and has one, else each char's replacement or the char itself. */
+static gsize
+op_precompiled (TeWork * w, const TePrecompiled * pc, gsize n)
+{
+  gsize i = 0, m = 0;
+  gboolean modified = FALSE;
+  utf8proc_int32_t state = 0;
+  guint8 buf[8];
+
+  while (i < n) {
+    gsize j = i + 1, glen, rl;
+    const char *rep;
+    /* cluster [i, j) */
+    state = 0;
+    while (j < n && !utf8proc_grapheme_break_stateful ((utf8proc_int32_t) w->a[j - 1].c,
+            (utf8proc_int32_t) w->a[j].c, &state))
+      j++;
+    glen = 0;
+    for (gsize k = i; k < j && glen < 6; k++)
+      glen += w->a[k].c < 0x80 ? 1 : w->a[k].c < 0x800 ? 2 : w->a[k].c < 0x10000 ? 3 : 4;
+    if (glen < 6) {
+      guint8 g[8];
+      gsize gl = 0;
+      for (gsize k = i; k < j; k++)
+        gl += te_utf8_encode (w->a[k].c, g + gl);
+      if ((rep = pc_transform (pc, g, gl, &rl))) {
+        modified = TRUE;
+        pc_replace (w, &m, j - i, rep, rl);
+        i = j;
+        continue;
+      }
+    }
+    for (gsize k = i; k < j; k++) {
+      gsize cl = te_utf8_encode (w->a[k].c, buf);
+      if ((rep = pc_transform (pc, buf, cl, &rl))) {
+        modified = TRUE;
+        pc_replace (w, &m, 1, rep, rl);
+      } else {
+        tr_push (w, &m, w->a[k].c, 0);
+      }
+    }
+    i = j;
+  }
+  if (!modified) {
+    /* no transform in HF: the string and its alignments stay as they are */
+    TE_GROW (w->b, w->cap_b, n + 1);
+    memcpy (w->b, w->a, n * sizeof (TeNChar));
+    return n;
+  }
+  return apply_transform (w, n, m);
+}
+
+/* ---- Replace, Strip ------------------------------------------------------------------------- */
+
+/* Length in chars of the match at a[i..n), 0 for none (leftmost-first, greedy, no overlap). */
+static inline gsize
+replace_match (const TeReplace * r, const TeNChar * a, gsize i, gsize n)
+{
+  if (r->min_rep == 0) {
+    if (n - i < r->pattern_len)
+      return 0;
+    for (guint k = 0; k < r->pattern_len; k++)
+      if (a[i + k].c != r->pattern[k])
+        return 0;
+    return r->pattern_len;
+  } else {
+    gsize k = i;
+    while (k < n && k - i < r->max_rep && a[k].c == r->pattern[0])
+      k++;
+    return k - i >= r->min_rep ? k - i : 0;
+  }
+}
+
+/* NormalizedString::replace: each match becomes the content, every content char inserted with
+ * the alignment of the match's last char. */
+static gsize
+op_replace (TeWork * w, const TeReplace * r, gsize n)
+{
+  gsize i = 0, o = 0;
+
+  TE_GROW (w->b, w->cap_b, n * MAX (1, r->content_len) + 1);
+  while (i < n) {
+    gsize ml = replace_match (r, w->a, i, n);
+    if (!ml) {
+      w->b[o++] = w->a[i++];
+      continue;
+    }
+    for (guint k = 0; k < r->content_len; k++) {
+      w->b[o] = w->a[i + ml - 1];
+      w->b[o++].c = r->content[k];
+    }
+    i += ml;
+  }
+  return o;
+}
+
+/* Strip: leading/trailing Rust whitespace removed; the rest keeps its alignments. */
+static gsize
+op_strip_ws (TeNChar * a, gsize n, gboolean left, gboolean right)
+{
+  gsize s = 0, e = n;
+
+  if (left)
+    while (s < e && te_hf_is_whitespace (a[s].c))
+      s++;
+  if (right)
+    while (e > s && te_hf_is_whitespace (a[e - 1].c))
+      e--;
+  if (s)
+    memmove (a, a + s, (e - s) * sizeof (TeNChar));
+  return e - s;
+}
+
 /* ---- the normalizer ----------------------------------------------------------------------- */
 
 gsize
 te_normalizer_run (const TeNormalizer * nz, TeWork * w, gsize n)
 {
   for (guint i = 0; i < nz->n_ops; i++) {
+    const TeNormStep *st = &nz->ops[i];
     TeNChar *t;
     gsize tc;
-    switch (nz->ops[i]) {
+    switch (st->op) {
       case TE_NORM_CLEAN:
         n = op_clean (w->a, n);
         continue;
@@ -366,6 +797,15 @@ te_normalizer_run (const TeNormalizer * nz, TeWork * w, gsize n)
       case TE_NORM_NFD:
         n = op_nfd (w, n);
         break;
+      case TE_NORM_PRECOMPILED:
+        n = op_precompiled (w, st->pc, n);
+        break;
+      case TE_NORM_REPLACE:
+        n = op_replace (w, st->rep, n);
+        break;
+      case TE_NORM_STRIP:
+        n = op_strip_ws (w->a, n, st->left, st->right);
+        continue;
     }
     t = w->a;
     w->a = w->b;
@@ -390,6 +830,10 @@ op_ascii_is_context_free (TeNormOp op)
     case TE_NORM_STRIP_MARKS:
     case TE_NORM_LOWER:
       return TRUE;
+    case TE_NORM_PRECOMPILED:    /* grapheme clusters (CR LF is one) */
+    case TE_NORM_REPLACE:        /* matches span chars */
+    case TE_NORM_STRIP:          /* depends on the position */
+      return FALSE;
   }
   return FALSE;
 }
@@ -404,7 +848,7 @@ build_ascii_map (TeNormalizer * nz)
 
   nz->ascii_local = TRUE;
   for (guint i = 0; i < nz->n_ops; i++)
-    if (!op_ascii_is_context_free (nz->ops[i]))
+    if (!op_ascii_is_context_free (nz->ops[i].op))
       nz->ascii_local = FALSE;
   TE_GROW (w.a, w.cap_a, 1);
   for (guint c = 0; c < 128; c++) {
@@ -424,14 +868,16 @@ build_ascii_map (TeNormalizer * nz)
 gboolean
 te_normalizer_parse (TeNormalizer * nz, JsonObject * o, GError ** error)
 {
-  GArray *ops = g_array_new (FALSE, FALSE, sizeof (TeNormOp));
+  GArray *ops = g_array_new (FALSE, FALSE, sizeof (TeNormStep));
 
   if (o && !parse_any (o, ops, 0, error)) {
+    for (guint i = 0; i < ops->len; i++)
+      step_clear (&g_array_index (ops, TeNormStep, i));
     g_array_free (ops, TRUE);
     return FALSE;
   }
   nz->n_ops = ops->len;
-  nz->ops = (TeNormOp *) g_array_free (ops, FALSE);
+  nz->ops = (TeNormStep *) g_array_free (ops, FALSE);
   build_ascii_map (nz);
   return TRUE;
 }
@@ -439,6 +885,8 @@ te_normalizer_parse (TeNormalizer * nz, JsonObject * o, GError ** error)
 void
 te_normalizer_clear (TeNormalizer * nz)
 {
+  for (guint i = 0; i < nz->n_ops; i++)
+    step_clear (&nz->ops[i]);
   g_free (nz->ops);
   memset (nz, 0, sizeof (*nz));
 }
@@ -447,6 +895,22 @@ void
 te_normalizer_describe (const TeNormalizer * nz, GString * s)
 {
   g_string_append (s, "normalizer:");
-  for (guint i = 0; i < nz->n_ops; i++)
-    g_string_append_printf (s, "%s,", op_names[nz->ops[i]]);
+  for (guint i = 0; i < nz->n_ops; i++) {
+    const TeNormStep *st = &nz->ops[i];
+    g_string_append_printf (s, "%s", op_names[st->op]);
+    if (st->pc)
+      g_string_append_printf (s, "(%s)", st->pc->digest);
+    if (st->rep) {
+      g_string_append_printf (s, "(%u-%u:", st->rep->min_rep, st->rep->max_rep);
+      for (guint k = 0; k < st->rep->pattern_len; k++)
+        g_string_append_printf (s, "%X.", st->rep->pattern[k]);
+      g_string_append_c (s, '>');
+      for (guint k = 0; k < st->rep->content_len; k++)
+        g_string_append_printf (s, "%X.", st->rep->content[k]);
+      g_string_append_c (s, ')');
+    }
+    if (st->op == TE_NORM_STRIP)
+      g_string_append_printf (s, "(%d,%d)", st->left, st->right);
+    g_string_append_c (s, ',');
+  }
 }

@@ -112,9 +112,23 @@ typedef struct
   guint8 *run_fl;               /* NFD: the same flags, sorted */
   TeNChar *run_tmp;             /* NFD: sorted run + input alignments */
   gsize cap_run_ccc, cap_run_first, cap_run_fl, cap_run_tmp;
-  guint8 *word;                 /* WordPiece: current word as UTF-8 */
-  guint32 *wcb;                 /* WordPiece: byte offset of each char of the word */
+  guint8 *word;                 /* WordPiece, Unigram: current word as UTF-8 */
+  guint32 *wcb;                 /* WordPiece, Unigram: byte offset of each char of the word */
   gsize cap_word, cap_wcb;
+  guint32 *b2c;                 /* Unigram: char index of each byte of the word */
+  double *vscore;               /* Unigram lattice: best score of a path ending at each byte */
+  gint32 *vstart, *vid;         /* ... its last piece's start byte (-1: none) and id */
+  guint32 *pieces;              /* Unigram: (start, end, is_unk) of the best path, reversed */
+  TeNChar *pt;                  /* pre-tokenizer: the words of the current step */
+  guint32 *pt_seg, *pt_seg2;    /* pre-tokenizer: (start, len) of each word */
+  TeNChar *pt2;
+  guint32 *unk_ws;              /* Unigram: (token index, leading, trailing whitespace chars)
+                                 * of each unknown piece, for RobertaProcessing's trimming */
+  gsize n_unk_ws, cap_unk_ws;
+  gunichar *tr_c;               /* HF transform(): (char, change) pairs */
+  gint32 *tr_ch;
+  gsize cap_tr_c, cap_tr_ch;
+  gsize cap_b2c, cap_v, cap_pieces, cap_pt, cap_pt2, cap_pt_seg, cap_pt_seg2;
 } TeWork;
 
 void te_work_clear (TeWork * w);
@@ -165,15 +179,45 @@ typedef enum
   TE_NORM_STRIP_MN,             /* drop Mn (BertNormalizer strip_accents, after NFD) */
   TE_NORM_STRIP_MARKS,          /* drop M* (StripAccents normalizer) */
   TE_NORM_LOWER,                /* char-wise Rust to_lowercase */
-  /* Extension points: Precompiled (SentencePiece charsmap), NFC / NFKC / NFKD, Strip,
-   * Replace, Prepend. build_ascii_map() clears ascii_local when an operation maps an ASCII
-   * char to anything but at most one ASCII char, or when op_ascii_is_context_free() says
-   * its result depends on neighbouring chars (Strip, Prepend, Replace, Precompiled). */
+  TE_NORM_PRECOMPILED,          /* SentencePiece's precompiled charsmap, per grapheme cluster */
+  TE_NORM_REPLACE,              /* Replace: a literal, or one char repeated (regex "c{m,}") */
+  TE_NORM_STRIP,                /* Strip: whitespace on the left and/or right */
+  /* Extension points: NFC / NFKC / NFKD, Prepend. build_ascii_map() clears ascii_local when an
+   * operation maps an ASCII char to anything but at most one ASCII char, or when
+   * op_ascii_is_context_free() says its result depends on neighbouring chars. */
 } TeNormOp;
+
+/* A SentencePiece precompiled charsmap: a darts-clone double-array trie over UTF-8 keys whose
+ * values index NUL-terminated replacements in @normalized. */
+typedef struct
+{
+  guint32 *units;
+  gsize n_units;
+  char *normalized;
+  gsize normalized_len;
+  char digest[65];              /* SHA-256 of the charsmap bytes (fingerprint) */
+} TePrecompiled;
 
 typedef struct
 {
-  TeNormOp *ops;
+  gunichar *pattern;            /* literal: the chars; repeat: the one char */
+  guint pattern_len;
+  guint min_rep, max_rep;       /* repeat (regex "c{m,}", "c{m,n}", "c+"); 0: a literal */
+  gunichar *content;
+  guint content_len;
+} TeReplace;
+
+typedef struct
+{
+  TeNormOp op;
+  gboolean left, right;         /* Strip */
+  TePrecompiled *pc;            /* Precompiled */
+  TeReplace *rep;               /* Replace */
+} TeNormStep;
+
+typedef struct
+{
+  TeNormStep *ops;
   guint n_ops;
   /* Every operation maps each ASCII char on its own to at most one ASCII char, and keeps
    * ASCII whitespace as whitespace: then ascii_map is the whole normalizer for ASCII text. */
@@ -194,20 +238,41 @@ typedef enum
 {
   TE_PRE_NONE,                  /* the whole normalised piece is one word */
   TE_PRE_BERT,                  /* BertPreTokenizer: split on whitespace, isolate punctuation */
-  /* Extension points: Whitespace / WhitespaceSplit, Metaspace, Split (regex), Punctuation,
-   * Digits, ByteLevel, Sequence. */
+  TE_PRE_WHITESPACE_SPLIT,      /* WhitespaceSplit: split on whitespace (removed) */
+  TE_PRE_METASPACE,             /* Metaspace: ' ' -> replacement, prepend, split before it */
+  /* Extension points: Whitespace, Split (regex), Punctuation, Digits, ByteLevel. */
 } TePreTokKind;
+
+typedef enum
+{
+  TE_PREPEND_ALWAYS,
+  TE_PREPEND_FIRST,
+  TE_PREPEND_NEVER,
+} TePrependScheme;
 
 typedef struct
 {
   TePreTokKind kind;
+  gunichar replacement;         /* Metaspace */
+  TePrependScheme prepend;      /* Metaspace */
+  gboolean split;               /* Metaspace */
+} TePreTokStep;
+
+/* A pre-tokenizer is a list of steps (Sequence flattens into it); kind is the single step's
+ * kind, or TE_PRE_NONE for none, used by the driver's fast paths. */
+typedef struct
+{
+  TePreTokKind kind;
+  TePreTokStep *steps;
+  guint n_steps;
 } TePreTokenizer;
 
 gboolean te_pre_tokenizer_parse (TePreTokenizer * pt, JsonObject * o, GError ** error);
+void te_pre_tokenizer_clear (TePreTokenizer * pt);
 /* Whether cutting the text right after an ASCII space, tab, CR or LF cannot change the words
  * (the pre-tokenizer always splits there), so the driver may encode long texts in pieces. */
 gboolean te_pre_tokenizer_splits_at_ascii_space (const TePreTokenizer * pt);
-const char *te_pre_tokenizer_describe (const TePreTokenizer * pt);
+void te_pre_tokenizer_describe (const TePreTokenizer * pt, GString * s);
 
 /* ---- Models (te-tokenizer-models.c) ------------------------------------------------------ */
 
@@ -237,8 +302,25 @@ typedef struct
 typedef enum
 {
   TE_MODEL_WORDPIECE,
-  /* Extension points: BPE, Unigram, WordLevel. */
+  TE_MODEL_UNIGRAM,
+  /* Extension points: BPE, WordLevel. */
 } TeWordModelKind;
+
+/* A byte trie over the vocabulary keys (Unigram's common-prefix search): the edge
+ * (node, byte) -> child in an open-addressing table. */
+typedef struct
+{
+  guint32 key;                  /* (node << 8 | byte) + 1; 0 = empty */
+  guint32 child;
+} TeTrieSlot;
+
+typedef struct
+{
+  TeTrieSlot *slots;
+  guint32 mask;
+  guint32 n_nodes;
+  gint32 *value;                /* per node: the id of the key ending there, or -1 */
+} TeTrie;
 
 typedef struct
 {
@@ -253,6 +335,12 @@ typedef struct
   gint32 unk_id;                /* -1 when the unk token is not in the vocab */
   char *prefix;
   guint64 max_chars;
+  /* Unigram */
+  double *scores;               /* per id */
+  double min_score;
+  gboolean byte_fallback;
+  gint32 byte_ids[256];         /* id of "<0xHH>", -1 when absent */
+  TeTrie trie;
 } TeWordModel;
 
 gboolean te_word_model_parse (TeWordModel * m, JsonObject * o, GError ** error);
@@ -285,6 +373,8 @@ typedef struct
   TePostPiece *pieces;          /* every processor is compiled into a single-sequence template */
   guint n_pieces;
   gboolean simple;              /* exactly one Sequence piece */
+  gboolean trim_offsets;        /* RobertaProcessing: trim whitespace off the offsets */
+  gboolean add_prefix_space;    /* ... keeping a single leading one on the first token */
   guint seq_index;
   guint n_special;
 } TePostProcessor;

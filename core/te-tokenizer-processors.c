@@ -16,7 +16,7 @@ append_special (GArray * pieces, gint32 id)
 
 /* {"sep": ["[SEP]", 102], "cls": ["[CLS]", 101]} == template "[CLS]:0 $A:0 [SEP]:0" */
 static gboolean
-parse_bert (JsonObject * o, GArray * pieces, GError ** error)
+parse_cls_sep (JsonObject * o, const char *what, GArray * pieces, GError ** error)
 {
   const char *names[2] = { "cls", "sep" };
   gint32 ids[2];
@@ -30,7 +30,7 @@ parse_bert (JsonObject * o, GArray * pieces, GError ** error)
             json_node_get_array (n)) != 2
         || !te_json_node_uint (json_array_get_element (a, 1), G_MAXINT32, &id)) {
       g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
-          "post_processor BertProcessing: field \"%s\" must be [token, id]", names[i]);
+          "post_processor %s: field \"%s\" must be [token, id]", what, names[i]);
       return FALSE;
     }
     ids[i] = (gint32) id;
@@ -42,9 +42,30 @@ parse_bert (JsonObject * o, GArray * pieces, GError ** error)
   return TRUE;
 }
 
+static gboolean
+parse_bert (JsonObject * o, TePostProcessor * pp, GArray * pieces, GError ** error)
+{
+  (void) pp;
+  return parse_cls_sep (o, "BertProcessing", pieces, error);
+}
+
+/* RobertaProcessing: the same template, plus trim_offsets / add_prefix_space, which act on
+ * the sequence's offsets (te_tokenizer_encode applies them). */
+static gboolean
+parse_roberta (JsonObject * o, TePostProcessor * pp, GArray * pieces, GError ** error)
+{
+  const char *what = "post_processor RobertaProcessing";
+
+  if (!te_json_get_bool (o, what, "trim_offsets", FALSE, TRUE, &pp->trim_offsets, error)
+      || !te_json_get_bool (o, what, "add_prefix_space", FALSE, TRUE, &pp->add_prefix_space,
+          error))
+    return FALSE;
+  return parse_cls_sep (o, "RobertaProcessing", pieces, error);
+}
+
 /* The "single" template: Sequence A and SpecialToken pieces (several ids each). */
 static gboolean
-parse_template (JsonObject * o, GArray * pieces, GError ** error)
+parse_template (JsonObject * o, TePostProcessor * pp, GArray * pieces, GError ** error)
 {
   TePostPiece p;
   guint i;
@@ -132,17 +153,16 @@ bad_piece:
   return FALSE;
 }
 
-/* Extension points (HF names): RobertaProcessing (<s> $A </s>, with trim_offsets and
- * add_prefix_space acting on offsets), ByteLevel, Sequence — each compiles into the same
- * single-sequence template, or, if it acts on offsets, adds a step to
- * te_post_processor_apply(). */
+/* Extension points (HF names): ByteLevel, Sequence — each compiles into the same
+ * single-sequence template, or, if it acts on offsets, adds a step to te_tokenizer_encode(). */
 static const struct
 {
   const char *type;
-  gboolean (*parse) (JsonObject * o, GArray * pieces, GError ** error);
+  gboolean (*parse) (JsonObject * o, TePostProcessor * pp, GArray * pieces, GError ** error);
 } types[] = {
   {"TemplateProcessing", parse_template},
   {"BertProcessing", parse_bert},
+  {"RobertaProcessing", parse_roberta},
 };
 
 static void
@@ -171,7 +191,7 @@ te_post_processor_parse (TePostProcessor * pp, JsonObject * o, GError ** error)
     names[i] = types[i].type;
     if (!known && strcmp (type, types[i].type) == 0) {
       known = TRUE;
-      ok = types[i].parse (o, pieces, error);
+      ok = types[i].parse (o, pp, pieces, error);
     }
   }
   if (!known)
@@ -276,6 +296,8 @@ void
 te_post_processor_describe (const TePostProcessor * pp, GString * s)
 {
   g_string_append_printf (s, "post:%u\n", pp->n_pieces);
+  if (pp->trim_offsets)
+    g_string_append_printf (s, "trim_offsets:%d\n", pp->add_prefix_space);
   for (guint i = 0; i < pp->n_pieces; i++) {
     const TePostPiece *p = &pp->pieces[i];
     if (p->is_sequence) {

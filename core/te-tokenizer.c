@@ -53,6 +53,18 @@ te_work_clear (TeWork * w)
   g_free (w->run_tmp);
   g_free (w->word);
   g_free (w->wcb);
+  g_free (w->b2c);
+  g_free (w->vscore);
+  g_free (w->vstart);
+  g_free (w->vid);
+  g_free (w->pieces);
+  g_free (w->pt);
+  g_free (w->pt2);
+  g_free (w->pt_seg);
+  g_free (w->pt_seg2);
+  g_free (w->unk_ws);
+  g_free (w->tr_c);
+  g_free (w->tr_ch);
   memset (w, 0, sizeof (*w));
 }
 
@@ -172,10 +184,13 @@ encode_piece (const TeTokenizer * tok, TeWork * w, const guint8 * text, gsize st
   return encode_range (tok, w, text, start, end, out, error);
 }
 
+static void trim_offsets (const TeTokenizer * tok, const TeWork * w, const guint8 * text,
+    guint seq_start, TeEncoding * out);
+
 /* The single sequence: raw added-token split → normalizer → pre-tokenizer → model. */
 static gboolean
-encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, TeEncoding * out,
-    GError ** error)
+encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, guint seq_start,
+    TeEncoding * out, GError ** error)
 {
   TeWork w = { 0 };
   gsize pos = 0, start_offset = 0, start, stop;
@@ -192,9 +207,74 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, TeEnco
   }
   if (start_offset < len)
     ok = encode_piece (tok, &w, text, start_offset, len, out, error);
+  if (ok && tok->post.trim_offsets)
+    trim_offsets (tok, &w, text, seq_start, out);
 done:
   te_work_clear (&w);
   return ok;
+}
+
+/* RobertaProcessing's trim_offsets, as HF's Python binding (and transformers) report it: the
+ * binding converts offsets to chars before post-processing, so leading and trailing chars of
+ * the token that are whitespace or U+0120 ('Ġ') move the offsets inwards by whole chars. The
+ * token's text is its vocabulary entry, or for an unknown piece the piece (w->unk_ws). */
+static void
+trim_offsets (const TeTokenizer * tok, const TeWork * w, const guint8 * text, guint seq_start,
+    TeEncoding * out)
+{
+  gsize u = 0;
+
+  for (guint i = seq_start; i < out->n; i++) {
+    guint lead = 0, trail = 0;
+    guint32 st = out->starts[i], en = out->ends[i], k;
+    while (u < w->n_unk_ws && w->unk_ws[3 * u] < i)
+      u++;
+    if (u < w->n_unk_ws && w->unk_ws[3 * u] == i) {
+      lead = w->unk_ws[3 * u + 1];
+      trail = w->unk_ws[3 * u + 2];
+    } else {
+      const char *t = te_tokenizer_id_to_token (tok, out->ids[i]);
+      gsize len = t ? strlen (t) : 0, p = 0, q;
+      gunichar c;
+      while (p < len) {
+        p += te_utf8_decode ((const guint8 *) t + p, &c);
+        if (c != 0x120 && !te_hf_is_whitespace (c))
+          break;
+        lead++;
+      }
+      for (q = len; q > 0;) {
+        gsize b = q - 1;
+        while (b > 0 && ((guint8) t[b] & 0xC0) == 0x80)
+          b--;
+        te_utf8_decode ((const guint8 *) t + b, &c);
+        if (c != 0x120 && !te_hf_is_whitespace (c))
+          break;
+        trail++;
+        q = b;
+      }
+    }
+    if (lead > 0) {
+      gboolean is_first = i == seq_start || st == 0;
+      if (is_first && tok->post.add_prefix_space && lead == 1)
+        lead = 0;
+      for (k = 0; k < lead && st < en; k++)
+        st += te_utf8_seq_len (text[st]);
+    }
+    if (trail > 0) {
+      /* HF: only when the end (in chars) is at least @trail */
+      guint32 e2 = en, n_back = 0;
+      while (n_back < trail && e2 > 0) {
+        e2--;
+        while (e2 > 0 && (text[e2] & 0xC0) == 0x80)
+          e2--;
+        n_back++;
+      }
+      if (n_back == trail)
+        en = MAX (e2, st);
+    }
+    out->starts[i] = st;
+    out->ends[i] = en;
+  }
 }
 
 gboolean
@@ -224,7 +304,7 @@ te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize len,
   prefix = te_post_processor_prefix (&tok->post, add_special_tokens);
   te_encoding_reserve (out, prefix + 16);
   out->n = prefix;
-  if (!encode_sequence (tok, (const guint8 *) text, len, out, error)) {
+  if (!encode_sequence (tok, (const guint8 *) text, len, prefix, out, error)) {
     out->n = 0;
     return FALSE;
   }
@@ -256,8 +336,9 @@ compute_fingerprint (TeTokenizer * tok)
   GString *s = g_string_new ("te-tokenizer/1\n");
 
   te_normalizer_describe (&tok->normalizer, s);
-  g_string_append_printf (s, "\npre_tokenizer:%s\n",
-      te_pre_tokenizer_describe (&tok->pre_tokenizer));
+  g_string_append (s, "\npre_tokenizer:");
+  te_pre_tokenizer_describe (&tok->pre_tokenizer, s);
+  g_string_append_c (s, '\n');
   te_word_model_describe (&tok->model, s, cs);
   te_added_vocab_describe (&tok->added, s);
   te_post_processor_describe (&tok->post, s);
@@ -331,11 +412,21 @@ parse_tokenizer (const char *json, gsize len, GError ** error)
     goto fail;
   build_id_table (tok);
 
-  for (guint i = 0; i < tok->added.n; i++)
-    if (strcmp (tok->added.tokens[i].content, "[PAD]") == 0)
-      pad = tok->added.tokens[i].id;
-  if (pad < 0)
-    pad = te_word_model_token_to_id (&tok->model, "[PAD]", 5);
+  /* the padding id: tokenizer.json's "padding" settings, else the conventional names */
+  {
+    JsonObject *padding = te_json_object (o, "padding");
+    gint64 pv;
+    if (padding && te_json_int (padding, "pad_id", &pv) && pv >= 0 && pv < tok->n_ids)
+      pad = (gint32) pv;
+  }
+  for (guint k = 0; pad < 0 && k < 2; k++) {
+    const char *name = k == 0 ? "[PAD]" : "<pad>";
+    for (guint i = 0; pad < 0 && i < tok->added.n; i++)
+      if (strcmp (tok->added.tokens[i].content, name) == 0)
+        pad = tok->added.tokens[i].id;
+    if (pad < 0)
+      pad = te_word_model_token_to_id (&tok->model, name, strlen (name));
+  }
   tok->pad_id = pad < 0 ? 0 : pad;
   compute_fingerprint (tok);
   goto out;
@@ -393,6 +484,7 @@ te_tokenizer_free (TeTokenizer * tok)
   if (!tok)
     return;
   te_normalizer_clear (&tok->normalizer);
+  te_pre_tokenizer_clear (&tok->pre_tokenizer);
   te_word_model_clear (&tok->model);
   te_post_processor_clear (&tok->post);
   te_added_vocab_clear (&tok->added);
