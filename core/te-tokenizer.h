@@ -27,15 +27,23 @@ typedef struct {
 void te_encoding_init (TeEncoding * enc);
 void te_encoding_clear (TeEncoding * enc);   /* frees arrays, leaves an empty encoding */
 
-/* Load from a tokenizer.json file / from its contents. Supported today: normalizer BertNormalizer
- * (or null), pre_tokenizer BertPreTokenizer (or Whitespace-free null), model WordPiece,
- * post_processor TemplateProcessing / BertProcessing (or null). Anything else is a
- * TE_ERROR_UNSUPPORTED error naming the component and its "type".
- * Also accepted: normalizers Lowercase, NFD, StripAccents and Sequences of the supported ones;
- * added_tokens with any lstrip/rstrip/single_word/normalized flags (single_word's regex \w
- * test relies on utf8proc's categories, so it is exact only for code points utf8proc knows).
- * The "truncation" and "padding" sections are ignored: this tokenizer never truncates or pads
- * (callers chunk long texts themselves). "decoder" is ignored too (it does not affect ids).
+/* Load from a tokenizer.json file / from its contents. Supported today (the BERT and the
+ * XLM-RoBERTa / SentencePiece families):
+ *   normalizer      BertNormalizer, Precompiled (SentencePiece charsmap), Replace (a String, or a
+ *                   Regex of one char with {m,} {m,n} or +), Strip, Lowercase, NFD,
+ *                   StripAccents, Sequence of these, or null;
+ *   pre_tokenizer   BertPreTokenizer, WhitespaceSplit, Metaspace (prepend_scheme always / first /
+ *                   never or the older add_prefix_space, split), Sequence of these, or null;
+ *   model           WordPiece, Unigram (unk_id, byte_fallback);
+ *   post_processor  TemplateProcessing, BertProcessing, RobertaProcessing (trim_offsets as HF's
+ *                   Python binding reports offsets), or null.
+ * Anything else is a TE_ERROR_UNSUPPORTED error naming the component and its "type". Where HF
+ * would panic on a malformed Precompiled charsmap (a value outside its replacements), that
+ * entry is treated as absent.
+ * Also accepted: added_tokens with any lstrip/rstrip/single_word/normalized flags
+ * (single_word's regex \w test relies on utf8proc's categories, so it is exact only for code
+ * points utf8proc knows). "truncation" is ignored and "padding" gives only the pad id: this
+ * tokenizer never truncates or pads (callers chunk long texts themselves). "decoder" is ignored too (it does not affect ids).
  * Malformed JSON or missing/mistyped fields are TE_ERROR_PARSE; an unreadable file TE_ERROR_IO. */
 TeTokenizer *te_tokenizer_new_from_file (const char *path, GError ** error);
 TeTokenizer *te_tokenizer_new_from_data (const char *json, gsize len, GError ** error);

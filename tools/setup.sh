@@ -21,6 +21,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   espeak-ng gstreamer1.0-pocketsphinx pocketsphinx-en-us time
   base-files
+  iso-codes libglib2.0-data
 )
 
 if [ "${TE_SKIP_APT:-0}" != 1 ]; then
@@ -43,7 +44,7 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import tokenizers, numpy, pytest, onnx, onnxruntime, openvino, onnxruntime_qnn" 2>/dev/null; then
+if ! .venv/bin/python -c "import tokenizers, numpy, pytest, onnx, onnxruntime, openvino, onnxruntime_qnn, sentencepiece, transformers" 2>/dev/null; then
   log "installing Python test tools, the ONNX exporter's packages and OpenVINO into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
 fi
