@@ -98,7 +98,8 @@ def compare(ref, hidden=None, pooled=None, label=""):
             c = cosines(pooled[i], row["mean_pooled"])
             assert c >= MIN_COSINE, f"{label} row {i}: pooled cosine {c}"
             worst = min(worst, c)
-    print(f"{label}: min cosine {worst:.9f} vs transformers over {len(ref['rows'])} rows")
+    print(f"{label}: min cosine {worst:.12f} (1 - min = {1 - worst:.1e}) vs transformers "
+          f"over {len(ref['rows'])} rows")
     return worst
 
 
@@ -283,18 +284,6 @@ def test_family_from_architectures(tmp_path_factory, reference):
     ref = reference["small"]
     compare(ref, te_embed(d, rows_of(ref), "--hidden", "--batch", "4"), None,
             "cpu small, family from architectures")
-
-
-def test_token_type_outside_type_vocab(small, tmp_path):
-    """type_vocab_size 1: a token type id 1 is refused by npuencoder, naming it."""
-    ids = np.array([0, 5, 2], np.int32)
-    np.concatenate([ids, np.array([0, 1, 0], np.int32)]).tofile(tmp_path / "seq-0.bin")
-    cmd = ["gst-launch-1.0", "-q", "multifilesrc", f"location={tmp_path}/seq-%d.bin",
-           "stop-index=0", "caps=application/x-text-tokens", "!", "npuencoder",
-           f"model={small}", "!", "fakesink"]
-    p = subprocess.run(cmd, env=gst_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode != 0 and "token type id 1 at position 1, outside 0..0" in p.stdout + p.stderr, \
-        p.stdout + p.stderr
 
 
 def test_too_long_and_bad_ids(small, reference):
