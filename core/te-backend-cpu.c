@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-cpu.c — the built-in CPU backend: te_bert_forward() (OpenBLAS sgemm), synchronous,
- * any batch size and any sequence length up to max_position_embeddings. */
+ * any batch size and any sequence length up to the model's max_seq_len. */
 #include "te-backend.h"
 #include "te-bert.h"
 
@@ -60,7 +60,7 @@ cpu_get_caps (gpointer state, TeBackendCaps * caps)
   TeCpuBackend *cpu = state;
 
   caps->max_batch = 0;
-  caps->max_seq_len = te_model_config (cpu->model)->max_position_embeddings;
+  caps->max_seq_len = te_model_config (cpu->model)->max_seq_len;
   caps->n_buckets = 0;
   caps->dtypes = TE_BACKEND_DTYPE_F32;
   caps->async = FALSE;

@@ -188,7 +188,7 @@ null_open (const TeModel * model, GHashTable * options, GError ** error)
 
   /* Only the config is needed: a tokenizer-only model (no weights) is enough. */
   nb->hidden_size = te_model_config (model)->hidden_size;
-  nb->max_seq_len = te_model_config (model)->max_position_embeddings;
+  nb->max_seq_len = te_model_config (model)->max_seq_len;
   nb->fail_after = -1;
   if (!null_parse_options (nb, options, error)) {
     g_free (nb);

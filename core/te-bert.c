@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* te-bert.c — the BERT encoder forward pass on the CPU, over a whole padded batch at once.
+/* te-bert.c — the BERT-family encoder forward pass on the CPU (BERT, XLM-RoBERTa: the same
+ * layers, different position ids), over a whole padded batch at once.
  * Hot path: every linear layer is one sgemm over all the batch's real tokens. */
 #include "te-bert.h"
 #include "te-kernels.h"
@@ -11,7 +12,28 @@
  * attention runs per row over that row's packed tokens only, which is exactly attention with
  * the padded keys masked out. So the real positions' outputs are those of the padded
  * computation, without its cost when a batch mixes short and long texts. Padded positions of
- * batch->hidden are written as zeros. Position ids are the original column indices. */
+ * batch->hidden are written as zeros. Position ids depend on the family (position_ids()). */
+
+/* Position id of every column of row @ids[0..S): BERT's are the columns themselves;
+ * XLM-RoBERTa's (as transformers' create_position_ids_from_input_ids) count the non-pad ids
+ * so far from padding_idx + 1, and a pad id gets padding_idx. All are < the table size when
+ * S <= c->max_seq_len. */
+static void
+position_ids (const TeBertConfig * c, const gint32 * ids, int S, int *pos)
+{
+  int count = 0;
+
+  for (int s = 0; s < S; s++) {
+    if (c->family == TE_FAMILY_BERT) {
+      pos[s] = s;
+    } else if (ids[s] == c->pad_token_id) {
+      pos[s] = c->pad_token_id;
+    } else {
+      count++;
+      pos[s] = c->pad_token_id + count;
+    }
+  }
+}
 
 gboolean
 te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
@@ -22,6 +44,8 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
   gsize BS, T = 0, t, wide;
   gsize *src = NULL;            /* packed token t -> flat index b * S + s in the batch */
   gsize *seg = NULL;            /* row b's packed tokens are [seg[b], seg[b + 1]) */
+  int *pos = NULL;              /* packed token t's position id */
+  int *row_pos = NULL;          /* position ids of one row's columns */
   float *x, *wide_buf, *ctx, *tmp, *att, *block = NULL;
   gint32 *ones = NULL;
   gsize max_len = 0;
@@ -50,10 +74,11 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
         "batch hidden_size %d differs from the model's %d", batch->hidden_size, H);
     return FALSE;
   }
-  if (S > c->max_position_embeddings) {
+  if (S > c->max_seq_len) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-        "sequence length %d exceeds the model's max_position_embeddings %d", S,
-        c->max_position_embeddings);
+        "sequence length %d exceeds the model's limit of %d tokens (max_position_embeddings "
+        "%d%s)", S, c->max_seq_len, c->max_position_embeddings,
+        c->family == TE_FAMILY_XLM_ROBERTA ? ", positions start after padding_idx" : "");
     return FALSE;
   }
   BS = (gsize) B * S;
@@ -68,8 +93,11 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
   /* Pack and validate. */
   src = g_new (gsize, BS);
   seg = g_new (gsize, B + 1);
+  pos = g_new (int, BS);
+  row_pos = g_new (int, S);
   for (int b = 0; b < B; b++) {
     seg[b] = T;
+    position_ids (c, batch->input_ids + (gsize) b * S, S, row_pos);
     for (int s = 0; s < S; s++) {
       gsize i = (gsize) b * S + s;
       gint32 id, type;
@@ -90,6 +118,7 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
             c->type_vocab_size - 1);
         goto out;
       }
+      pos[T] = row_pos[s];
       src[T++] = i;
     }
     max_len = MAX (max_len, T - seg[b]);
@@ -120,9 +149,8 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
   /* Embeddings: word + position + token type, then LayerNorm. */
   for (t = 0; t < T; t++) {
     gsize i = src[t];
-    int pos = (int) (i % S);
     const float *we = W->word_emb + (gsize) batch->input_ids[i] * H;
-    const float *pe = W->pos_emb + (gsize) pos * H;
+    const float *pe = W->pos_emb + (gsize) pos[t] * H;
     const float *te = W->type_emb
         + (gsize) (batch->token_type_ids ? batch->token_type_ids[i] : 0) * H;
     float *row = x + t * H;
@@ -161,6 +189,8 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
 out:
   g_free (ones);
   g_free (block);
+  g_free (row_pos);
+  g_free (pos);
   g_free (seg);
   g_free (src);
   return ok;

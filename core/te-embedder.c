@@ -151,6 +151,39 @@ te_embedder_encode (TeEmbedder * e, const char *text, gsize len, TeEncoding * en
   return TRUE;
 }
 
+gboolean
+te_embedder_encode_ids (TeEmbedder * e, const gint32 * ids, guint n, TeEncoding * enc,
+    GError ** error)
+{
+  int vocab = te_model_config (e->model)->vocab_size;
+
+  if (n == 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "no token ids");
+    return FALSE;
+  }
+  if (n > (guint) e->max_length) {
+    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG, "%u token ids, more than the %s of %d "
+        "tokens", n, e->max_length == e->model_max_length ? "model's max_seq_length" :
+        "maximum length", e->max_length);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "token id %d (position %u) outside the vocabulary (0..%d)", ids[i], i, vocab - 1);
+      return FALSE;
+    }
+  }
+  te_encoding_clear (enc);
+  enc->ids = g_memdup2 (ids, n * sizeof (gint32));
+  enc->type_ids = g_new0 (gint32, n);
+  enc->starts = g_new0 (guint32, n);
+  enc->ends = g_new0 (guint32, n);
+  enc->special = g_new0 (guint8, n);
+  enc->n = enc->capacity = n;
+  return TRUE;
+}
+
 TeBatch *
 te_embedder_make_batch (TeEmbedder * e, const TeEncoding * encs, int n, GError ** error)
 {

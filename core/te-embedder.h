@@ -54,6 +54,11 @@ gboolean te_embedder_embed (TeEmbedder * e, const char *const *texts, const gsiz
 /* Tokenize one text into @enc under the max_length rule; @truncated may be NULL. */
 gboolean te_embedder_encode (TeEmbedder * e, const char *text, gsize len, TeEncoding * enc,
     gboolean * truncated, GError ** error);
+/* Pre-tokenized input: @n token ids (special tokens included, as the encoder sees them) into
+ * @enc with token types 0 and empty offsets. More than max_length ids is TE_ERROR_TOO_LONG
+ * (never truncated), none or ids outside the model's vocabulary TE_ERROR_INVALID. */
+gboolean te_embedder_encode_ids (TeEmbedder * e, const gint32 * ids, guint n, TeEncoding * enc,
+    GError ** error);
 /* @n encodings in one batch padded to te_backend_caps_seq_len() of the longest. */
 TeBatch *te_embedder_make_batch (TeEmbedder * e, const TeEncoding * encs, int n,
     GError ** error);

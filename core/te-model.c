@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* te-model.c — loads a Hugging Face / sentence-transformers BERT model directory: config.json,
- * tokenizer.json, model.safetensors (checked against the config) and the sentence configs. */
+/* te-model.c — loads a Hugging Face / sentence-transformers encoder model directory: config.json,
+ * tokenizer.json, model.safetensors (checked against the config) and the sentence configs.
+ * The encoder family (BERT, XLM-RoBERTa) comes from config.json's model_type. */
 #include "te-model.h"
 
 #include <math.h>
@@ -78,22 +79,67 @@ get_int (const char *path, JsonObject * obj, const char *name, gboolean required
 
 /* ---- config.json ---- */
 
-static gboolean
-architectures_say_bert (JsonObject * obj)
+/* The encoder families, looked up by config.json's model_type. Adding one whose layers are
+ * BERT's is an entry here (and its embeddings in te-bert.c and tools/te-export.py). */
+typedef struct {
+  const char *model_type;
+  TeModelFamily family;
+  const char *arch_prefix;    /* architectures[] of configs without a model_type */
+  const char *weight_prefix;  /* task-head checkpoints name the encoder "<prefix>embeddings..." */
+  int default_pad_token_id;   /* the transformers config class's default */
+} FamilyInfo;
+
+static const FamilyInfo families[] = {
+  {"bert", TE_FAMILY_BERT, "Bert", "bert.", 0},
+  {"xlm-roberta", TE_FAMILY_XLM_ROBERTA, "XLMRoberta", "roberta.", 1},
+};
+
+/* "\"bert\", \"xlm-roberta\"", for error messages; free with g_free(). */
+static char *
+supported_model_types (void)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (families); i++)
+    g_string_append_printf (s, "%s\"%s\"", i ? ", " : "", families[i].model_type);
+  return g_string_free (s, FALSE);
+}
+
+static const FamilyInfo *
+family_by_type (const char *model_type)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (families); i++)
+    if (strcmp (families[i].model_type, model_type) == 0)
+      return &families[i];
+  return NULL;
+}
+
+static const FamilyInfo *
+family_info (TeModelFamily family)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (families); i++)
+    if (families[i].family == family)
+      return &families[i];
+  g_return_val_if_reached (&families[0]);
+}
+
+/* Old configs without a model_type: recognised by their architectures (BertModel,
+ * BertForMaskedLM...: all carry the same encoder). */
+static const FamilyInfo *
+family_by_architectures (JsonObject * obj)
 {
   JsonArray *arr = te_json_array (obj, "architectures");
-  guint i;
 
-  if (arr == NULL)
-    return FALSE;
-  for (i = 0; i < json_array_get_length (arr); i++) {
+  for (guint i = 0; arr != NULL && i < json_array_get_length (arr); i++) {
     JsonNode *e = json_array_get_element (arr, i);
-    /* BertModel, BertForMaskedLM, BertForPreTraining...: all carry the same encoder. */
-    if (te_json_node_holds (e, G_TYPE_STRING)
-        && g_str_has_prefix (json_node_get_string (e), "Bert"))
-      return TRUE;
+
+    if (!te_json_node_holds (e, G_TYPE_STRING))
+      continue;
+    for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+      if (g_str_has_prefix (json_node_get_string (e), families[f].arch_prefix))
+        return &families[f];
   }
-  return FALSE;
+  return NULL;
 }
 
 static gboolean
@@ -105,6 +151,7 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
   JsonObject *obj;
   JsonNode *eps;
   const char *model_type, *act, *pos_type;
+  const FamilyInfo *fam;
   gboolean ok = FALSE;
 
   root = load_json_file (path, &parser, error);
@@ -119,12 +166,17 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
   if (!te_json_get_string (obj, path, "model_type", FALSE, &model_type, error))
     goto out;
   /* model_type decides; old configs without one are recognised by their architectures. */
-  if (model_type != NULL ? strcmp (model_type, "bert") != 0 : !architectures_say_bert (obj)) {
+  fam = model_type != NULL ? family_by_type (model_type) : family_by_architectures (obj);
+  if (fam == NULL) {
+    char *types = supported_model_types ();
+
     g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
-        "%s: model_type \"%s\" is not supported (only BERT encoders: model_type \"bert\")",
-        path, model_type ? model_type : "(none)");
+        "%s: model_type \"%s\" is not supported (supported model_type values: %s)",
+        path, model_type ? model_type : "(none)", types);
+    g_free (types);
     goto out;
   }
+  c->family = fam->family;
   if (!te_json_get_string (obj, path, "hidden_act", FALSE, &act, error))
     goto out;
   if (act != NULL && strcmp (act, "gelu") != 0) {
@@ -152,6 +204,20 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
           &c->max_position_embeddings, error)
       || !get_int (path, obj, "type_vocab_size", FALSE, 2, 1, 1024, &c->type_vocab_size, error))
     goto out;
+  if (!get_int (path, obj, "pad_token_id", FALSE, fam->default_pad_token_id, 0,
+          c->vocab_size - 1, &c->pad_token_id, error))
+    goto out;
+  c->max_seq_len = c->max_position_embeddings;
+  if (c->family == TE_FAMILY_XLM_ROBERTA) {
+    /* Positions run from pad_token_id + 1 to pad_token_id + n: the table must hold them. */
+    c->max_seq_len = c->max_position_embeddings - c->pad_token_id - 1;
+    if (c->max_seq_len < 1) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "%s: max_position_embeddings %d leaves no position after padding_idx "
+          "(pad_token_id) %d", path, c->max_position_embeddings, c->pad_token_id);
+      goto out;
+    }
+  }
   if (c->hidden_size % c->num_heads != 0) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
         "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
@@ -176,7 +242,7 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
     }
     c->layer_norm_eps = (float) v;
   }
-  c->model_type = g_strdup (model_type ? model_type : "bert");
+  c->model_type = g_strdup (fam->model_type);
   c->hidden_act = g_strdup (act ? act : "gelu");
   ok = TRUE;
 
@@ -258,7 +324,7 @@ parse_sentence_config (const char *dir, const TeBertConfig * c, TeSentenceConfig
 
   s->pooling = TE_POOL_MEAN;
   s->normalize = FALSE;
-  s->max_seq_length = c->max_position_embeddings;
+  s->max_seq_length = c->max_seq_len;
 
   if (g_file_test (modules_path, G_FILE_TEST_EXISTS)) {
     JsonNode *root = load_json_file (modules_path, &parser, error);
@@ -331,7 +397,7 @@ parse_sentence_config (const char *dir, const TeBertConfig * c, TeSentenceConfig
     if (!get_int (sbert_path, json_node_get_object (root), "max_seq_length", FALSE,
             c->max_position_embeddings, 1, G_MAXINT, &len, error))
       goto out;
-    s->max_seq_length = MIN (len, c->max_position_embeddings);
+    s->max_seq_length = MIN (len, c->max_seq_len);
   }
   ok = TRUE;
 
@@ -347,7 +413,7 @@ out:
 
 typedef struct {
   TeModel *model;
-  const char *prefix;   /* "" or "bert." */
+  const char *prefix;   /* "" or the family's prefix ("bert.", "roberta.") */
 } WeightLoader;
 
 static char *
@@ -512,10 +578,16 @@ load_weights (TeModel * m, GError ** error)
   m->st = te_safetensors_open (path, error);
   if (m->st == NULL)
     goto out;
-  /* Some checkpoints (BertForMaskedLM and friends) name everything "bert.embeddings...". */
-  if (te_safetensors_find (m->st, "embeddings.word_embeddings.weight") == NULL
-      && te_safetensors_find (m->st, "bert.embeddings.word_embeddings.weight") != NULL)
-    wl.prefix = "bert.";
+  /* Some checkpoints (BertForMaskedLM, XLMRobertaForMaskedLM and friends) name everything
+   * "bert.embeddings...", "roberta.embeddings...". */
+  if (te_safetensors_find (m->st, "embeddings.word_embeddings.weight") == NULL) {
+    const char *prefix = family_info (c->family)->weight_prefix;
+    char *name = g_strconcat (prefix, "embeddings.word_embeddings.weight", NULL);
+
+    if (te_safetensors_find (m->st, name) != NULL)
+      wl.prefix = prefix;
+    g_free (name);
+  }
 
   m->owned = g_ptr_array_new_with_free_func (g_free);
   m->weights = W = g_new0 (TeBertWeights, 1);

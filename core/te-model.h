@@ -16,7 +16,14 @@ typedef enum {
   TE_POOL_MAX,    /* element-wise max over real tokens */
 } TePoolMode;
 
-/* BERT-family hyper-parameters from config.json. */
+/* Encoder families: the same layers (te-bert.c), different embeddings. Chosen by config.json's
+ * model_type ("bert", "xlm-roberta"); see docs/models.md. */
+typedef enum {
+  TE_FAMILY_BERT,         /* position ids are the columns 0..n-1 */
+  TE_FAMILY_XLM_ROBERTA,  /* position ids count non-pad tokens from padding_idx + 1 */
+} TeModelFamily;
+
+/* Encoder hyper-parameters from config.json. */
 typedef struct {
   int vocab_size;
   int hidden_size;
@@ -26,15 +33,23 @@ typedef struct {
   int max_position_embeddings;
   int type_vocab_size;
   float layer_norm_eps;
-  char *model_type;    /* "bert", ... */
+  char *model_type;    /* "bert", "xlm-roberta" */
   char *hidden_act;    /* "gelu" (exact erf) is what we implement */
+  TeModelFamily family;
+  /* config.json pad_token_id (default 0 for BERT, 1 for XLM-R). For XLM-R it is the
+   * padding_idx of the position ids: a token with id != pad_token_id at column s gets position
+   * pad_token_id + (number of non-pad ids in columns 0..s), a pad id gets pad_token_id. */
+  int pad_token_id;
+  /* The longest sequence the position table allows: max_position_embeddings for BERT,
+   * max_position_embeddings - pad_token_id - 1 for XLM-R (512 for 514 and padding_idx 1). */
+  int max_seq_len;
 } TeBertConfig;
 
 /* Defaults a sentence-transformers directory declares (or plain-transformers fallbacks). */
 typedef struct {
   TePoolMode pooling;       /* from 1_Pooling/config.json; MEAN when absent */
   gboolean normalize;       /* a sentence_transformers.models.Normalize module in modules.json */
-  int max_seq_length;       /* sentence_bert_config.json, clamped to max_position_embeddings */
+  int max_seq_length;       /* sentence_bert_config.json, clamped to the config's max_seq_len */
 } TeSentenceConfig;
 
 /* fp32 weights of one encoder layer (row-major, PyTorch Linear layout [out, in]). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-embed.c — command-line sentence embeddings with the core library (no GStreamer):
- * one JSON string per input line in, one JSON array of floats per line out; --bench times it. */
+ * one JSON string (or, with --ids, one JSON array of token ids) per input line in, one JSON
+ * array of floats (with --hidden, the token states) per line out; --bench times it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ static char *opt_pooling = NULL;
 static gboolean opt_no_normalize = FALSE;
 static int opt_batch = 8;
 static double opt_bench = 0.0;
+static gboolean opt_ids = FALSE;
+static gboolean opt_hidden = FALSE;
 
 static GOptionEntry entries[] = {
   {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
@@ -23,6 +26,12 @@ static GOptionEntry entries[] = {
   {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &opt_no_normalize,
       "Do not L2-normalise the embeddings even if the model's config says so", NULL},
   {"batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch, "Texts per encoder batch (default 8)", "N"},
+  {"ids", 0, 0, G_OPTION_ARG_NONE, &opt_ids,
+      "Input lines are JSON arrays of token ids (special tokens included), fed to the encoder "
+      "as they are (token types 0); no tokenizer is involved", NULL},
+  {"hidden", 0, 0, G_OPTION_ARG_NONE, &opt_hidden,
+      "Print the encoder's last hidden state instead of the pooled embedding: per input line a "
+      "JSON array of one array of hidden-size floats per token", NULL},
   {"bench", 0, 0, G_OPTION_ARG_DOUBLE, &opt_bench,
       "Instead of printing embeddings, run the encoder over the input batches repeatedly for "
       "SECONDS and report encoder tokens/s on stderr", "SECONDS"},
@@ -46,6 +55,71 @@ print_batch (TeEmbedder * e, const TeBatch * batch, float *embeddings, GString *
     g_string_append (line, "]\n");
     fwrite (line->str, 1, line->len, stdout);
   }
+}
+
+/* --hidden: the last hidden state of every real token of a computed batch, one JSON array of
+ * arrays per line. */
+static void
+print_hidden (const TeBatch * batch, GString * line)
+{
+  int H = batch->hidden_size;
+
+  for (int r = 0; r < batch->batch; r++) {
+    g_string_truncate (line, 0);
+    g_string_append_c (line, '[');
+    /* te_batch_set_row() puts the real tokens first in the row. */
+    for (int t = 0; t < batch->lengths[r]; t++) {
+      const float *v = batch->hidden + ((gsize) r * batch->seq_len + t) * H;
+
+      g_string_append (line, t ? ",[" : "[");
+      for (int j = 0; j < H; j++)
+        g_string_append_printf (line, "%s%.9g", j ? "," : "", v[j]);
+      g_string_append_c (line, ']');
+    }
+    g_string_append (line, "]\n");
+    fwrite (line->str, 1, line->len, stdout);
+  }
+}
+
+/* --ids: one input line -> its token ids. The line must be a JSON array of integers. */
+static gboolean
+parse_ids_line (const char *line, GArray * ids, GError ** error)
+{
+  GError *err = NULL;
+  JsonNode *node = json_from_string (line, &err);
+  gboolean ok = FALSE;
+
+  g_array_set_size (ids, 0);
+  if (node == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "not a JSON array of token ids: %s",
+        err ? err->message : "empty line");
+    g_clear_error (&err);
+    return FALSE;
+  }
+  if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *arr = json_node_get_array (node);
+
+    ok = TRUE;
+    for (guint i = 0; ok && i < json_array_get_length (arr); i++) {
+      JsonNode *e = json_array_get_element (arr, i);
+      gint64 v;
+
+      ok = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_INT64
+          && (v = json_node_get_int (e)) >= G_MININT32 && v <= G_MAXINT32;
+      if (ok) {
+        gint32 id = (gint32) v;
+        g_array_append_val (ids, id);
+      } else {
+        g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "element %u is not a 32-bit integer "
+            "token id", i);
+      }
+    }
+  } else {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE,
+        "expected a JSON array of token ids (one sequence per line)");
+  }
+  json_node_unref (node);
+  return ok;
 }
 
 /* One input line -> its text. The line must be a single JSON string. */
@@ -132,6 +206,7 @@ main (int argc, char **argv)
   TeEncoding *encs = NULL;
   GPtrArray *bench_batches = NULL;
   GString *out_line = g_string_new (NULL);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   char *line = NULL;
   size_t cap = 0;
   ssize_t got;
@@ -142,7 +217,7 @@ main (int argc, char **argv)
   g_option_context_set_summary (ctx,
       "Reads one JSON string per line on stdin and writes its sentence embedding, a JSON\n"
       "array of floats, on stdout. A text longer than the model's max_seq_length is an error\n"
-      "(nothing is truncated).");
+      "(nothing is truncated). With --ids, each line is a JSON array of token ids instead.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     fprintf (stderr, "te-embed: %s\n", error->message);
@@ -191,13 +266,22 @@ main (int argc, char **argv)
       lineno++;
       while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
         line[--got] = '\0';
-      text = parse_line (line, &len, &error);
-      if (text == NULL || !te_embedder_encode (e, text, len, &encs[n], NULL, &error)) {
+      if (opt_ids) {
+        if (!parse_ids_line (line, ids, &error)
+            || !te_embedder_encode_ids (e, (const gint32 *) ids->data, ids->len, &encs[n],
+                &error)) {
+          fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
+          goto out;
+        }
+      } else {
+        text = parse_line (line, &len, &error);
+        if (text == NULL || !te_embedder_encode (e, text, len, &encs[n], NULL, &error)) {
+          g_free (text);
+          fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
+          goto out;
+        }
         g_free (text);
-        fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
-        goto out;
       }
-      g_free (text);
       n++;
     }
     if (n == opt_batch || (eof && n > 0)) {
@@ -214,7 +298,10 @@ main (int argc, char **argv)
           te_batch_free (batch);
           goto out;
         }
-        print_batch (e, batch, embeddings, out_line);
+        if (opt_hidden)
+          print_hidden (batch, out_line);
+        else
+          print_batch (e, batch, embeddings, out_line);
         te_batch_free (batch);
       }
       n = 0;
@@ -249,6 +336,7 @@ out:
   te_embedder_free (e);
   te_model_free (model);
   g_string_free (out_line, TRUE);
+  g_array_free (ids, TRUE);
   free (line);
   g_option_context_free (ctx);
   g_free (opt_model);

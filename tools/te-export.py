@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """te-export.py — static-shape ONNX encoder graphs for NPU backends, with a compile cache.
 
-Turns a Hugging Face BERT model directory (config.json, tokenizer.json, model.safetensors in
-fp32, fp16 or bf16) into ONNX graphs of fixed shape, one per (batch, sequence) bucket and
-variant:
+Turns a Hugging Face encoder model directory (config.json with model_type "bert" or
+"xlm-roberta", tokenizer.json, model.safetensors in fp32, fp16 or bf16) into ONNX graphs of
+fixed shape, one per (batch, sequence) bucket and variant:
 
   inputs   input_ids, attention_mask, token_type_ids   int32 [batch, seq]
   output   last_hidden_state                          float32 [batch, seq, hidden]
 
 The graph is written node by node with the `onnx` package from the safetensors weights (no
-PyTorch) and computes what core/te-bert.c computes: word + position + token-type embeddings,
-LayerNorm, then per layer masked multi-head attention (padded keys get -mask_value added to
+PyTorch) and computes what core/te-bert.c computes: word + position + token-type embeddings
+(BERT: positions are the columns 0..S-1, a constant; XLM-RoBERTa: positions computed from
+input_ids as transformers does, padding_idx + the running count of ids != padding_idx, and
+padding_idx for a pad id: a CumSum in the graph), LayerNorm, then per layer masked multi-head attention (padded keys get -mask_value added to
 their scores before the softmax), output projection + residual + LayerNorm, feed-forward with
 exact-erf GELU (ONNX Gelu-20, approximate="none") + residual + LayerNorm.
 
@@ -62,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
-EXPORTER_VERSION = 1          # bump when the graph or the manifest changes meaning
+EXPORTER_VERSION = 2          # bump when the graph or the manifest changes meaning
 OPSET = 21                    # Gelu-20; 16-bit QuantizeLinear/DequantizeLinear in ai.onnx
 IR_VERSION = 10
 DEFAULT_SHAPES = "1x128,8x128,1x256,1x512"
@@ -147,14 +149,44 @@ def read_safetensors(path):
     return out
 
 
+# model_type -> (architectures prefix for configs without a model_type, weight-name prefix of
+# task-head checkpoints, default pad_token_id); as core/te-model.c's family table.
+FAMILIES = {
+    "bert": ("Bert", "bert.", 0),
+    "xlm-roberta": ("XLMRoberta", "roberta.", 1),
+}
+
+
+def config_int(c, path, name, lo, hi, default=None):
+    v = c.get(name, default)
+    if v is None or isinstance(v, bool) or not isinstance(v, int):
+        raise ExportError(f"{path}: \"{name}\" is missing or not an integer")
+    if not lo <= v <= hi:
+        raise ExportError(f"{path}: \"{name}\" is {v}, expected {lo}..{hi}")
+    return v
+
+
 class Model:
     def __init__(self, model_dir):
         self.dir = Path(model_dir)
+        path = self.dir / "config.json"
         try:
-            with open(self.dir / "config.json", encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 c = json.load(f)
         except (OSError, ValueError) as e:
-            raise ExportError(f"{self.dir}/config.json: {e}")
+            raise ExportError(f"{path}: {e}")
+        if not isinstance(c, dict):
+            raise ExportError(f"{path}: not a JSON object")
+        mt = c.get("model_type")
+        if mt is None:
+            archs = c.get("architectures") or []
+            mt = next((t for t, (arch, _, _) in FAMILIES.items()
+                       if any(isinstance(a, str) and a.startswith(arch) for a in archs)), None)
+        if mt not in FAMILIES:
+            raise ExportError(f"{path}: model_type {mt!r} is not supported (supported model_type "
+                              f"values: {', '.join(FAMILIES)})")
+        self.model_type = mt
+        self.weight_prefix = FAMILIES[mt][1]
         self.hidden = int(c["hidden_size"])
         self.layers = int(c["num_hidden_layers"])
         self.heads = int(c["num_attention_heads"])
@@ -163,6 +195,16 @@ class Model:
         self.vocab = int(c["vocab_size"])
         self.type_vocab = int(c.get("type_vocab_size", 2))
         self.eps = float(c.get("layer_norm_eps", 1e-12))
+        self.pad_token_id = config_int(c, path, "pad_token_id", 0, self.vocab - 1,
+                                       FAMILIES[mt][2])
+        # The longest sequence the position table allows (XLM-R: positions start after
+        # padding_idx), as TeBertConfig.max_seq_len.
+        self.max_seq_len = self.max_pos
+        if mt == "xlm-roberta":
+            self.max_seq_len = self.max_pos - self.pad_token_id - 1
+            if self.max_seq_len < 1:
+                raise ExportError(f"{path}: max_position_embeddings {self.max_pos} leaves no "
+                                  f"position after padding_idx {self.pad_token_id}")
         act = c.get("hidden_act", "gelu")
         if act != "gelu":
             raise ExportError(f"{self.dir}: hidden_act {act!r} is not supported (exact gelu only)")
@@ -189,9 +231,10 @@ class Model:
     def weights(self):
         if self._weights is None:
             w = read_safetensors(self.dir / "model.safetensors")
+            pre = self.weight_prefix
             if "embeddings.word_embeddings.weight" not in w and \
-                    "bert.embeddings.word_embeddings.weight" in w:
-                w = {k[5:]: v for k, v in w.items() if k.startswith("bert.")}
+                    pre + "embeddings.word_embeddings.weight" in w:
+                w = {k[len(pre):]: v for k, v in w.items() if k.startswith(pre)}
             self._weights = w
         return self._weights
 
@@ -266,12 +309,15 @@ def build_graph(model, batch, seq, dtype, mask_value):
 
     B, S, H, nh = batch, seq, model.hidden, model.heads
     d = H // nh
-    if S > model.max_pos:
-        raise ExportError(f"sequence length {S} exceeds max_position_embeddings {model.max_pos}")
+    if S > model.max_seq_len:
+        raise ExportError(f"sequence length {S} exceeds the model's limit of "
+                          f"{model.max_seq_len} tokens (max_position_embeddings {model.max_pos})")
     g = GraphBuilder(np.float16 if dtype == "fp16" else np.float32)
     i64 = np.int64
 
-    # Embeddings. Positions are the columns 0..S-1, a constant slice for a static shape.
+    # Embeddings. BERT: positions are the columns 0..S-1, a constant slice for a static shape.
+    # XLM-RoBERTa: position = padding_idx + cumsum(id != padding_idx) for a non-pad id,
+    # padding_idx for a pad id (all < padding_idx + S + 1 <= max_position_embeddings).
     word = g.op("Gather", [g.const("embeddings.word_embeddings.weight",
                                    model.tensor("embeddings.word_embeddings.weight",
                                                 [model.vocab, H])), "input_ids"],
@@ -280,8 +326,20 @@ def build_graph(model, batch, seq, dtype, mask_value):
                                   model.tensor("embeddings.token_type_embeddings.weight",
                                                [model.type_vocab, H])), "token_type_ids"],
                "embeddings.type", axis=0)
-    pos = g.const("embeddings.position", model.tensor("embeddings.position_embeddings.weight",
-                                                      [model.max_pos, H])[:S].reshape(1, S, H))
+    pos_table = model.tensor("embeddings.position_embeddings.weight", [model.max_pos, H])
+    if model.model_type == "xlm-roberta":
+        pad = np.array(model.pad_token_id, np.int32)
+        real = g.op("Cast", [g.op("Not", [g.op("Equal", ["input_ids", g.const(
+            "position.padding_idx", pad)], "position.is_pad")], "position.is_real")],
+            "position.real", to=TensorProto.INT32)
+        count = g.op("CumSum", [real, g.const("position.axis", np.array(1, np.int32))],
+                     "position.count")
+        pids = g.op("Add", [g.op("Mul", [count, real], "position.counted"),
+                            "position.padding_idx"], "position.ids")
+        pos = g.op("Gather", [g.const("embeddings.position_embeddings.weight", pos_table), pids],
+                   "embeddings.position", axis=0)
+    else:
+        pos = g.const("embeddings.position", pos_table[:S].reshape(1, S, H))
     e = g.op("Add", [g.op("Add", [word, typ], "embeddings.word_type"), pos], "embeddings.sum")
     e = g.op("Reshape", [e, g.const("shape.tokens", [B * S, H], i64)], "embeddings.flat")
     x = g.layernorm(e, model.tensor("embeddings.LayerNorm.weight", [H]),
@@ -732,8 +790,8 @@ def default_model_dir():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="Export static-shape ONNX encoder graphs (fp32, fp16, a16w8) of a BERT "
-                    "model directory into the textembed cache.",
+        description="Export static-shape ONNX encoder graphs (fp32, fp16, a16w8) of a BERT or "
+                    "XLM-RoBERTa model directory into the textembed cache.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--model", "-m", default=default_model_dir(),
                     help="model directory (default: $TEXTEMBED_DEFAULT_MODEL or the installed "
@@ -784,8 +842,10 @@ def main(argv=None):
             if d not in THRESHOLDS:
                 raise ExportError(f"--dtypes: unknown variant {d!r} (fp32, fp16, a16w8)")
         for _, s in shapes:
-            if s > model.max_pos:
-                raise ExportError(f"--shapes: {s} exceeds max_position_embeddings {model.max_pos}")
+            if s > model.max_seq_len:
+                raise ExportError(f"--shapes: {s} exceeds the model's limit of "
+                                  f"{model.max_seq_len} tokens (max_position_embeddings "
+                                  f"{model.max_pos})")
         calib = (None, None)
         if "a16w8" in dtypes:
             texts = read_texts(args.calib_texts)

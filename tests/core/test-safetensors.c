@@ -542,7 +542,7 @@ f32_to_f16_exact (float f)
 
 typedef struct {
   const char *dtype;      /* "F32", "F16", "BF16" */
-  const char *prefix;     /* "" or "bert." */
+  const char *prefix;     /* "", "bert." or "roberta." */
   gboolean misalign;      /* data section not 4-byte aligned: F32 must be copied */
   const char *bad_name;   /* this tensor gets a transposed shape... */
   const char *drop_name;  /* ...this one is left out */
@@ -997,6 +997,55 @@ test_tiny_wrong_shape (void)
   g_free (dir);
 }
 
+/* The XLM-RoBERTa family on the tiny weights: "roberta." prefix, the usable length
+ * max_position_embeddings - padding_idx - 1 (the whole position table read at the limit, which
+ * the sanitizers check), one more refused. Numerics against transformers: tests/test_xlmr.py. */
+static void
+test_tiny_xlm_roberta (void)
+{
+  TinyVariant v = { "F32", "roberta.", FALSE };
+  char *dir = write_tiny_model ("tiny-xlmr", &v, ",\"model_type\":\"xlm-roberta\","
+      "\"architectures\":[\"XLMRobertaModel\"],\"pad_token_id\":1");
+  TeModel *m = load_ok (dir);
+  const TeBertConfig *c = te_model_config (m);
+  const int limit = TINY_POS - 2;
+  TeBatch *b = te_batch_new (2, limit, TINY_H, 0), *longb = te_batch_new (1, limit + 1,
+      TINY_H, 0);
+  gint32 ids[TINY_POS];
+  GError *err = NULL;
+
+  g_assert_cmpint (c->family, ==, TE_FAMILY_XLM_ROBERTA);
+  g_assert_cmpstr (c->model_type, ==, "xlm-roberta");
+  g_assert_cmpint (c->pad_token_id, ==, 1);
+  g_assert_cmpint (c->max_seq_len, ==, limit);
+  g_assert_cmpint (te_model_sentence_config (m)->max_seq_length, ==, 12);
+  for (int i = 0; i < TINY_POS; i++)
+    ids[i] = 4 + i % (TINY_VOCAB - 4);
+  ids[3] = 1;                   /* the pad id as a real token: position padding_idx */
+  te_batch_set_row (b, 0, ids, NULL, limit);
+  te_batch_set_row (b, 1, ids, NULL, 5);
+  g_assert_true (te_bert_forward (m, b, &err));
+  g_assert_no_error (err);
+  for (gsize k = 0; k < (gsize) 2 * limit * TINY_H; k++)
+    g_assert_true (isfinite (b->hidden[k]));
+  te_batch_set_row (longb, 0, ids, NULL, limit + 1);
+  g_assert_false (te_bert_forward (m, longb, &err));
+  check_error (err, TE_ERROR_INVALID, NULL, "limit of 14 tokens");
+  g_clear_error (&err);
+  te_batch_free (b);
+  te_batch_free (longb);
+  te_model_free (m);
+  g_free (dir);
+
+  /* pad_token_id must be an id of the vocabulary. */
+  dir = write_tiny_model ("tiny-xlmr-pad", &v, ",\"model_type\":\"xlm-roberta\","
+      "\"pad_token_id\":20");
+  g_assert_null (te_model_load (dir, &err));
+  check_error (err, TE_ERROR_INVALID, NULL, "pad_token_id");
+  g_clear_error (&err);
+  g_free (dir);
+}
+
 /* config.json / sentence-transformers configs that must be refused, and ones accepted. */
 static void
 test_tiny_configs (void)
@@ -1006,7 +1055,8 @@ test_tiny_configs (void)
     int code;
     const char *what;
   } bad[] = {
-    {",\"model_type\":\"roberta\"", TE_ERROR_UNSUPPORTED, "roberta"},
+    {",\"model_type\":\"roberta\"", TE_ERROR_UNSUPPORTED,
+        "\"roberta\" is not supported (supported model_type values: \"bert\", \"xlm-roberta\")"},
     {",\"hidden_act\":\"gelu_new\"", TE_ERROR_UNSUPPORTED, "gelu_new"},
     {",\"num_attention_heads\":3", TE_ERROR_INVALID, "num_attention_heads"},
     {",\"hidden_size\":0", TE_ERROR_INVALID, "hidden_size"},
@@ -1210,6 +1260,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/tiny-backend", test_tiny_backend);
   g_test_add_func ("/model/tiny-wrong-shape", test_tiny_wrong_shape);
   g_test_add_func ("/model/tiny-configs", test_tiny_configs);
+  g_test_add_func ("/model/tiny-xlm-roberta", test_tiny_xlm_roberta);
   g_test_add_func ("/model/tiny-tokenizer-only", test_tiny_tokenizer_only);
   g_test_add_func ("/model/real", test_real_model);
 
