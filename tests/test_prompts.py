@@ -132,3 +132,34 @@ def test_settings_errors(tmp_path, model_dirs, props, message):
     p, _ = run_pipeline(tmp_path, ["some text"], model_dirs["config"], *props)
     assert p.returncode != 0
     assert message in p.stderr, p.stderr
+
+
+def test_prompt_is_part_of_the_identity(tmp_path):
+    """The store records the prompt once per document, and a rerun with another prompt re-embeds
+    (the resume query compares identities); the same prompt again changes nothing."""
+    from test_corpus import documents, ingest, summary
+    src = tmp_path / "corpus"
+    src.mkdir()
+    for i in range(3):
+        (src / f"d{i}.txt").write_text(f"Document number {i}. It has two sentences.\n")
+    store = tmp_path / "s.sqlite"
+    opts = ("--backend", "null")
+    s = summary(ingest(src, store, *opts))
+    assert (s["embedded"], s["unchanged"]) == (3, 0)
+    assert all(d["prompt"] is None for d in documents(store).values())
+    s = summary(ingest(src, store, *opts))
+    assert (s["embedded"], s["unchanged"]) == (0, 3)
+    s = summary(ingest(src, store, *opts, "--prompt", "passage: "))
+    assert (s["embedded"], s["unchanged"]) == (3, 0)
+    docs = documents(store)
+    assert all(d["prompt"] == "passage: " for d in docs.values())
+    # the identity names the prompt, escaped as a C string
+    assert all(d["model"].endswith(',prompt="passage: "') for d in docs.values()), docs
+    s = summary(ingest(src, store, *opts, "--prompt", "passage: "))
+    assert (s["embedded"], s["unchanged"]) == (0, 3)
+    s = summary(ingest(src, store, *opts, "--instruction", "Find it"))
+    assert (s["embedded"], s["unchanged"]) == (3, 0)
+    docs = documents(store)
+    assert all(d["prompt"] == "Instruct: Find it\nQuery: " for d in docs.values())
+    assert all(d["model"].endswith(r',prompt="Instruct: Find it\nQuery: "')
+               for d in docs.values()), docs
