@@ -111,9 +111,10 @@ static const struct
   {0x061F, TERM_SPACED},        /* Arabic question mark ؟ */
   {0x06D4, TERM_SPACED},        /* Arabic (Urdu) full stop ۔ */
   {0x0700, TERM_SPACED}, {0x0701, TERM_SPACED}, {0x0702, TERM_SPACED},  /* Syriac */
-  {0x0964, TERM_SPACED}, {0x0965, TERM_SPACED},  /* danda । double danda ॥ (Devanagari, Bengali...) */
+  {0x0964, TERM_SPACED}, {0x0965, TERM_SPACED},  /* danda । ॥ (Devanagari, Bengali...) */
   {0x0DF4, TERM_SPACED},        /* Sinhala kunddaliya */
-  {0x0F0D, TERM_CLOSED}, {0x0F0E, TERM_CLOSED},  /* Tibetan shad ། nyis shad ། */
+  /* Tibetan shad ། nyis shad ༎: the lowest closed terminal (is_closed_terminal relies on it) */
+  {0x0F0D, TERM_CLOSED}, {0x0F0E, TERM_CLOSED},
   {0x104A, TERM_CLOSED}, {0x104B, TERM_CLOSED},  /* Myanmar ၊ ။ */
   {0x1362, TERM_CLOSED}, {0x1367, TERM_CLOSED}, {0x1368, TERM_CLOSED},  /* Ethiopic ። ፧ ፨ */
   {0x166E, TERM_SPACED},        /* Canadian syllabics full stop */
@@ -134,6 +135,10 @@ static const struct
 static gboolean
 terminal_kind (gint32 c, TermKind * kind)
 {
+  if (c < 0x80) {               /* the common case, without the table walk */
+    *kind = TERM_SPACED;
+    return c == '.' || c == '!' || c == '?';
+  }
   for (guint i = 0; i < G_N_ELEMENTS (sentence_terminals); i++)
     if ((gint32) sentence_terminals[i].c == c) {
       *kind = sentence_terminals[i].kind;
@@ -146,6 +151,8 @@ static gboolean
 is_closed_terminal (gint32 c)
 {
   TermKind k;
+  if (c < 0x0F0D)               /* below the table's first closed terminal */
+    return FALSE;
   return terminal_kind (c, &k) && k == TERM_CLOSED;
 }
 

@@ -793,6 +793,54 @@ test_grapheme_clusters (void)
   }
 }
 
+/* Mixed scripts, one paragraph each in turn, with and without spaces, clusters included: the
+ * window bound holds (pending bytes stay under a fixed size however long the document), the
+ * chunks cover the text within the budget, and they do not depend on how the input was cut. */
+static void
+test_multilingual_bounded (void)
+{
+  static const char *const paragraphs[] = {
+    "The committee met on Tuesday. It decided nothing. ",
+    "我们今天去公园散步。天气很好吗？我们很开心！",
+    "今日は公園に行きました。とても楽しかったです！",
+    "आज हम बाज़ार गए। वहाँ बहुत भीड़ थी। क्षत्रिय त्रिकोण। ",
+    "هل ذهبت إلى السوق اليوم؟ نعم ذهبت مع أخي. ",
+    "วันนี้เราไปตลาดที่ใกล้บ้าน ตลาดมีคนเยอะมาก ",
+    "ကျွန်တော်တို့ဈေးသွားတယ်။လူအများကြီးရှိတယ်။",
+    "ዛሬ ወደ ገበያ ሄድን።ብዙ ሰዎች ነበሩ።",
+    "Այսօր մենք գնացինք այգի։ ",
+    "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7"
+        "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"
+        "e\xcc\x81\xcc\xa3\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 ",
+  };
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; s->len < 2 * 1024 * 1024; i++) {
+    for (guint k = 0; k <= i % 5; k++)
+      g_string_append (s, paragraphs[i % G_N_ELEMENTS (paragraphs)]);
+    g_string_append (s, "\n\n");
+  }
+  gsize max_pending = 0;
+  GPtrArray *chunks = run_chunker (s->str, s->len, 128, 16, 65536, &max_pending);
+  check_chunks (chunks, s->str, s->len, 128, FALSE);
+  g_assert_cmpuint (max_pending, <, 64 * 1024 + 65536);
+  g_ptr_array_unref (chunks);
+
+  gsize prefix = 60000;
+  while ((s->str[prefix] & 0xC0) == 0x80)
+    prefix--;
+  GPtrArray *whole = run_chunker (s->str, prefix, 64, 8, 0, NULL);
+  GPtrArray *bytewise = run_chunker (s->str, prefix, 64, 8, 1, NULL);
+  g_assert_cmpuint (whole->len, ==, bytewise->len);
+  for (guint j = 0; j < whole->len; j++) {
+    ChunkCopy *a = whole->pdata[j], *b = bytewise->pdata[j];
+    g_assert_cmpuint (a->start, ==, b->start);
+    g_assert_cmpuint (a->end, ==, b->end);
+  }
+  g_ptr_array_unref (whole);
+  g_ptr_array_unref (bytewise);
+  g_string_free (s, TRUE);
+}
+
 /* ---- prompts ---- */
 
 /* With a prompt, prompt + chunk text (special tokens included) fits max_tokens, n_tokens counts
@@ -892,6 +940,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/pending-start-bounded", test_pending_start_bounded);
   g_test_add_func ("/chunker/script-sentences", test_script_sentences);
   g_test_add_func ("/chunker/grapheme-clusters", test_grapheme_clusters);
+  g_test_add_func ("/chunker/multilingual-bounded", test_multilingual_bounded);
   g_test_add_func ("/chunker/prompt-budget", test_prompt_budget);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
