@@ -163,3 +163,23 @@ def test_prompt_is_part_of_the_identity(tmp_path):
     assert all(d["prompt"] == "Instruct: Find it\nQuery: " for d in docs.values())
     assert all(d["model"].endswith(r',prompt="Instruct: Find it\nQuery: "')
                for d in docs.values()), docs
+
+
+@pytest.mark.parametrize("case,model", [("literal", "plain"), ("exclude", "exclude"),
+                                        ("config-query", "config")])
+def test_te_embed_prompt(reference, model_dirs, case, model):
+    """The core path (te-embed; te-search embeds queries the same way): --prompt prepends, and a
+    model with include_prompt=false pools without the prompt's tokens."""
+    from conftest import BUILD
+    items = reference[case]["items"]
+    stdin = "".join(json.dumps(it["text"], ensure_ascii=False) + "\n" for it in items)
+    p = subprocess.run([str(BUILD / "tools" / "te-embed"), "--model", str(model_dirs[model]),
+                        "--prompt", reference[case]["prompt"], "--batch", "4"],
+                       input=stdin.encode("utf-8"), capture_output=True, timeout=600)
+    assert p.returncode == 0, p.stderr.decode()
+    got = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert len(got) == len(items)
+    for g, it in zip(got, items):
+        g, ref = np.array(g), np.array(it["embedding"])
+        cos = float(g @ ref / (np.linalg.norm(g) * np.linalg.norm(ref)))
+        assert cos >= MIN_COSINE, f"{it['text'][:40]!r}: cosine {cos:.6f}"
