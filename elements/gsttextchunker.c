@@ -5,8 +5,11 @@
  * @title: textchunker
  *
  * Splits a stream of UTF-8 text into chunks that each fit the encoder: at most #GstTextChunker:max-tokens
- * tokens of the model's own tokenizer, special tokens included. Chunks break at paragraph, then
- * sentence, then word boundaries; a run with no boundary at all is split hard. Input may arrive in
+ * tokens of the model's own tokenizer, special tokens (and a prompt) included. Chunks break at
+ * paragraph, then sentence (the terminals of many scripts: CJK 。！？, the danda, Arabic ؟, Urdu ۔,
+ * Armenian, Ethiopic, Myanmar, Khmer, Tibetan...; for Thai, Lao and Khmer a space between
+ * phrases), then word boundaries; a run with no boundary at all is split hard, between grapheme
+ * clusters (never inside an emoji sequence, a flag or a letter with its marks). Input may arrive in
  * buffers of any size (a UTF-8 sequence split across buffers is reassembled) and memory stays bounded
  * whatever the document length.
  *
@@ -70,9 +73,23 @@
  * Input that is not UTF-8 is handled by #GstTextChunker:invalid-utf8: an error naming the byte
  * offset after the text before it has been delivered (default), U+FFFD, or a skipped document.
  *
+ * ## Prompts
+ *
+ * Models such as E5 want a prefix before each text ("passage: "). #GstTextChunker:prompt,
+ * #GstTextChunker:prompt-name or #GstTextChunker:instruction choose it (by default the model's
+ * own document prompt from config_sentence_transformers.json, if it declares one). Its tokens
+ * count inside #GstTextChunker:max-tokens; the chunks stay source text: the prompt goes in the
+ * document-start event, texttokenizer prepends it, embedsink records it once per document, and
+ * it is part of the embedding identity a store compares. docs/prompts.md has the details and the
+ * settings per model family.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 overlap-tokens=16 ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=out.jsonl
+ * ]|
+ * An E5 model, documents with their prompt:
+ * |[
+ * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker prompt="passage: " ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=out.jsonl
  * ]|
  * Subtitles, one embedding per chunk of cues with the cues' times:
  * |[
@@ -202,7 +219,8 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
   /**
    * GstTextChunker:max-tokens:
    *
-   * Largest chunk in tokens, counting the special tokens the encoder adds ([CLS], [SEP]).
+   * Largest chunk in tokens, counting the special tokens the encoder adds ([CLS], [SEP]) and
+   * the prompt's tokens.
    * 0 means the model's maximum sequence length; a larger value is clamped to it with a
    * warning.
    */
