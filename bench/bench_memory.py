@@ -6,7 +6,13 @@ backend (backend=null: the encoder's cost removed, everything else real) or the 
 bounded time.
 
     .venv/bin/python bench/bench_memory.py [--sizes 100M,1G] [--backend null] [--seconds 0]
-        [--kind prose|noboundary] [--sink fakesink|embedsink|store] [--source fdsrc|corpus]
+        [--kind prose|noboundary|multilingual] [--sink fakesink|embedsink|store]
+        [--source fdsrc|corpus]
+
+--kind multilingual generates paragraphs in turn in many scripts (Latin, Chinese, Japanese,
+Korean, Devanagari, Arabic, Thai, Myanmar, Ethiopic, Armenian, emoji ZWJ sequences, combining
+marks), each with its own sentence punctuation (Thai: none, phrases between spaces; Chinese,
+Japanese, Myanmar: no spaces), made of random syllables of the script.
 
 --source corpus writes the document into a directory beside 200 small files and reads that
 directory with corpussrc (a large document inside a corpus); --sink store writes an SQLite store
@@ -39,16 +45,61 @@ words = ("the of and to in is that for it as with was on be by this are or from 
 out = sys.stdout.buffer
 written = 0
 block = []
+
+def rng(a, b):
+    return [chr(c) for c in range(a, b + 1)]
+
+# script: (letters, marks or None, word separator, sentence end)
+SCRIPTS = [
+    (rng(0x61, 0x7A), None, " ", ". "),
+    (rng(0x4E00, 0x4FFF), None, "", "\u3002"),
+    (rng(0x3041, 0x3093) + rng(0x30A1, 0x30F3) + rng(0x6C00, 0x6CFF), None, "", "\uFF01"),
+    (rng(0xAC00, 0xAFFF), None, " ", ". "),
+    (rng(0x0915, 0x0939), rng(0x093E, 0x094C) + ["\u094D"], " ", "\u0964 "),
+    (rng(0x0628, 0x064A), None, " ", "\u061F "),
+    (rng(0x0E01, 0x0E2E), rng(0x0E31, 0x0E3A) + rng(0x0E48, 0x0E4B), "", " "),
+    (rng(0x1000, 0x1021), rng(0x102B, 0x1032) + ["\u1039", "\u103A"], "", "\u104B"),
+    (rng(0x1200, 0x1357), None, " ", "\u1362"),
+    (rng(0x0531, 0x0556), None, " ", "\u0589 "),
+    (["\U0001F468\u200D\U0001F469\u200D\U0001F467", "\U0001F1EB\U0001F1F7",
+      "\U0001F44D\U0001F3FD", "e\u0301\u0323", "\u1100\u1161\u11A8"], None, " ", "! "),
+]
+
+def sentence(script):
+    letters, marks, sep, end = script
+    words = []
+    for _ in range(rnd.randint(4, 16)):
+        w = []
+        for _ in range(rnd.randint(1, 4)):
+            w.append(rnd.choice(letters))
+            if marks and rnd.random() < 0.5:
+                w.append(rnd.choice(marks))
+        words.append("".join(w))
+    return sep.join(words) + end
+
+# a pool of paragraphs, drawn from at random (generating every character would make the
+# generator, not the pipeline, the bottleneck)
+pool = []
+if kind == "multilingual":
+    for i in range(4000):
+        script = SCRIPTS[i % len(SCRIPTS)]
+        pool.append(("".join(sentence(script) for _ in range(rnd.randint(2, 8)))
+                     + "\n\n").encode())
 while written < size:
     if kind == "noboundary":
         piece = b"x" * 65536
+    elif kind == "multilingual":
+        piece = b"".join(rnd.choice(pool) for _ in range(64))
     else:
         para = []
         for _ in range(rnd.randint(2, 8)):
             s = " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 30)))
             para.append(s[0].upper() + s[1:] + ".")
         piece = (" ".join(para) + "\n\n").encode()
-    piece = piece[: size - written]
+    if len(piece) > size - written:
+        # the last piece: cut at a character boundary, then pad with spaces to the exact size
+        piece = piece[: size - written].decode("utf-8", "ignore").encode()
+        piece += b" " * (size - written - len(piece))
     out.write(piece)
     written += len(piece)
 """
@@ -121,7 +172,7 @@ def main():
     ap.add_argument("--backend", default="null")
     ap.add_argument("--seconds", type=float, default=0,
                     help="stop each run after this long (0 = run to the end)")
-    ap.add_argument("--kind", default="prose", choices=["prose", "noboundary"])
+    ap.add_argument("--kind", default="prose", choices=["prose", "noboundary", "multilingual"])
     ap.add_argument("--sink", default="fakesink", choices=["fakesink", "embedsink", "store"])
     ap.add_argument("--source", default="fdsrc", choices=["fdsrc", "corpus"])
     a = ap.parse_args()

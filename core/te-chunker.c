@@ -27,7 +27,11 @@ struct _TeChunker
   const TeTokenizer *tok;
   guint max_tokens;
   guint budget;                 /* max_tokens minus the special tokens */
+  guint text_budget;            /* budget minus the prompt's tokens: what the text may take */
   guint overlap;
+  guint overlap_asked;          /* overlap_tokens as given (re-clamped when a prompt is set) */
+  GByteArray *joint;            /* the prompt, then (while verifying) a chunk's text after it */
+  gsize prompt_len;             /* bytes of the prompt at the start of @joint; 0 = none */
   gsize window;
 
   GByteArray *buf;              /* pending complete UTF-8 text */
@@ -91,18 +95,89 @@ is_cjk (gint32 c)
   return c > 0 && te_unichar_is_cjk_ideograph ((gunichar) c);
 }
 
-static gboolean
-is_full_width_terminal (gint32 c)
+/* Sentence terminals, one table for every script. TERM_SPACED: the sentence ends only where
+ * white space follows (Latin "e.g." does not end one); TERM_CLOSED: the sentence ends right after
+ * it, space or not (scripts written without spaces), and the position after it is a word break. */
+typedef enum { TERM_SPACED, TERM_CLOSED } TermKind;
+
+static const struct
 {
-  return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61;
+  gunichar c;
+  TermKind kind;
+} sentence_terminals[] = {
+  {'.', TERM_SPACED}, {'!', TERM_SPACED}, {'?', TERM_SPACED},
+  {0x037E, TERM_SPACED},        /* Greek question mark ; */
+  {0x0589, TERM_SPACED},        /* Armenian full stop ։ (its ՜ ՞ sit on a word, not at the end) */
+  {0x061F, TERM_SPACED},        /* Arabic question mark ؟ */
+  {0x06D4, TERM_SPACED},        /* Arabic (Urdu) full stop ۔ */
+  {0x0700, TERM_SPACED}, {0x0701, TERM_SPACED}, {0x0702, TERM_SPACED},  /* Syriac */
+  {0x0964, TERM_SPACED}, {0x0965, TERM_SPACED},  /* danda । ॥ (Devanagari, Bengali...) */
+  {0x0DF4, TERM_SPACED},        /* Sinhala kunddaliya */
+  /* Tibetan shad ། nyis shad ༎: the lowest closed terminal (is_closed_terminal relies on it) */
+  {0x0F0D, TERM_CLOSED}, {0x0F0E, TERM_CLOSED},
+  {0x104A, TERM_CLOSED}, {0x104B, TERM_CLOSED},  /* Myanmar ၊ ။ */
+  {0x1362, TERM_CLOSED}, {0x1367, TERM_CLOSED}, {0x1368, TERM_CLOSED},  /* Ethiopic ። ፧ ፨ */
+  {0x166E, TERM_SPACED},        /* Canadian syllabics full stop */
+  {0x17D4, TERM_CLOSED}, {0x17D5, TERM_CLOSED},  /* Khmer khan ។ bariyoosan ៕ */
+  {0x1803, TERM_CLOSED}, {0x1809, TERM_CLOSED},  /* Mongolian full stops */
+  {0x2026, TERM_SPACED}, {0x203C, TERM_SPACED}, {0x2047, TERM_SPACED},  /* … ‼ ⁇ */
+  {0x2048, TERM_SPACED}, {0x2049, TERM_SPACED},  /* ⁈ ⁉ */
+  {0x3002, TERM_CLOSED},        /* ideographic full stop 。 */
+  {0xA4FF, TERM_SPACED},        /* Lisu */
+  {0xA60E, TERM_SPACED}, {0xA60F, TERM_SPACED},  /* Vai */
+  {0xA6F3, TERM_SPACED}, {0xA6F7, TERM_SPACED},  /* Bamum */
+  {0xFE52, TERM_CLOSED}, {0xFE56, TERM_CLOSED}, {0xFE57, TERM_CLOSED},  /* small forms */
+  {0xFF01, TERM_CLOSED}, {0xFF0E, TERM_CLOSED}, {0xFF1F, TERM_CLOSED},  /* full width ！ ． ？ */
+  {0xFF61, TERM_CLOSED},        /* half width ideographic full stop ｡ */
+};
+
+/* The kind of sentence terminal @c is; FALSE when it is none. */
+static gboolean
+terminal_kind (gint32 c, TermKind * kind)
+{
+  if (c < 0x80) {               /* the common case, without the table walk */
+    *kind = TERM_SPACED;
+    return c == '.' || c == '!' || c == '?';
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (sentence_terminals); i++)
+    if ((gint32) sentence_terminals[i].c == c) {
+      *kind = sentence_terminals[i].kind;
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static gboolean
-is_terminal (gint32 c)
+is_closed_terminal (gint32 c)
 {
-  return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x203C || c == 0x2047
-      || c == 0x2048 || c == 0x2049 || c == 0x0964 || c == 0x0965 || c == 0x061F
-      || c == 0x06D4 || is_full_width_terminal (c);
+  TermKind k;
+  if (c < 0x0F0D)               /* below the table's first closed terminal */
+    return FALSE;
+  return terminal_kind (c, &k) && k == TERM_CLOSED;
+}
+
+/* Scripts written without spaces between words, where a space separates phrases or sentences
+ * (Thai, Lao, Khmer): white space between two of their letters ends a sentence. */
+static gboolean
+is_phrase_spaced_script (gint32 c)
+{
+  return (c >= 0x0E01 && c <= 0x0E5B) || (c >= 0x0E81 && c <= 0x0EDF)
+      || (c >= 0x1780 && c <= 0x17F9);
+}
+
+/* Word separators that are not white space: Ethiopic wordspace ፡, Tibetan tsheg ་. */
+static gboolean
+is_word_separator (gint32 c)
+{
+  return c == 0x1361 || c == 0x0F0B;
+}
+
+/* Whether a grapheme cluster may end between @a and @b, judged from the pair alone (enough beside
+ * the characters break positions are chosen at: spaces, ideographs, terminals). */
+static gboolean
+pair_is_grapheme_break (gint32 a, gint32 b)
+{
+  return a < 0 || b < 0 || utf8proc_grapheme_break (a, b);
 }
 
 /* Closing punctuation that may follow a sentence terminal: .) ." .” .’ .»  */
@@ -124,9 +199,10 @@ te_text_is_word_break (const char *text, gsize len, gsize pos)
     return FALSE;
   gint32 before = char_before (text, pos, NULL);
   gint32 at = char_at (text, len, pos);
-  if (is_space (at))
+  if (is_space (at) || !pair_is_grapheme_break (before, at))
     return FALSE;
-  return is_space (before) || is_cjk (before) || is_cjk (at) || is_full_width_terminal (before);
+  return is_space (before) || is_cjk (before) || is_cjk (at) || is_closed_terminal (before)
+      || is_word_separator (before);
 }
 
 /* Start of the whitespace run that ends at @pos. */
@@ -175,10 +251,14 @@ te_text_is_sentence_break (const char *text, gsize len, gsize pos)
     p = s;
     c = char_before (text, p, &s);
   }
-  if (!is_terminal (c))
-    return FALSE;
-  if (is_full_width_terminal (c))
-    return TRUE;                /* CJK sentences need no space after the terminal */
+  TermKind kind;
+  if (!terminal_kind (c, &kind)) {
+    /* Thai, Lao, Khmer: a space between two letters of the script separates phrases */
+    return had_space && is_phrase_spaced_script (c)
+        && is_phrase_spaced_script (char_at (text, len, pos));
+  }
+  if (kind == TERM_CLOSED)
+    return TRUE;                /* CJK, Myanmar, Ethiopic...: no space needed after the terminal */
   if (!had_space)
     return FALSE;
   if (c == '.') {
@@ -211,7 +291,10 @@ te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint overlap_tokens)
   c->tok = tok;
   c->max_tokens = max_tokens;
   c->budget = max_tokens - special;
+  c->text_budget = c->budget;
+  c->overlap_asked = overlap_tokens;
   c->overlap = MIN (overlap_tokens, c->budget / 2);
+  c->joint = g_byte_array_new ();
   c->window = MAX ((gsize) c->budget * TE_CHUNK_BYTES_PER_TOKEN, TE_CHUNK_MIN_WINDOW);
   c->buf = g_byte_array_sized_new (c->window * 2);
   c->shifts = g_array_new (FALSE, FALSE, sizeof (TeShift));
@@ -226,6 +309,7 @@ te_chunker_free (TeChunker * c)
   if (!c)
     return;
   g_byte_array_unref (c->buf);
+  g_byte_array_unref (c->joint);
   g_array_unref (c->shifts);
   te_encoding_clear (&c->enc);
   te_encoding_clear (&c->enc2);
@@ -248,6 +332,36 @@ void
 te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode)
 {
   c->invalid = mode;
+}
+
+gboolean
+te_chunker_set_prompt (TeChunker * c, const char *prompt, GError ** error)
+{
+  gsize len = prompt ? strlen (prompt) : 0;
+  guint n = 0;
+  if (len > 0) {
+    if (!te_tokenizer_encode (c->tok, prompt, len, FALSE, &c->enc2, error))
+      return FALSE;
+    n = c->enc2.n;
+    if (n >= c->budget) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "the prompt takes %u tokens: chunks of %u tokens (%u of them special) leave no room "
+          "for text", n, c->max_tokens, c->max_tokens - c->budget);
+      return FALSE;
+    }
+  }
+  g_byte_array_set_size (c->joint, 0);
+  g_byte_array_append (c->joint, (const guint8 *) prompt, len);
+  c->prompt_len = len;
+  c->text_budget = c->budget - n;
+  c->overlap = MIN (c->overlap_asked, c->text_budget / 2);
+  return TRUE;
+}
+
+guint
+te_chunker_overlap (const TeChunker * c)
+{
+  return c->overlap;
 }
 
 /* Source offset of text offset @t. */
@@ -331,6 +445,50 @@ last_break (const char *text, gsize len, gsize lo, gsize hi, BreakFunc is_break)
   return 0;
 }
 
+/* The last grapheme cluster boundary in (@lo, @pos] of the buffer, found by walking the clusters
+ * from its start (always a boundary: chunks start where one ended or at a word break); @pos
+ * itself when there is none (a single cluster longer than a chunk is split between code points
+ * rather than held without bound). */
+static gsize
+grapheme_floor (const char *text, gsize len, gsize lo, gsize pos)
+{
+  utf8proc_int32_t state = 0, prev = -1;
+  gsize best = 0, p = 0;
+  while (p < pos) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate ((const utf8proc_uint8_t *) text + p,
+        MIN (len - p, 4), &cp);
+    if (n <= 0)
+      return pos;               /* not reached: the buffer holds valid UTF-8 */
+    if (prev >= 0 && utf8proc_grapheme_break_stateful (prev, cp, &state) && p > lo)
+      best = p;
+    prev = cp;
+    p += n;
+  }
+  /* is @pos itself a boundary? */
+  if (p == pos && prev >= 0) {
+    utf8proc_int32_t cp = -1;
+    if (pos < len)
+      utf8proc_iterate ((const utf8proc_uint8_t *) text + pos, MIN (len - pos, 4), &cp);
+    if (cp < 0 || utf8proc_grapheme_break_stateful (prev, cp, &state))
+      return pos;
+  }
+  return best > lo ? best : pos;
+}
+
+/* Tokenize the prompt followed by the first @len bytes of @text into c->enc2 (offsets count the
+ * prompt's bytes first). */
+static gboolean
+encode_with_prompt (TeChunker * c, const char *text, gsize len, GError ** error)
+{
+  if (c->prompt_len == 0)
+    return te_tokenizer_encode (c->tok, text, len, FALSE, &c->enc2, error);
+  g_byte_array_set_size (c->joint, c->prompt_len);
+  g_byte_array_append (c->joint, (const guint8 *) text, len);
+  return te_tokenizer_encode (c->tok, (const char *) c->joint->data, c->joint->len, FALSE,
+      &c->enc2, error);
+}
+
 /* Choose where the chunk at the front of the buffer ends. */
 static gsize
 choose_end (TeChunker * c, gsize view, gboolean text_complete)
@@ -339,11 +497,11 @@ choose_end (TeChunker * c, gsize view, gboolean text_complete)
   gsize len = c->buf->len;
   const TeEncoding *enc = &c->enc;
 
-  if (text_complete && enc->n <= c->budget)
+  if (text_complete && enc->n <= c->text_budget)
     return view;
 
   /* the chunk must end at or before the first token that no longer fits */
-  gsize limit = enc->n > c->budget ? enc->starts[c->budget] : view;
+  gsize limit = enc->n > c->text_budget ? enc->starts[c->text_budget] : view;
   if (limit <= c->min_end)
     limit = view;
 
@@ -356,7 +514,7 @@ choose_end (TeChunker * c, gsize view, gboolean text_complete)
     if (p == 0)
       continue;
     /* a coarser boundary wins only if it does not leave the chunk less than half full */
-    if (tokens_before (enc, p) * 2 >= c->budget)
+    if (tokens_before (enc, p) * 2 >= c->text_budget)
       return p;
     best = MAX (best, p);
   }
@@ -384,14 +542,19 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
 
   gsize end = choose_end (c, view, text_complete);
 
-  /* Verify with the tokenizer on exactly the chunk's text: a hard split inside a word can
-   * tokenize differently than in context, so shrink until it fits. */
+  /* Verify with the tokenizer on exactly what the encoder will see, the prompt then the chunk's
+   * text: a hard split inside a word can tokenize differently than in context, so shrink until
+   * it fits. A cut that is not at a word break moves back to a grapheme cluster boundary. */
+  guint first = 0;              /* first token of the chunk's text in c->enc2 */
   for (;;) {
-    if (!te_tokenizer_encode (c->tok, text, end, FALSE, &c->enc2, error))
+    if (!(text_complete && end == view) && !te_text_is_word_break (text, c->buf->len, end))
+      end = grapheme_floor (text, c->buf->len, c->min_end, end);
+    if (!encode_with_prompt (c, text, end, error))
       return FALSE;
     if (c->enc2.n <= c->budget)
       break;
-    gsize shorter = c->enc2.starts[c->budget];
+    guint32 s = c->enc2.starts[c->budget];
+    gsize shorter = s > c->prompt_len ? s - c->prompt_len : 0;
     if (shorter == 0 || shorter >= end) {
       /* cannot happen for tokenizers whose tokens cover distinct bytes; refuse rather than loop */
       g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
@@ -401,6 +564,8 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
     }
     end = shorter;
   }
+  while (first < c->enc2.n && c->enc2.starts[first] < c->prompt_len)
+    first++;
 
   TeChunk chunk = {
     .index = c->next_index++,
@@ -414,9 +579,9 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
   /* where the next chunk starts: @overlap tokens back, moved forward to a word start */
   gsize next = end;
   if (c->overlap > 0 && !(final && !keep_overlap && end == c->buf->len)
-      && c->enc2.n > c->overlap) {
+      && c->enc2.n - first > c->overlap) {
     for (guint j = c->enc2.n - c->overlap; j < c->enc2.n; j++) {
-      gsize s = c->enc2.starts[j];
+      gsize s = c->enc2.starts[j] - c->prompt_len;
       if (s > 0 && te_text_is_word_break (text, c->buf->len, s)) {
         next = s;
         break;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-chunker.h — streaming text → token-sized chunks. Text arrives in arbitrary byte pieces
  * (UTF-8 sequences may be split across pieces); chunks come out with their byte range in the
- * source. Breaks fall at paragraph, then sentence, then word boundaries; only a run with none of
- * them is split hard (between characters). Memory is bounded by a window of a few times the
+ * source. Breaks fall at paragraph, then sentence (terminals of many scripts, one table), then
+ * word boundaries; only a run with none of them is split hard, at a grapheme cluster boundary
+ * (never inside an emoji sequence, a flag, a syllable with its marks). Memory is bounded by a window of a few times the
  * chunk size, whatever the document length. */
 #pragma once
 
@@ -17,7 +18,7 @@ typedef struct {
   guint64 start, end;   /* byte range [start, end) in the source document */
   const char *text;     /* @len bytes, valid UTF-8, exactly the source bytes of the range */
   gsize len;
-  guint n_tokens;       /* tokens the encoder will see, special tokens included */
+  guint n_tokens;       /* tokens the encoder will see: prompt, text and special tokens */
 } TeChunk;
 
 /* Return FALSE to stop (e.g. downstream refused the chunk); the chunker then returns FALSE
@@ -42,6 +43,14 @@ TeChunker *te_chunker_new (const TeTokenizer * tok, guint max_tokens, guint over
 void te_chunker_free (TeChunker * c);
 /* Default TE_INVALID_UTF8_ERROR. */
 void te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode);
+/* Text the encoder sees before every chunk ("passage: ", "Instruct: ...\nQuery: "; NULL or "" =
+ * none), set before the first push. Its tokens count against max_tokens: each chunk is verified
+ * with the tokenizer on the prompt followed by the chunk's text, and TeChunk.n_tokens counts
+ * them; the chunk's text and byte range stay the source's. The overlap is re-clamped to half of
+ * what the prompt leaves. TE_ERROR_INVALID when the prompt leaves no room for text. */
+gboolean te_chunker_set_prompt (TeChunker * c, const char *prompt, GError ** error);
+/* The overlap in tokens actually used (after clamping). */
+guint te_chunker_overlap (const TeChunker * c);
 
 gboolean te_chunker_push (TeChunker * c, const char *data, gsize len, TeChunkFunc func,
     gpointer user_data, GError ** error);

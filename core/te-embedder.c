@@ -14,6 +14,7 @@ struct _TeEmbedder {
   TePoolMode pooling;
   gboolean normalize;
   gboolean truncate;
+  guint pool_skip;
   int batch_size;
   int max_length;
   int model_max_length;  /* the sentence config's, for the error message */
@@ -33,6 +34,7 @@ te_embedder_options_init (TeEmbedderOptions * opts, const TeModel * model)
   opts->batch_size = 8;
   opts->max_length = sc->max_seq_length;
   opts->truncate = FALSE;
+  opts->pool_skip = 0;
 }
 
 TeEmbedder *
@@ -64,6 +66,7 @@ te_embedder_new (const TeModel * model, const TeEmbedderOptions * opts, GError *
   e->pooling = opts->pooling;
   e->normalize = opts->normalize;
   e->truncate = opts->truncate;
+  e->pool_skip = opts->pool_skip;
   e->batch_size = opts->batch_size;
   e->model_max_length = te_model_sentence_config (model)->max_seq_length;
   e->max_length = opts->max_length;
@@ -213,8 +216,12 @@ te_embedder_pool (const TeEmbedder * e, const TeBatch * batch, float *out)
     float *v = out + (gsize) r * e->hidden;
 
     /* te_batch_set_row() puts the real tokens first in the row. */
-    te_pool (batch->hidden + (gsize) r * batch->seq_len * e->hidden, batch->lengths[r],
-        e->hidden, e->pooling, v);
+    int skip = (int) MIN (e->pool_skip, (guint) batch->lengths[r]);
+    if (skip < batch->lengths[r])
+      te_pool (batch->hidden + ((gsize) r * batch->seq_len + skip) * e->hidden,
+          batch->lengths[r] - skip, e->hidden, e->pooling, v);
+    else
+      memset (v, 0, sizeof (float) * e->hidden);  /* nothing but the prompt: a zero mean */
     if (e->normalize)
       te_l2_normalize (v, e->hidden);
   }

@@ -25,6 +25,9 @@ typedef struct {
    * bounds it. */
   int max_length;
   gboolean truncate;
+  /* Leading tokens of every text left out of the pooling: the prompt's (te_tokenizer_prompt_length)
+   * for a model whose pooling has include_prompt=false, else 0. */
+  guint pool_skip;
 } TeEmbedderOptions;
 
 /* Defaults from @model: backend "cpu", the sentence-transformers pooling / normalize /

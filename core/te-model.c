@@ -5,6 +5,7 @@
 #include "te-model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 
@@ -19,6 +20,8 @@ struct _TeModel {
   TeBertConfig config;
   TeSentenceConfig sentence;
   TeTokenizer *tokenizer;
+  GHashTable *prompts;      /* name -> prompt text, from config_sentence_transformers.json */
+  char *default_prompt_name;
 
   /* Weights (NULL / empty for a tokenizer-only model). F32 tensors may point straight into
    * the mapping of @st, which therefore stays open as long as the model. */
@@ -272,7 +275,8 @@ parse_pooling_config (const char *path, const TeBertConfig * c, TeSentenceConfig
     goto out;
   }
   obj = json_node_get_object (root);
-  if (!te_json_get_bool (obj, path, "pooling_mode_mean_tokens", FALSE, FALSE, &mean, error)
+  if (!te_json_get_bool (obj, path, "include_prompt", FALSE, TRUE, &s->include_prompt, error)
+      || !te_json_get_bool (obj, path, "pooling_mode_mean_tokens", FALSE, FALSE, &mean, error)
       || !te_json_get_bool (obj, path, "pooling_mode_cls_token", FALSE, FALSE, &cls, error)
       || !te_json_get_bool (obj, path, "pooling_mode_max_tokens", FALSE, FALSE, &max, error)
       || !te_json_get_bool (obj, path, "pooling_mode_mean_sqrt_len_tokens", FALSE, FALSE,
@@ -325,6 +329,7 @@ parse_sentence_config (const char *dir, const TeBertConfig * c, TeSentenceConfig
   s->pooling = TE_POOL_MEAN;
   s->normalize = FALSE;
   s->max_seq_length = c->max_seq_len;
+  s->include_prompt = TRUE;
 
   if (g_file_test (modules_path, G_FILE_TEST_EXISTS)) {
     JsonNode *root = load_json_file (modules_path, &parser, error);
@@ -641,6 +646,66 @@ out:
   return ok;
 }
 
+/* config_sentence_transformers.json: "prompts" (an object of strings) and "default_prompt_name"
+ * (a string naming one of them, or null). Absent file: no prompts. */
+static gboolean
+parse_prompts_config (TeModel * m, GError ** error)
+{
+  char *path = g_build_filename (m->dir, "config_sentence_transformers.json", NULL);
+  JsonParser *parser = NULL;
+  gboolean ok = FALSE;
+
+  m->prompts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    ok = TRUE;
+    goto out;
+  }
+  JsonNode *root = load_json_file (path, &parser, error);
+  if (root == NULL)
+    goto out;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: not a JSON object", path);
+    goto out;
+  }
+  JsonObject *obj = json_node_get_object (root), *prompts;
+  const char *def;
+  if (!te_json_get_object (obj, path, "prompts", FALSE, &prompts, error)
+      || !te_json_get_string (obj, path, "default_prompt_name", FALSE, &def, error))
+    goto out;
+  if (prompts) {
+    GList *names = json_object_get_members (prompts);
+    for (GList * l = names; l; l = l->next) {
+      const char *name = l->data, *text;
+      char *what = g_strdup_printf ("%s: prompts", path);
+      gboolean got = te_json_get_string (prompts, what, name, TRUE, &text, error);
+      g_free (what);
+      if (got && !g_utf8_validate (text, -1, NULL)) {
+        g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: prompt \"%s\" is not UTF-8", path,
+            name);
+        got = FALSE;
+      }
+      if (!got) {
+        g_list_free (names);
+        goto out;
+      }
+      g_hash_table_replace (m->prompts, g_strdup (name), g_strdup (text));
+    }
+    g_list_free (names);
+  }
+  if (def && !g_hash_table_contains (m->prompts, def)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: default_prompt_name \"%s\" is not one of its prompts", path, def);
+    goto out;
+  }
+  m->default_prompt_name = g_strdup (def);
+  ok = TRUE;
+
+out:
+  g_clear_object (&parser);
+  g_free (path);
+  return ok;
+}
+
 /* ---- public ---- */
 
 static TeModel *
@@ -659,7 +724,8 @@ model_load (const char *dir, gboolean with_weights, GError ** error)
   m->dir = g_strdup (dir);
 
   if (!parse_config (dir, &m->config, error)
-      || !parse_sentence_config (dir, &m->config, &m->sentence, error))
+      || !parse_sentence_config (dir, &m->config, &m->sentence, error)
+      || !parse_prompts_config (m, error))
     goto fail;
 
   tok_path = g_build_filename (dir, "tokenizer.json", NULL);
@@ -714,6 +780,9 @@ te_model_free (TeModel * m)
     te_tokenizer_free (m->tokenizer);
   g_free (m->config.model_type);
   g_free (m->config.hidden_act);
+  if (m->prompts)
+    g_hash_table_unref (m->prompts);
+  g_free (m->default_prompt_name);
   g_free (m->dir);
   g_free (m);
 }
@@ -758,6 +827,90 @@ te_model_weights_size (const TeModel * m)
 {
   g_return_val_if_fail (m != NULL, 0);
   return m->weights_size;
+}
+
+const char *
+te_model_prompt (const TeModel * m, const char *name)
+{
+  g_return_val_if_fail (m != NULL && name != NULL, NULL);
+  return g_hash_table_lookup (m->prompts, name);
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+char **
+te_model_prompt_names (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  guint n;
+  char **names = (char **) g_hash_table_get_keys_as_array (m->prompts, &n);
+  char **out = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    out[i] = g_strdup (names[i]);
+  g_free (names);
+  qsort (out, n, sizeof (char *), compare_strings);
+  return out;
+}
+
+const char *
+te_model_default_prompt_name (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return m->default_prompt_name;
+}
+
+gboolean
+te_model_resolve_prompt (const TeModel * m, TePromptRole role, const char *prompt,
+    const char *instruction, const char *name, char **out, GError ** error)
+{
+  static const char *const document_names[] = { "document", "passage", "corpus", NULL };
+  static const char *const query_names[] = { "query", NULL };
+
+  g_return_val_if_fail (m != NULL && out != NULL, FALSE);
+  *out = NULL;
+  if ((prompt != NULL) + (instruction != NULL) + (name != NULL) > 1) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "give only one of a prompt, an instruction and a prompt name");
+    return FALSE;
+  }
+  if (prompt) {
+    *out = g_strdup (prompt);
+    return TRUE;
+  }
+  if (instruction) {
+    *out = g_strdup_printf ("Instruct: %s\nQuery: ", instruction);
+    return TRUE;
+  }
+  if (name) {
+    const char *p = g_hash_table_lookup (m->prompts, name);
+    if (!p) {
+      char **names = te_model_prompt_names (m);
+      char *list = g_strjoinv (", ", names);
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "%s declares no prompt named \"%s\" (config_sentence_transformers.json prompts: %s)",
+          m->dir, name, *list ? list : "none");
+      g_free (list);
+      g_strfreev (names);
+      return FALSE;
+    }
+    *out = g_strdup (p);
+    return TRUE;
+  }
+  for (const char *const *c = role == TE_PROMPT_QUERY ? query_names : document_names; *c; c++) {
+    const char *p = g_hash_table_lookup (m->prompts, *c);
+    if (p) {
+      *out = g_strdup (p);
+      return TRUE;
+    }
+  }
+  const char *def = m->default_prompt_name ?
+      g_hash_table_lookup (m->prompts, m->default_prompt_name) : NULL;
+  *out = g_strdup (def ? def : "");
+  return TRUE;
 }
 
 const char *

@@ -50,6 +50,8 @@ typedef struct {
   TePoolMode pooling;       /* from 1_Pooling/config.json; MEAN when absent */
   gboolean normalize;       /* a sentence_transformers.models.Normalize module in modules.json */
   int max_seq_length;       /* sentence_bert_config.json, clamped to the config's max_seq_len */
+  gboolean include_prompt;  /* 1_Pooling/config.json include_prompt (default TRUE): FALSE = the
+                             * prompt's tokens are left out of the pooling */
 } TeSentenceConfig;
 
 /* fp32 weights of one encoder layer (row-major, PyTorch Linear layout [out, in]). */
@@ -86,6 +88,34 @@ const TeTokenizer *te_model_tokenizer (const TeModel * model);
 const TeBertWeights *te_model_weights (const TeModel * model);
 /* Bytes of fp32 weights held (after any fp16/bf16 conversion). */
 gsize te_model_weights_size (const TeModel * model);
+
+/* ---- prompts (config_sentence_transformers.json "prompts" and "default_prompt_name") ---- */
+
+/* The prompt named @name, NULL when the model declares none of that name. */
+const char *te_model_prompt (const TeModel * model, const char *name);
+/* The declared prompt names, sorted (NULL-terminated; free with g_strfreev). */
+char **te_model_prompt_names (const TeModel * model);
+/* "default_prompt_name", NULL when unset. */
+const char *te_model_default_prompt_name (const TeModel * model);
+
+/* What a text is embedded as: sentence-transformers' encode_document() / encode_query(). */
+typedef enum {
+  TE_PROMPT_DOCUMENT,   /* default prompt name: "document", "passage", "corpus" (first declared) */
+  TE_PROMPT_QUERY,      /* default prompt name: "query" */
+} TePromptRole;
+
+/* The text prepended to every input before tokenization, resolved as sentence-transformers
+ * does, newly allocated in *@out ("" = none):
+ *   - @prompt (a literal, "" = explicitly none) when not NULL;
+ *   - else "Instruct: @instruction\nQuery: " when @instruction is not NULL (the E5-instruct /
+ *     gte-Qwen query template);
+ *   - else the model's prompt named @name when @name is not NULL (an unknown name is
+ *     TE_ERROR_INVALID listing the declared names);
+ *   - else the role's first declared candidate name (see TePromptRole), else the model's
+ *     default_prompt_name, else none.
+ * Giving more than one of @prompt, @instruction, @name is TE_ERROR_INVALID. */
+gboolean te_model_resolve_prompt (const TeModel * model, TePromptRole role, const char *prompt,
+    const char *instruction, const char *name, char **out, GError ** error);
 
 /* The directory used when no model is named: $TEXTEMBED_DEFAULT_MODEL if set, else the path
  * configured at build time (the setup script points it at the PyPI-installed

@@ -541,3 +541,17 @@ te_tokenizer_fingerprint (const TeTokenizer * tok)
   g_return_val_if_fail (tok != NULL, NULL);
   return tok->fingerprint;
 }
+
+gboolean
+te_tokenizer_prompt_length (const TeTokenizer * tok, const char *prompt, guint * n_tokens,
+    GError ** error)
+{
+  g_return_val_if_fail (tok != NULL && prompt != NULL && n_tokens != NULL, FALSE);
+  TeEncoding enc;
+  te_encoding_init (&enc);
+  gboolean ok = te_tokenizer_encode (tok, prompt, strlen (prompt), TRUE, &enc, error);
+  if (ok)
+    *n_tokens = enc.n - (enc.n > 0 && enc.special[enc.n - 1] ? 1 : 0);
+  te_encoding_clear (&enc);
+  return ok;
+}

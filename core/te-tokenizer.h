@@ -66,6 +66,11 @@ gint32 te_tokenizer_pad_id (const TeTokenizer * tok);      /* [PAD] or 0 */
 const char *te_tokenizer_id_to_token (const TeTokenizer * tok, gint32 id);
 /* Id of @token (added tokens first, then the model vocabulary), or -1. */
 gint32 te_tokenizer_token_to_id (const TeTokenizer * tok, const char *token);
+/* Tokens of @prompt that lead every sequence it is prepended to, as sentence-transformers
+ * counts them to leave a prompt out of the pooling (include_prompt=false): the prompt encoded
+ * alone with special tokens, minus a trailing special token ([CLS] + prompt tokens for BERT). */
+gboolean te_tokenizer_prompt_length (const TeTokenizer * tok, const char *prompt,
+    guint * n_tokens, GError ** error);
 /* Stable hex digest of everything that decides the token ids (vocabulary, normaliser, ...).
  * Two tokenizers with equal fingerprints produce equal ids. */
 const char *te_tokenizer_fingerprint (const TeTokenizer * tok);

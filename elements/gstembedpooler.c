@@ -9,7 +9,10 @@
  * token, or the element-wise max; then optional L2 normalisation. With the properties on "auto" the
  * model's sentence-transformers configuration decides (1_Pooling/config.json, a Normalize module in
  * modules.json); a plain transformers directory gets mean pooling without normalisation.
- * A zero vector stays zero under normalisation (no NaN).
+ * A zero vector stays zero under normalisation (no NaN). A model whose 1_Pooling/config.json says
+ * `include_prompt: false` has the prompt's tokens (#GstTextChunkMeta `n_prompt_tokens`, set by
+ * texttokenizer) left out of the pooling, as sentence-transformers does; otherwise they are pooled
+ * with the text's.
  *
  * Output buffers (caps `application/x-embedding, format=F32LE, dimension=D, normalized=B`) hold
  * exactly D float32 values in native byte order; the #GstTextChunkMeta (document, index, byte range,
@@ -26,6 +29,8 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+
+#include <string.h>
 
 #include "gstembedpooler.h"
 #include "gsttextembedmeta.h"
@@ -279,6 +284,7 @@ gst_embed_pooler_start (GstEmbedPooler * self)
       : normalize == GST_EMBED_POOLER_NORMALIZE_TRUE;
   self->id_dims = te_model_config (self->model)->hidden_size;
   GST_OBJECT_UNLOCK (self);
+  self->include_prompt = sc->include_prompt;
   self->dim = 0;
   self->caps_sent = FALSE;
   GST_INFO_OBJECT (self, "pooling %s, normalize %s", te_pool_mode_to_string (self->mode),
@@ -368,7 +374,14 @@ gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_map (buf, &map, GST_MAP_READ);
   gst_buffer_map (out, &omap, GST_MAP_WRITE);
   float *v = (float *) omap.data;
-  te_pool ((const float *) map.data, size / row, self->dim, self->mode, v);
+  gsize n = size / row, skip = 0;
+  GstTextChunkMeta *meta = gst_buffer_get_text_chunk_meta (buf);
+  if (!self->include_prompt && meta)
+    skip = MIN (meta->n_prompt_tokens, n);
+  if (skip < n)
+    te_pool ((const float *) map.data + skip * self->dim, n - skip, self->dim, self->mode, v);
+  else
+    memset (v, 0, row);         /* nothing but the prompt: sentence-transformers' zero mean */
   if (self->do_normalize)
     te_l2_normalize (v, self->dim);
   gst_buffer_unmap (out, &omap);

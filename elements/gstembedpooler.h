@@ -39,6 +39,7 @@ struct _GstEmbedPooler
   TeModel *model;
   TePoolMode mode;
   gboolean do_normalize;
+  gboolean include_prompt;      /* the model's 1_Pooling include_prompt */
   gint dim;                     /* from the input caps */
   gboolean caps_sent;
   /* the identity part a document-status query gets (object lock; another thread reads it):

@@ -19,7 +19,10 @@
  * when the buffer is timestamped. Floats are written with 9 significant digits, enough to
  * round-trip a float32. A document that ends as skipped (see textchunker's invalid-utf8 and
  * corpussrc) gets one line `{"doc":...,"status":"skipped","reason":...}`; lines of its chunks
- * written before it was given up stay.
+ * written before it was given up stay. A document embedded with a prompt (textchunker's prompt,
+ * prompt-name, instruction or the model's default) starts with one line
+ * `{"doc":...,"prompt":...}`; its chunk lines' "text" is the source text, without the prompt.
+ * Readers tell the three kinds of line apart by their "embedding", "prompt" or "status" member.
  *
  * Every line is written whole with one write() as its buffer arrives, so a killed pipeline leaves
  * only complete lines; the file is fsync()ed at EOS. A write error (disk full...) is an element
@@ -900,6 +903,25 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
   return GST_FLOW_OK;
 }
 
+/* JSON Lines: a document with a prompt starts with a line naming it (once per document, before
+ * its chunks; the chunk lines' "text" is the source text without it). */
+static gboolean
+gst_embed_sink_jsonl_prompt (GstEmbedSink * self, const gchar * id, const gchar * prompt)
+{
+  g_string_truncate (self->line, 0);
+  g_string_append (self->line, "{\"doc\":");
+  append_json_string (self->line, id, strlen (id));
+  g_string_append (self->line, ",\"prompt\":");
+  append_json_string (self->line, prompt, strlen (prompt));
+  g_string_append (self->line, "}\n");
+  if (!write_all (self->fd, self->line->str, self->line->len)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write: %s", g_strerror (errno)),
+        (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* JSON Lines: a skipped document gets a status line. */
 static gboolean
 gst_embed_sink_jsonl_skipped (GstEmbedSink * self, const gchar * id, const gchar * reason)
@@ -945,6 +967,10 @@ gst_embed_sink_document_event (GstEmbedSink * self, GstEvent * event)
     self->doc = gst_structure_copy (st);
     self->doc_chunks = self->doc_tokens = 0;
     g_mutex_unlock (&self->store_lock);
+    const gchar *id = gst_structure_get_string (st, "id");
+    const gchar *prompt = gst_structure_get_string (st, "prompt");
+    if (ok && self->eff_format != GST_EMBED_SINK_FORMAT_SQLITE && id && prompt && *prompt)
+      ok = gst_embed_sink_jsonl_prompt (self, id, prompt);
     return ok;
   }
   if ((st = gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_END))) {

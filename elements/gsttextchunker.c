@@ -5,8 +5,11 @@
  * @title: textchunker
  *
  * Splits a stream of UTF-8 text into chunks that each fit the encoder: at most #GstTextChunker:max-tokens
- * tokens of the model's own tokenizer, special tokens included. Chunks break at paragraph, then
- * sentence, then word boundaries; a run with no boundary at all is split hard. Input may arrive in
+ * tokens of the model's own tokenizer, special tokens (and a prompt) included. Chunks break at
+ * paragraph, then sentence (the terminals of many scripts: CJK 。！？, the danda, Arabic ؟, Urdu ۔,
+ * Armenian, Ethiopic, Myanmar, Khmer, Tibetan...; for Thai, Lao and Khmer a space between
+ * phrases), then word boundaries; a run with no boundary at all is split hard, between grapheme
+ * clusters (never inside an emoji sequence, a flag or a letter with its marks). Input may arrive in
  * buffers of any size (a UTF-8 sequence split across buffers is reassembled) and memory stays bounded
  * whatever the document length.
  *
@@ -70,9 +73,23 @@
  * Input that is not UTF-8 is handled by #GstTextChunker:invalid-utf8: an error naming the byte
  * offset after the text before it has been delivered (default), U+FFFD, or a skipped document.
  *
+ * ## Prompts
+ *
+ * Models such as E5 want a prefix before each text ("passage: "). #GstTextChunker:prompt,
+ * #GstTextChunker:prompt-name or #GstTextChunker:instruction choose it (by default the model's
+ * own document prompt from config_sentence_transformers.json, if it declares one). Its tokens
+ * count inside #GstTextChunker:max-tokens; the chunks stay source text: the prompt goes in the
+ * document-start event, texttokenizer prepends it, embedsink records it once per document, and
+ * it is part of the embedding identity a store compares. docs/prompts.md has the details and the
+ * settings per model family.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 overlap-tokens=16 ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=out.jsonl
+ * ]|
+ * An E5 model, documents with their prompt:
+ * |[
+ * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker prompt="passage: " ! texttokenizer ! npuencoder ! embedpooler ! embedsink location=out.jsonl
  * ]|
  * Subtitles, one embedding per chunk of cues with the cues' times:
  * |[
@@ -106,6 +123,9 @@ enum
   PROP_DOCUMENT_ID,
   PROP_MAX_LATENCY,
   PROP_INVALID_UTF8,
+  PROP_PROMPT,
+  PROP_PROMPT_NAME,
+  PROP_INSTRUCTION,
 };
 
 #define DEFAULT_INVALID_UTF8 GST_TEXT_CHUNKER_INVALID_UTF8_ERROR
@@ -199,7 +219,8 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
   /**
    * GstTextChunker:max-tokens:
    *
-   * Largest chunk in tokens, counting the special tokens the encoder adds ([CLS], [SEP]).
+   * Largest chunk in tokens, counting the special tokens the encoder adds ([CLS], [SEP]) and
+   * the prompt's tokens.
    * 0 means the model's maximum sequence length; a larger value is clamped to it with a
    * warning.
    */
@@ -270,6 +291,47 @@ gst_text_chunker_class_init (GstTextChunkerClass * klass)
           GST_TYPE_TEXT_CHUNKER_INVALID_UTF8, DEFAULT_INVALID_UTF8,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstTextChunker:prompt:
+   *
+   * Text the encoder sees before every chunk, e.g. "passage: " for E5 models. Its tokens count
+   * inside #GstTextChunker:max-tokens (prompt + chunk + special tokens never exceed it). The
+   * chunk's text and byte range stay the source's: texttokenizer prepends the prompt (it travels
+   * in the document-start event) and embedsink records it once per document. "" = no prompt,
+   * whatever the model declares. NULL (default): #GstTextChunker:prompt-name decides. Give at
+   * most one of prompt, prompt-name and instruction.
+   */
+  g_object_class_install_property (gobject_class, PROP_PROMPT,
+      g_param_spec_string ("prompt", "Prompt",
+          "Text prepended to every chunk for the encoder, e.g. \"passage: \" (\"\" = none; "
+          "NULL = the model's prompt, see prompt-name)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstTextChunker:prompt-name:
+   *
+   * Name of one of the prompts the model declares in config_sentence_transformers.json
+   * ("prompts"); an unknown name is an error listing the declared ones. NULL (default): as
+   * sentence-transformers' encode_document(): the first of "document", "passage", "corpus" the
+   * model declares, else its "default_prompt_name", else no prompt.
+   */
+  g_object_class_install_property (gobject_class, PROP_PROMPT_NAME,
+      g_param_spec_string ("prompt-name", "Prompt name",
+          "Name of a prompt in the model's config_sentence_transformers.json (NULL = document, "
+          "passage or corpus, else default_prompt_name)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstTextChunker:instruction:
+   *
+   * A task description for instruction-tuned models (multilingual-e5-large-instruct, gte-Qwen):
+   * the prompt becomes "Instruct: {instruction}\nQuery: ". Those models want it on queries
+   * only; documents get no prompt.
+   */
+  g_object_class_install_property (gobject_class, PROP_INSTRUCTION,
+      g_param_spec_string ("instruction", "Instruction",
+          "Task description: the prompt becomes \"Instruct: {instruction}\\nQuery: \" "
+          "(instruction-tuned models, queries)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Text chunker",
@@ -312,6 +374,9 @@ gst_text_chunker_finalize (GObject * object)
   GstTextChunker *self = GST_TEXT_CHUNKER (object);
   g_free (self->model_path);
   g_free (self->document_id);
+  g_free (self->prompt);
+  g_free (self->prompt_name);
+  g_free (self->instruction);
   g_string_free (self->text, TRUE);
   g_array_unref (self->spans);
   g_mutex_clear (&self->timer_lock);
@@ -347,6 +412,18 @@ gst_text_chunker_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_INVALID_UTF8:
       self->invalid_utf8 = g_value_get_enum (value);
       break;
+    case PROP_PROMPT:
+      g_free (self->prompt);
+      self->prompt = g_value_dup_string (value);
+      break;
+    case PROP_PROMPT_NAME:
+      g_free (self->prompt_name);
+      self->prompt_name = g_value_dup_string (value);
+      break;
+    case PROP_INSTRUCTION:
+      g_free (self->instruction);
+      self->instruction = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -379,6 +456,15 @@ gst_text_chunker_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_INVALID_UTF8:
       g_value_set_enum (value, self->invalid_utf8);
+      break;
+    case PROP_PROMPT:
+      g_value_set_string (value, self->prompt);
+      break;
+    case PROP_PROMPT_NAME:
+      g_value_set_string (value, self->prompt_name);
+      break;
+    case PROP_INSTRUCTION:
+      g_value_set_string (value, self->instruction);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -501,11 +587,14 @@ gst_text_chunker_start (GstTextChunker * self)
   guint max_tokens = self->max_tokens;
   guint overlap = self->overlap_tokens;
   self->eff_invalid_utf8 = self->invalid_utf8;
+  gchar *prompt_prop = g_strdup (self->prompt);
+  gchar *prompt_name = g_strdup (self->prompt_name);
+  gchar *instruction = g_strdup (self->instruction);
   GST_OBJECT_UNLOCK (self);
 
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
   if (!self->model)
-    return FALSE;
+    goto fail;
 
   const TeTokenizer *tok = te_model_tokenizer (self->model);
   guint model_max = te_model_sentence_config (self->model)->max_seq_length;
@@ -523,25 +612,51 @@ gst_text_chunker_start (GstTextChunker * self)
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
         ("max-tokens=%u leaves no room for text: the model adds %u special tokens to every "
             "chunk", max_tokens, special), (NULL));
-    g_clear_pointer (&self->model, gst_text_embed_model_release);
-    return FALSE;
-  }
-  guint budget = max_tokens - special;
-  if (overlap > budget / 2) {
-    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
-        ("overlap-tokens=%u is more than half a chunk; using %u", overlap, budget / 2), (NULL));
-    overlap = budget / 2;
+    goto fail;
   }
 
-  self->eff_max_tokens = max_tokens;
+  /* the prompt: the properties, else the model's document prompt */
+  GError *err = NULL;
+  gchar *prompt = NULL;
   self->chunker = te_chunker_new (tok, max_tokens, overlap);
-  gchar *chunking = g_strdup_printf ("max-tokens=%u,overlap=%u%s", max_tokens, overlap,
+  if (!te_model_resolve_prompt (self->model, TE_PROMPT_DOCUMENT, prompt_prop, instruction,
+          prompt_name, &prompt, &err)
+      || !te_chunker_set_prompt (self->chunker, prompt, &err)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message),
+        ("prompt \"%s\", prompt-name %s, instruction %s, max-tokens %u, model %s",
+            prompt ? prompt : "(none)", prompt_name ? prompt_name : "(none)",
+            instruction ? "given" : "(none)", max_tokens, te_model_dir (self->model)));
+    g_clear_error (&err);
+    g_free (prompt);
+    goto fail;
+  }
+  guint eff_overlap = te_chunker_overlap (self->chunker);
+  if (eff_overlap < overlap)
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("overlap-tokens=%u is more than half a chunk%s; using %u", overlap,
+            *prompt ? " (after the prompt)" : "", eff_overlap), (NULL));
+
+  self->eff_max_tokens = max_tokens;
+  gchar *chunking = g_strdup_printf ("max-tokens=%u,overlap=%u%s", max_tokens, eff_overlap,
       self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ? ",invalid-utf8=replace"
       : "");
+  if (*prompt) {
+    /* the prompt is part of the embedding identity: a store re-embeds when it changes */
+    gchar *escaped = g_strescape (prompt, NULL);
+    gchar *with = g_strdup_printf ("%s,prompt=\"%s\"", chunking, escaped);
+    g_free (escaped);
+    g_free (chunking);
+    chunking = with;
+  }
   GST_OBJECT_LOCK (self);       /* the document-status query reads it from another thread */
   g_free (self->chunking);
   self->chunking = chunking;
   GST_OBJECT_UNLOCK (self);
+  g_free (self->eff_prompt);
+  self->eff_prompt = prompt;
+  g_free (prompt_prop);
+  g_free (prompt_name);
+  g_free (instruction);
   te_chunker_set_invalid_utf8 (self->chunker,
       self->eff_invalid_utf8 == GST_TEXT_CHUNKER_INVALID_UTF8_REPLACE ?
       TE_INVALID_UTF8_REPLACE : TE_INVALID_UTF8_ERROR);
@@ -552,9 +667,17 @@ gst_text_chunker_start (GstTextChunker * self)
   self->markup = FALSE;
   self->upstream_live = FALSE;
   gst_text_chunker_clear_spans (self);
-  GST_INFO_OBJECT (self, "chunks of at most %u tokens (%u special), overlap %u, model %s",
-      max_tokens, special, overlap, te_model_dir (self->model));
+  GST_INFO_OBJECT (self, "chunks of at most %u tokens (%u special), overlap %u, prompt \"%s\", "
+      "model %s", max_tokens, special, eff_overlap, self->eff_prompt, te_model_dir (self->model));
   return TRUE;
+
+fail:
+  g_clear_pointer (&self->chunker, te_chunker_free);
+  g_clear_pointer (&self->model, gst_text_embed_model_release);
+  g_free (prompt_prop);
+  g_free (prompt_name);
+  g_free (instruction);
+  return FALSE;
 }
 
 /* ---- max-latency timer --------------------------------------------------------------------- */
@@ -744,6 +867,7 @@ gst_text_chunker_stop (GstTextChunker * self)
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->chunking, g_free);
   GST_OBJECT_UNLOCK (self);
+  g_clear_pointer (&self->eff_prompt, g_free);
 }
 
 static GstStateChangeReturn
@@ -893,6 +1017,10 @@ gst_text_chunker_start_document (GstTextChunker * self)
   if (!gst_structure_has_field (s, "seq"))
     gst_structure_set (s, "seq", G_TYPE_UINT64, (guint64) self->doc_count, NULL);
   gst_structure_set (s, "chunking", G_TYPE_STRING, self->chunking, NULL);
+  if (self->eff_prompt && *self->eff_prompt)
+    gst_structure_set (s, "prompt", G_TYPE_STRING, self->eff_prompt, NULL);
+  else
+    gst_structure_remove_field (s, "prompt");
   g_free (path);
   gst_text_chunker_send_caps (self);
   gst_pad_push_event (self->srcpad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s));

@@ -32,6 +32,9 @@ struct _GstTextChunker
   gchar *document_id;
   gint max_latency;             /* ms; -1 = auto (only when upstream is live), 0 = off */
   GstTextChunkerInvalidUtf8 invalid_utf8;
+  gchar *prompt;                /* literal prompt, NULL = not given */
+  gchar *prompt_name;           /* a name in the model's prompts, NULL = not given */
+  gchar *instruction;           /* task for "Instruct: {task}\nQuery: ", NULL = not given */
 
   /* streaming state: set up in READY->PAUSED, then used only with the sink pad's stream lock
    * held (the chain function, serialized events, the max-latency flush) */
@@ -57,6 +60,7 @@ struct _GstTextChunker
   guint64 doc_tokens;           /* tokens of the chunks pushed for the current document */
   GstTextChunkerInvalidUtf8 eff_invalid_utf8;
   gchar *chunking;              /* the settings that decide chunk boundaries and texts, for stores */
+  gchar *eff_prompt;            /* the prompt in use ("" = none), resolved at READY->PAUSED */
 
   /* max-latency timer: a thread waiting on the element's clock; fields under timer_lock */
   GMutex timer_lock;

@@ -43,6 +43,9 @@ enum
   PROP_STATS_INTERVAL,
   PROP_FALLBACK,
   PROP_INVALID_UTF8,
+  PROP_PROMPT,
+  PROP_PROMPT_NAME,
+  PROP_INSTRUCTION,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -97,6 +100,15 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
       return self->encoder;
     case PROP_INVALID_UTF8:
       *name = "invalid-utf8";
+      return self->chunker;
+    case PROP_PROMPT:
+      *name = "prompt";
+      return self->chunker;
+    case PROP_PROMPT_NAME:
+      *name = "prompt-name";
+      return self->chunker;
+    case PROP_INSTRUCTION:
+      *name = "instruction";
       return self->chunker;
     case PROP_MAX_LATENCY:     /* set on both (see set_property); read from the chunker */
       *name = "max-latency";
@@ -318,6 +330,24 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * textchunker's #GstTextChunker:invalid-utf8.
    */
   proxy_property (gobject_class, PROP_INVALID_UTF8, "textchunker", "invalid-utf8");
+  /**
+   * GstTextEmbedBin:prompt:
+   *
+   * textchunker's #GstTextChunker:prompt.
+   */
+  proxy_property (gobject_class, PROP_PROMPT, "textchunker", "prompt");
+  /**
+   * GstTextEmbedBin:prompt-name:
+   *
+   * textchunker's #GstTextChunker:prompt-name.
+   */
+  proxy_property (gobject_class, PROP_PROMPT_NAME, "textchunker", "prompt-name");
+  /**
+   * GstTextEmbedBin:instruction:
+   *
+   * textchunker's #GstTextChunker:instruction.
+   */
+  proxy_property (gobject_class, PROP_INSTRUCTION, "textchunker", "instruction");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -26,6 +26,7 @@ text_chunk_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->text_len = 0;
   m->index = m->start = m->end = 0;
   m->n_tokens = 0;
+  m->n_prompt_tokens = 0;
   return TRUE;
 }
 
@@ -44,8 +45,11 @@ text_chunk_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer,
   GstTextChunkMeta *m = (GstTextChunkMeta *) meta;
   /* The meta describes the whole chunk, whatever happens to the bytes: copy it for copies and
    * for any other transformation alike. */
-  return gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start, m->end, m->text,
-      m->text_len, m->n_tokens) != NULL;
+  GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
+      m->end, m->text, m->text_len, m->n_tokens);
+  if (d)
+    d->n_prompt_tokens = m->n_prompt_tokens;
+  return d != NULL;
 }
 
 const GstMetaInfo *
@@ -91,8 +95,10 @@ gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src)
   GstMeta *meta;
   while ((meta = gst_buffer_iterate_meta_filtered (src, &state, GST_TEXT_CHUNK_META_API_TYPE))) {
     GstTextChunkMeta *m = (GstTextChunkMeta *) meta;
-    gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start, m->end, m->text,
-        m->text_len, m->n_tokens);
+    GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
+        m->end, m->text, m->text_len, m->n_tokens);
+    if (d)
+      d->n_prompt_tokens = m->n_prompt_tokens;
   }
 }
 

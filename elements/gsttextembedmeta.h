@@ -15,7 +15,12 @@ typedef struct {
   guint64 start, end;   /* byte range [start, end) in the source document */
   gchar *text;          /* the chunk's text, NUL-terminated UTF-8 (text_len bytes) */
   gsize text_len;
-  guint n_tokens;       /* tokens the encoder sees, special tokens included (0 = not known yet) */
+  guint n_tokens;       /* tokens the encoder sees, special tokens and prompt included (0 = not
+                         * known yet) */
+  guint n_prompt_tokens;  /* the leading tokens that are the prompt's, as sentence-transformers
+                           * counts them ([CLS] + the prompt's own; 0 = no prompt): what pooling
+                           * leaves out when the model's include_prompt is false. Set by
+                           * texttokenizer; the text, byte range and offsets never include them. */
 } GstTextChunkMeta;
 
 GType gst_text_chunk_meta_api_get_type (void);
@@ -30,7 +35,7 @@ GstTextChunkMeta *gst_buffer_add_text_chunk_meta (GstBuffer * buffer, const gcha
     guint64 index, guint64 start, guint64 end, const gchar * text, gsize text_len,
     guint n_tokens);
 
-/* Copy every GstTextChunkMeta of @src onto @dest. */
+/* Copy every GstTextChunkMeta of @src onto @dest (all fields). */
 void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
 
 
@@ -43,7 +48,9 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
  *     text, -1 unknown), mtime (gint64, seconds, -1 unknown), hash (string "sha256:<hex>"),
  *     seq (guint64, 0-based position in the listing), total-documents and total-bytes (gint64,
  *     -1 unknown), invalid-utf8-offset (gint64: first byte that is not UTF-8, -1 none, absent
- *     when not checked); textchunker adds chunking (string: its settings that decide the chunks).
+ *     when not checked); textchunker adds chunking (string: its settings that decide the chunks,
+ *     the prompt included) and prompt (string, only when there is one: the text the encoder sees
+ *     before every chunk of the document; texttokenizer prepends it, embedsink records it).
  *   "textembed/document-end": id, status ("complete" or "skipped"), reason (string, when
  *     skipped), keep-previous (boolean: skipped because it could not be read this time, so a
  *     store keeps what it already has for it), chunks, tokens, bytes (guint64), hash (string,

@@ -14,6 +14,12 @@
  * The caps carry `tokenizer` (fingerprint of the vocabulary and rules), `vocab-size` and
  * `max-length` (the model's maximum sequence length).
  *
+ * A document whose "textembed/document-start" event (from textchunker) has a `prompt` field is
+ * tokenized as the prompt followed by each chunk's text, exactly the string sentence-transformers
+ * tokenizes for `encode(texts, prompt=...)`; the token count in the #GstTextChunkMeta includes
+ * the prompt's tokens, and `n_prompt_tokens` says how many lead the sequence (for pooling that
+ * leaves them out). The meta's text and byte range stay the chunk's source text.
+ *
  * Nothing is ever truncated: a buffer with more tokens than the model accepts is an error telling
  * to put textchunker upstream. Input caps from textchunker carry its tokenizer fingerprint; a
  * different one (elements given different models) fails negotiation with an error.
@@ -113,6 +119,7 @@ gst_text_tokenizer_init (GstTextTokenizer * self)
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   te_encoding_init (&self->enc);
+  self->joint = g_byte_array_new ();
 }
 
 static void
@@ -120,6 +127,8 @@ gst_text_tokenizer_finalize (GObject * object)
 {
   GstTextTokenizer *self = GST_TEXT_TOKENIZER (object);
   g_free (self->model_path);
+  g_free (self->prompt);
+  g_byte_array_unref (self->joint);
   te_encoding_clear (&self->enc);
   G_OBJECT_CLASS (gst_text_tokenizer_parent_class)->finalize (object);
 }
@@ -173,6 +182,8 @@ gst_text_tokenizer_change_state (GstElement * element, GstStateChange transition
       return GST_STATE_CHANGE_FAILURE;
     self->caps_sent = FALSE;
     self->anon_index = self->anon_offset = 0;
+    g_clear_pointer (&self->prompt, g_free);
+    self->prompt_tokens = 0;
   }
 
   ret = GST_ELEMENT_CLASS (gst_text_tokenizer_parent_class)->change_state (element, transition);
@@ -229,8 +240,17 @@ gst_text_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
 
   GstTextChunkMeta *meta = gst_buffer_get_text_chunk_meta (buf);
-  gboolean ok = te_tokenizer_encode (tok, (const char *) map.data, map.size, TRUE, &self->enc,
-      &err);
+  const char *text = (const char *) map.data;
+  gsize text_len = map.size;
+  if (self->prompt) {
+    /* what sentence-transformers tokenizes: the prompt, then the text */
+    g_byte_array_set_size (self->joint, 0);
+    g_byte_array_append (self->joint, (const guint8 *) self->prompt, strlen (self->prompt));
+    g_byte_array_append (self->joint, map.data, map.size);
+    text = (const char *) self->joint->data;
+    text_len = self->joint->len;
+  }
+  gboolean ok = te_tokenizer_encode (tok, text, text_len, TRUE, &self->enc, &err);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Chunk %" G_GUINT64_FORMAT " of \"%s\": %s",
             meta ? meta->index : self->anon_index, meta ? meta->doc_id : "?", err->message),
@@ -261,22 +281,50 @@ gst_text_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (buf);
   GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (buf);
 
+  GstTextChunkMeta *ometa;
   if (meta) {
     gst_text_chunk_meta_copy_all (out, buf);
-    gst_buffer_get_text_chunk_meta (out)->n_tokens = n;
+    ometa = gst_buffer_get_text_chunk_meta (out);
+    ometa->n_tokens = n;
   } else {
     /* text straight from a source: describe it as a chunk of an anonymous document */
-    gst_buffer_add_text_chunk_meta (out, "", self->anon_index, self->anon_offset,
+    ometa = gst_buffer_add_text_chunk_meta (out, "", self->anon_index, self->anon_offset,
         self->anon_offset + map.size, (const char *) map.data, map.size, n);
     self->anon_index++;
     self->anon_offset += map.size;
   }
+  ometa->n_prompt_tokens = self->prompt ? MIN (self->prompt_tokens, n) : 0;
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
 
   GST_LOG_OBJECT (self, "%u tokens", n);
   gst_text_tokenizer_send_caps (self);
   return gst_pad_push (self->srcpad, out);
+}
+
+/* A document starts: its prompt (NULL or "" = none) precedes every chunk of it. */
+static gboolean
+gst_text_tokenizer_set_prompt (GstTextTokenizer * self, const gchar * prompt)
+{
+  if (prompt && !*prompt)
+    prompt = NULL;
+  if (g_strcmp0 (prompt, self->prompt) == 0)
+    return TRUE;
+  g_clear_pointer (&self->prompt, g_free);
+  self->prompt_tokens = 0;
+  if (!prompt)
+    return TRUE;
+  GError *err = NULL;
+  if (!te_tokenizer_prompt_length (te_model_tokenizer (self->model), prompt,
+          &self->prompt_tokens, &err)) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("The document's prompt: %s", err->message),
+        (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  self->prompt = g_strdup (prompt);
+  GST_DEBUG_OBJECT (self, "prompt \"%s\" (%u tokens)", prompt, self->prompt_tokens);
+  return TRUE;
 }
 
 static gboolean
@@ -300,6 +348,15 @@ gst_text_tokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
     case GST_EVENT_FLUSH_STOP:
       self->anon_index = self->anon_offset = 0;
       return gst_pad_event_default (pad, parent, event);
+    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+      const GstStructure *s = gst_text_embed_event_get_document (event,
+          GST_TEXT_EMBED_DOCUMENT_START);
+      if (s && !gst_text_tokenizer_set_prompt (self, gst_structure_get_string (s, "prompt"))) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      return gst_pad_event_default (pad, parent, event);
+    }
     default:
       return gst_pad_event_default (pad, parent, event);
   }

@@ -25,6 +25,9 @@ struct _GstTextTokenizer
   gboolean caps_sent;
   guint64 anon_index;           /* for input without chunk metadata */
   guint64 anon_offset;
+  gchar *prompt;                /* the current document's prompt (document-start), NULL = none */
+  guint prompt_tokens;          /* its length as sentence-transformers counts it */
+  GByteArray *joint;            /* scratch: prompt + chunk text */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (texttokenizer);

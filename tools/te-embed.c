@@ -12,6 +12,7 @@
 
 static char *opt_model = NULL;
 static char *opt_pooling = NULL;
+static char *opt_prompt = NULL;
 static gboolean opt_no_normalize = FALSE;
 static int opt_batch = 8;
 static double opt_bench = 0.0;
@@ -23,6 +24,10 @@ static GOptionEntry entries[] = {
       "Model directory (default: $TEXTEMBED_DEFAULT_MODEL or the configured model)", "DIR"},
   {"pooling", 'p', 0, G_OPTION_ARG_STRING, &opt_pooling,
       "Pooling: mean, cls or max (default: the model's sentence-transformers config)", "MODE"},
+  {"prompt", 0, 0, G_OPTION_ARG_STRING, &opt_prompt,
+      "Text prepended to every input (e.g. \"query: \"), as sentence-transformers' "
+      "encode(prompt=...); left out of the pooling when the model's include_prompt is false",
+      "TEXT"},
   {"no-normalize", 0, 0, G_OPTION_ARG_NONE, &opt_no_normalize,
       "Do not L2-normalise the embeddings even if the model's config says so", NULL},
   {"batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch, "Texts per encoder batch (default 8)", "N"},
@@ -240,6 +245,17 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: unknown pooling \"%s\" (mean, cls or max)\n", opt_pooling);
     goto out;
   }
+  if (opt_prompt && opt_ids) {
+    fprintf (stderr, "te-embed: --prompt applies to texts; with --ids put the prompt's ids in "
+        "each line\n");
+    goto out;
+  }
+  if (opt_prompt && *opt_prompt && !te_model_sentence_config (model)->include_prompt
+      && !te_tokenizer_prompt_length (te_model_tokenizer (model), opt_prompt, &eo.pool_skip,
+          &error)) {
+    fprintf (stderr, "te-embed: the prompt: %s\n", error->message);
+    goto out;
+  }
   e = te_embedder_new (model, &eo, &error);
   if (e == NULL) {
     fprintf (stderr, "te-embed: %s\n", error->message);
@@ -275,6 +291,17 @@ main (int argc, char **argv)
         }
       } else {
         text = parse_line (line, &len, &error);
+        if (text && opt_prompt && *opt_prompt) {
+          /* prompt + text by length: a JSON-lines text may hold NUL bytes */
+          gsize pl = strlen (opt_prompt);
+          char *with = g_malloc (pl + len + 1);
+          memcpy (with, opt_prompt, pl);
+          memcpy (with + pl, text, len);
+          with[pl + len] = '\0';
+          g_free (text);
+          text = with;
+          len += pl;
+        }
         if (text == NULL || !te_embedder_encode (e, text, len, &encs[n], NULL, &error)) {
           g_free (text);
           fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
@@ -341,5 +368,6 @@ out:
   g_option_context_free (ctx);
   g_free (opt_model);
   g_free (opt_pooling);
+  g_free (opt_prompt);
   return ret;
 }

@@ -13,7 +13,7 @@
 /* Options, each mapped onto one element property (see --help). */
 static gchar *opt_format, *opt_include, *opt_exclude, *opt_id_field, *opt_title_field,
     *opt_text_field, *opt_model, *opt_invalid_utf8, *opt_backend, *opt_backend_options,
-    *opt_fallback;
+    *opt_fallback, *opt_prompt, *opt_prompt_name, *opt_instruction;
 static gint opt_shard_index = -1, opt_shard_count = -1, opt_max_tokens = -1,
     opt_overlap_tokens = -1, opt_batch_size = -1, opt_progress_interval = -1;
 static gboolean opt_no_resume, opt_no_text, opt_quiet;
@@ -43,6 +43,13 @@ static GOptionEntry entries[] = {
   {"invalid-utf8", 0, 0, G_OPTION_ARG_STRING, &opt_invalid_utf8,
       "textchunker invalid-utf8: error, replace or skip-document (default skip-document)",
       "POLICY"},
+  {"prompt", 0, 0, G_OPTION_ARG_STRING, &opt_prompt,
+      "textchunker prompt: text the encoder sees before every chunk (\"\" = none)", "TEXT"},
+  {"prompt-name", 0, 0, G_OPTION_ARG_STRING, &opt_prompt_name,
+      "textchunker prompt-name: one of the model's config_sentence_transformers.json prompts",
+      "NAME"},
+  {"instruction", 0, 0, G_OPTION_ARG_STRING, &opt_instruction,
+      "textchunker instruction: the prompt becomes \"Instruct: TASK\\nQuery: \"", "TASK"},
   {"batch-size", 0, 0, G_OPTION_ARG_INT, &opt_batch_size, "npuencoder batch-size", "N"},
   {"backend", 0, 0, G_OPTION_ARG_STRING, &opt_backend, "npuencoder backend", "NAME"},
   {"backend-options", 0, 0, G_OPTION_ARG_STRING, &opt_backend_options,
@@ -299,6 +306,12 @@ main (int argc, char **argv)
     g_object_set (chunker, "max-tokens", (guint) opt_max_tokens, NULL);
   if (opt_overlap_tokens >= 0)
     g_object_set (chunker, "overlap-tokens", (guint) opt_overlap_tokens, NULL);
+  if (opt_prompt)
+    g_object_set (chunker, "prompt", opt_prompt, NULL);
+  if (opt_prompt_name)
+    g_object_set (chunker, "prompt-name", opt_prompt_name, NULL);
+  if (opt_instruction)
+    g_object_set (chunker, "instruction", opt_instruction, NULL);
   set_enum (chunker, "invalid-utf8", opt_invalid_utf8 ? opt_invalid_utf8 : "skip-document");
   if (opt_batch_size >= 0)
     g_object_set (encoder, "batch-size", (guint) opt_batch_size, NULL);

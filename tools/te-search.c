@@ -274,6 +274,7 @@ main (int argc, char **argv)
   GPtrArray *results = NULL;
   TeStoreCounts counts;
   char *meta_dir = NULL, *meta_pooling = NULL, *meta_norm = NULL, *meta_prompt = NULL;
+  char *model_prompt = NULL;
   char *meta_dims = NULL;
   const char *store_path, *model_dir, *prompt;
   float *qv = NULL;
@@ -289,7 +290,8 @@ main (int argc, char **argv)
       "Queries are embedded as te-embed embeds text: the store's model (meta model_dir, or\n"
       "--model), pooling from meta \"pooling\" (else the model's config), L2 normalisation when\n"
       "meta \"normalized\" says true (else the model's config; cosine does not depend on it).\n"
-      "The query prompt (--prompt, else meta \"query_prompt\") is prepended verbatim. A query\n"
+      "The query prompt (--prompt, else meta \"query_prompt\", else the model's \"query\"\n"
+      "prompt in config_sentence_transformers.json) is prepended verbatim. A query\n"
       "longer than the model's max_seq_length tokens is truncated to it, as\n"
       "sentence-transformers does for queries (a note goes to stderr). When the store has\n"
       "meta \"model\", only documents embedded with that model are searched.\n"
@@ -367,11 +369,21 @@ main (int argc, char **argv)
         te_model_config (model)->hidden_size);
     goto out;
   }
+  /* the model's own query prompt (config_sentence_transformers.json "query", else its
+   * default_prompt_name) when neither the command line nor the store names one */
+  if (!te_model_resolve_prompt (model, TE_PROMPT_QUERY, NULL, NULL, NULL, &model_prompt,
+          &error))
+    goto out;
+  prompt = opt_prompt ? opt_prompt : meta_prompt ? meta_prompt : model_prompt;
+  /* a model that pools without the prompt (include_prompt=false) */
+  if (prompt && *prompt && !te_model_sentence_config (model)->include_prompt
+      && !te_tokenizer_prompt_length (te_model_tokenizer (model), prompt, &eo.pool_skip,
+          &error))
+    goto out;
   e = te_embedder_new (model, &eo, &error);
   if (e == NULL)
     goto out;
 
-  prompt = opt_prompt ? opt_prompt : meta_prompt;
   qv = g_new (float, (gsize) MAX (queries->len, 1) * te_embedder_dims (e));
   t0 = g_get_monotonic_time ();
   if (!embed_queries (e, queries, prompt, qv, &error))
@@ -410,6 +422,7 @@ out:
   g_free (meta_pooling);
   g_free (meta_norm);
   g_free (meta_prompt);
+  g_free (model_prompt);
   g_free (meta_dims);
   g_option_context_free (ctx);
   g_free (opt_prompt);

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include <utf8proc.h>
+
 #include "te-chunker.h"
 #include "te-model.h"
 
@@ -47,14 +49,17 @@ collect (const TeChunk * chunk, gpointer user_data)
   return TRUE;
 }
 
-/* Chunk @text pushed in pieces of @piece bytes (0 = all at once). */
+/* Chunk @text pushed in pieces of @piece bytes (0 = all at once), with @prompt before every
+ * chunk (NULL = none). */
 static GPtrArray *
-run_chunker (const gchar * text, gsize len, guint max_tokens, guint overlap, gsize piece,
-    gsize * max_pending)
+run_chunker_prompt (const gchar * text, gsize len, guint max_tokens, guint overlap, gsize piece,
+    const gchar * prompt, gsize * max_pending)
 {
   Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
   GError *err = NULL;
   TeChunker *c = te_chunker_new (tok, max_tokens, overlap);
+  g_assert_true (te_chunker_set_prompt (c, prompt, &err));
+  g_assert_no_error (err);
   gsize off = 0;
   if (piece == 0)
     piece = len ? len : 1;
@@ -72,6 +77,13 @@ run_chunker (const gchar * text, gsize len, guint max_tokens, guint overlap, gsi
   if (max_pending)
     *max_pending = col.max_pending;
   return col.chunks;
+}
+
+static GPtrArray *
+run_chunker (const gchar * text, gsize len, guint max_tokens, guint overlap, gsize piece,
+    gsize * max_pending)
+{
+  return run_chunker_prompt (text, len, max_tokens, overlap, piece, NULL, max_pending);
 }
 
 /* Every chunk: exact source bytes, <= max tokens by an independent encode, sequential index. */
@@ -626,6 +638,273 @@ test_pending_start_bounded (void)
   g_free (text);
 }
 
+/* ---- scripts ---- */
+
+/* The chunk ends right after a sentence terminal of @terminals (code points), maybe followed by
+ * white space. */
+static gboolean
+ends_after_terminal (const ChunkCopy * c, const gunichar * terminals)
+{
+  const gchar *end = c->text + c->len;
+  while (end > c->text && g_unichar_isspace (g_utf8_get_char (g_utf8_prev_char (end))))
+    end = g_utf8_prev_char (end);
+  if (end == c->text)
+    return FALSE;
+  gunichar last = g_utf8_get_char (g_utf8_prev_char (end));
+  for (const gunichar * t = terminals; *t; t++)
+    if (*t == last)
+      return TRUE;
+  return FALSE;
+}
+
+/* Sentences of one script, repeated, chunked with a small budget: every chunk but the last ends
+ * at a sentence end (the script's terminal, or for Thai a space between phrases), never inside
+ * a sentence, with the text fed 5 bytes at a time. */
+static void
+test_script_sentences (void)
+{
+  static const struct
+  {
+    const char *script;
+    const char *sentences;      /* two or more sentences, ending with a terminal (+ space) */
+    gunichar terminals[4];
+  } cases[] = {
+    {"Chinese", "我们今天去公园散步。天气很好吗？我们很开心！", {0x3002, 0xFF1F, 0xFF01}},
+    {"Japanese", "今日は公園に行きました．天気がとても良かったです。", {0xFF0E, 0x3002}},
+    {"Hindi", "आज हम बाज़ार गए। वहाँ बहुत भीड़ थी॥ ", {0x0964, 0x0965}},
+    {"Arabic", "هل ذهبت إلى السوق اليوم؟ نعم ذهبت مع أخي. ", {0x061F, '.'}},
+    {"Urdu", "میں آج بازار گیا۔ وہاں بہت رش تھا۔ ", {0x06D4}},
+    {"Armenian", "Այսօր մենք գնացինք այգի։ Եղանակը շատ լավ էր։ ", {0x0589}},
+    {"Amharic", "ዛሬ ወደ ገበያ ሄድን።ብዙ ሰዎች ነበሩ።", {0x1362}},
+    {"Myanmar", "ကျွန်တော်တို့ဈေးသွားတယ်။လူအများကြီးရှိတယ်။", {0x104B}},
+    {"Khmer", "ថ្ងៃនេះយើងទៅផ្សារ។ មានមនុស្សច្រើនណាស់។ ", {0x17D4}},
+    {"Tibetan", "ང་ཚོ་དེ་རིང་ཁྲོམ་ལ་ཕྱིན། ", {0x0F0D}},
+    {"Greek", "Πήγες στην αγορά σήμερα\xcd\xbe Ναι, πήγα. ", {0x037E, '.'}},  /* U+037E */
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    GString *s = g_string_new (NULL);
+    while (s->len < 6000)
+      g_string_append (s, cases[k].sentences);
+    /* 96 tokens: at least twice the longest sentence, so a sentence end always leaves the chunk
+     * at least half full (the rule that lets a coarser boundary win) */
+    GPtrArray *chunks = run_chunker (s->str, s->len, 96, 0, 5, NULL);
+    check_chunks (chunks, s->str, s->len, 96, TRUE);
+    g_assert_cmpuint (chunks->len, >, 2);
+    for (guint i = 0; i + 1 < chunks->len; i++) {
+      ChunkCopy *c = chunks->pdata[i];
+      if (!ends_after_terminal (c, cases[k].terminals))
+        g_error ("%s: chunk %u does not end a sentence: %.*s", cases[k].script, i,
+            (int) c->len, c->text);
+    }
+    g_ptr_array_unref (chunks);
+    g_string_free (s, TRUE);
+  }
+
+  /* Thai: no sentence punctuation, a space separates phrases; a space between Thai letters is a
+   * sentence break, one inside Latin text is not */
+  const char *thai = "วันนี้เราไปตลาด ตลาดมีคนเยอะมาก ";
+  g_assert_true (te_text_is_sentence_break (thai, strlen (thai), strstr (thai, "ตลาดมี") - thai));
+  const char *latin = "we went to the market today";
+  g_assert_false (te_text_is_sentence_break (latin, strlen (latin), 3));
+  GString *s = g_string_new (NULL);
+  while (s->len < 6000)
+    g_string_append (s, thai);
+  GPtrArray *chunks = run_chunker (s->str, s->len, 24, 0, 5, NULL);
+  check_chunks (chunks, s->str, s->len, 24, TRUE);
+  for (guint i = 0; i + 1 < chunks->len; i++) {
+    ChunkCopy *c = chunks->pdata[i];
+    g_assert_true (c->text[c->len - 1] == ' ');
+  }
+  g_ptr_array_unref (chunks);
+  g_string_free (s, TRUE);
+
+  /* closed terminals need no space after them; Latin ones do */
+  const char *my = "သွားတယ်။လူ";
+  g_assert_true (te_text_is_sentence_break (my, strlen (my), strstr (my, "လူ") - my));
+  const char *abbr = "v1.2 is out";
+  g_assert_false (te_text_is_sentence_break (abbr, strlen (abbr), 3));
+  /* the Ethiopic wordspace separates words */
+  const char *am = "ዛሬ፡ወደ";
+  g_assert_true (te_text_is_word_break (am, strlen (am), strstr (am, "ወደ") - am));
+}
+
+/* Grapheme cluster boundaries of @text, computed by walking it with utf8proc's stateful
+ * UAX #29 rules (TRUE at i: a cluster may start at byte i). */
+static gboolean *
+grapheme_boundaries (const gchar * text, gsize len)
+{
+  gboolean *b = g_new0 (gboolean, len + 1);
+  utf8proc_int32_t state = 0, prev = -1;
+  for (gsize p = 0; p < len;) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate ((const utf8proc_uint8_t *) text + p, len - p, &cp);
+    g_assert_cmpint (n, >, 0);
+    b[p] = prev < 0 || utf8proc_grapheme_break_stateful (prev, cp, &state);
+    prev = cp;
+    p += n;
+  }
+  b[0] = b[len] = TRUE;
+  return b;
+}
+
+/* Runs without any word boundary, made of multi-code-point clusters: the hard splits fall
+ * between clusters, never inside one. */
+static void
+test_grapheme_clusters (void)
+{
+  static const struct
+  {
+    const char *what, *unit;
+  } cases[] = {
+    {"emoji ZWJ family", "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d"
+          "\xf0\x9f\x91\xa7\xe2\x80\x8d\xf0\x9f\x91\xa6"},
+    {"flags", "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa"
+          "\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5"},
+    {"emoji + skin tone", "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"},
+    {"combining marks", "e\xcc\x81\xcc\xa3o\xcc\x88\xcc\x84"},
+    {"Hangul jamo", "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8\xe1\x84\x82\xe1\x85\xa9"},
+    {"Devanagari conjuncts", "\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7\xe0\xa4\xbf"
+          "\xe0\xa4\xa4\xe0\xa5\x8d\xe0\xa4\xb0"},
+    /* every character a token, half the token starts inside a cluster (! + spacing mark) */
+    {"punctuation + spacing mark", "!\xe0\xa4\xbf"},
+    {"Thai", "\xe0\xb8\x97\xe0\xb8\xb5\xe0\xb9\x88\xe0\xb8\x81\xe0\xb8\xb3"},
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    for (guint overlap = 0; overlap <= 4; overlap += 4) {
+      GString *s = g_string_new (NULL);
+      while (s->len < 20000)
+        g_string_append (s, cases[k].unit);
+      gboolean *b = grapheme_boundaries (s->str, s->len);
+      gsize max_pending = 0;
+      GPtrArray *chunks = run_chunker (s->str, s->len, 16, overlap, 7, &max_pending);
+      check_chunks (chunks, s->str, s->len, 16, overlap == 0);
+      g_assert_cmpuint (chunks->len, >, 2);
+      g_assert_cmpuint (max_pending, <, 16 * 1024);
+      for (guint i = 0; i < chunks->len; i++) {
+        ChunkCopy *c = chunks->pdata[i];
+        if (!b[c->start] || !b[c->end])
+          g_error ("%s, overlap %u: chunk %u [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+              ") splits a grapheme cluster", cases[k].what, overlap, i, c->start, c->end);
+      }
+      g_ptr_array_unref (chunks);
+      g_free (b);
+      g_string_free (s, TRUE);
+    }
+  }
+}
+
+/* Mixed scripts, one paragraph each in turn, with and without spaces, clusters included: the
+ * window bound holds (pending bytes stay under a fixed size however long the document), the
+ * chunks cover the text within the budget, and they do not depend on how the input was cut. */
+static void
+test_multilingual_bounded (void)
+{
+  static const char *const paragraphs[] = {
+    "The committee met on Tuesday. It decided nothing. ",
+    "我们今天去公园散步。天气很好吗？我们很开心！",
+    "今日は公園に行きました。とても楽しかったです！",
+    "आज हम बाज़ार गए। वहाँ बहुत भीड़ थी। क्षत्रिय त्रिकोण। ",
+    "هل ذهبت إلى السوق اليوم؟ نعم ذهبت مع أخي. ",
+    "วันนี้เราไปตลาดที่ใกล้บ้าน ตลาดมีคนเยอะมาก ",
+    "ကျွန်တော်တို့ဈေးသွားတယ်။လူအများကြီးရှိတယ်။",
+    "ዛሬ ወደ ገበያ ሄድን።ብዙ ሰዎች ነበሩ።",
+    "Այսօր մենք գնացինք այգի։ ",
+    "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7"
+        "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"
+        "e\xcc\x81\xcc\xa3\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 ",
+  };
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; s->len < 2 * 1024 * 1024; i++) {
+    for (guint k = 0; k <= i % 5; k++)
+      g_string_append (s, paragraphs[i % G_N_ELEMENTS (paragraphs)]);
+    g_string_append (s, "\n\n");
+  }
+  gsize max_pending = 0;
+  GPtrArray *chunks = run_chunker (s->str, s->len, 128, 16, 65536, &max_pending);
+  check_chunks (chunks, s->str, s->len, 128, FALSE);
+  g_assert_cmpuint (max_pending, <, 64 * 1024 + 65536);
+  g_ptr_array_unref (chunks);
+
+  gsize prefix = 60000;
+  while ((s->str[prefix] & 0xC0) == 0x80)
+    prefix--;
+  GPtrArray *whole = run_chunker (s->str, prefix, 64, 8, 0, NULL);
+  GPtrArray *bytewise = run_chunker (s->str, prefix, 64, 8, 1, NULL);
+  g_assert_cmpuint (whole->len, ==, bytewise->len);
+  for (guint j = 0; j < whole->len; j++) {
+    ChunkCopy *a = whole->pdata[j], *b = bytewise->pdata[j];
+    g_assert_cmpuint (a->start, ==, b->start);
+    g_assert_cmpuint (a->end, ==, b->end);
+  }
+  g_ptr_array_unref (whole);
+  g_ptr_array_unref (bytewise);
+  g_string_free (s, TRUE);
+}
+
+/* ---- prompts ---- */
+
+/* With a prompt, prompt + chunk text (special tokens included) fits max_tokens, n_tokens counts
+ * it, and the chunks still tile the source text exactly. */
+static void
+test_prompt_budget (void)
+{
+  gsize len;
+  gchar *text = read_gpl (&len);
+  const char *prompts[] = { "passage: ",
+    "Instruct: Given a web search query, retrieve relevant passages that answer the query\n"
+        "Query: "
+  };
+  TeEncoding enc;
+  te_encoding_init (&enc);
+  for (guint k = 0; k < G_N_ELEMENTS (prompts); k++) {
+    for (guint overlap = 0; overlap <= 8; overlap += 8) {
+      GPtrArray *chunks = run_chunker_prompt (text, len, 64, overlap, 4096, prompts[k], NULL);
+      guint64 prev_end = 0;
+      guint full = 0;
+      for (guint i = 0; i < chunks->len; i++) {
+        ChunkCopy *c = chunks->pdata[i];
+        g_assert_cmpuint (c->len, ==, c->end - c->start);
+        g_assert_true (memcmp (c->text, text + c->start, c->len) == 0);
+        if (overlap == 0)
+          g_assert_cmpuint (c->start, ==, prev_end);
+        else
+          g_assert_cmpuint (c->start, <=, prev_end);
+        prev_end = c->end;
+        gchar *joint = g_strdup_printf ("%s%.*s", prompts[k], (int) c->len, c->text);
+        g_assert_true (te_tokenizer_encode (tok, joint, strlen (joint), TRUE, &enc, NULL));
+        g_assert_cmpuint (enc.n, ==, c->n_tokens);
+        g_assert_cmpuint (enc.n, <=, 64);
+        full += enc.n >= 48;
+        g_free (joint);
+      }
+      g_assert_cmpuint (prev_end, ==, len);
+      g_assert_cmpuint (full * 2, >, chunks->len);      /* the budget is used, not wasted */
+      g_ptr_array_unref (chunks);
+    }
+  }
+  te_encoding_clear (&enc);
+  g_free (text);
+
+  /* a prompt that leaves no room for text */
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 8, 0);
+  g_assert_false (te_chunker_set_prompt (c,
+          "a prompt of many more words than six tokens: ", &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, "prompt"));
+  g_clear_error (&err);
+  /* the overlap is clamped to half of what the prompt leaves */
+  g_assert_true (te_chunker_set_prompt (c, "one two three: ", &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (te_chunker_overlap (c), ==, 0);
+  te_chunker_free (c);
+  c = te_chunker_new (tok, 32, 15);
+  g_assert_cmpuint (te_chunker_overlap (c), ==, 15);
+  g_assert_true (te_chunker_set_prompt (c, "one two three four five six seven eight: ", &err));
+  g_assert_cmpuint (te_chunker_overlap (c), ==, (30 - 9) / 2);
+  te_chunker_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -659,6 +938,10 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/flush-overlap", test_flush_overlap);
   g_test_add_func ("/chunker/flush-blank-and-partial", test_flush_blank_and_partial);
   g_test_add_func ("/chunker/pending-start-bounded", test_pending_start_bounded);
+  g_test_add_func ("/chunker/script-sentences", test_script_sentences);
+  g_test_add_func ("/chunker/grapheme-clusters", test_grapheme_clusters);
+  g_test_add_func ("/chunker/multilingual-bounded", test_multilingual_bounded);
+  g_test_add_func ("/chunker/prompt-budget", test_prompt_budget);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
   return ret;

@@ -1167,6 +1167,107 @@ test_tiny_tokenizer_only (void)
   g_free (dir);
 }
 
+/* config_sentence_transformers.json prompts, default_prompt_name and include_prompt, resolved
+ * as sentence-transformers' encode_document() / encode_query() resolve them. */
+static void
+test_tiny_prompts (void)
+{
+  TinyVariant v = { "F32", "", FALSE };
+  char *dir = write_tiny_model ("tiny-prompts", &v, NULL);
+  char *cfg = g_build_filename (dir, "config_sentence_transformers.json", NULL);
+  GError *err = NULL;
+  char *p = NULL;
+
+  /* no config file: no prompts, include_prompt defaults to TRUE */
+  TeModel *m = load_ok (dir);
+  g_assert_true (te_model_sentence_config (m)->include_prompt);
+  g_assert_null (te_model_default_prompt_name (m));
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, NULL, NULL, NULL, &p, &err));
+  g_assert_cmpstr (p, ==, "");
+  g_clear_pointer (&p, g_free);
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_QUERY, NULL, "Find the answer", NULL,
+          &p, &err));
+  g_assert_cmpstr (p, ==, "Instruct: Find the answer\nQuery: ");
+  g_clear_pointer (&p, g_free);
+  te_model_free (m);
+
+  write_text (dir, "config_sentence_transformers.json", "{\"prompts\": {\"query\": \"query: \","
+      "\"passage\": \"passage: \", \"corpus\": \"c: \", \"classification\": \"cls: \"},"
+      "\"default_prompt_name\": \"classification\", \"similarity_fn_name\": \"cosine\"}");
+  write_text (dir, "1_Pooling/config.json", "{\"word_embedding_dimension\":8,"
+      "\"pooling_mode_mean_tokens\":true,\"include_prompt\":false}");
+  m = load_ok (dir);
+  g_assert_false (te_model_sentence_config (m)->include_prompt);
+  g_assert_cmpstr (te_model_default_prompt_name (m), ==, "classification");
+  g_assert_cmpstr (te_model_prompt (m, "query"), ==, "query: ");
+  g_assert_null (te_model_prompt (m, "document"));
+  char **names = te_model_prompt_names (m);
+  g_assert_cmpuint (g_strv_length (names), ==, 4);
+  g_assert_cmpstr (names[0], ==, "classification");
+  g_assert_cmpstr (names[3], ==, "query");
+  g_strfreev (names);
+  /* documents: "document", else "passage", else "corpus" (passage here) */
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, NULL, NULL, NULL, &p, &err));
+  g_assert_cmpstr (p, ==, "passage: ");
+  g_clear_pointer (&p, g_free);
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_QUERY, NULL, NULL, NULL, &p, &err));
+  g_assert_cmpstr (p, ==, "query: ");
+  g_clear_pointer (&p, g_free);
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, NULL, NULL, "corpus", &p,
+          &err));
+  g_assert_cmpstr (p, ==, "c: ");
+  g_clear_pointer (&p, g_free);
+  /* an explicit empty prompt is no prompt, whatever the config says */
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, "", NULL, NULL, &p, &err));
+  g_assert_cmpstr (p, ==, "");
+  g_clear_pointer (&p, g_free);
+  /* an unknown name lists the declared ones */
+  g_assert_false (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, NULL, NULL, "nope", &p, &err));
+  check_error (err, TE_ERROR_INVALID, dir, "classification, corpus, passage, query");
+  g_clear_error (&err);
+  g_assert_false (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, "x: ", NULL, "query", &p,
+          &err));
+  check_error (err, TE_ERROR_INVALID, NULL, "only one of");
+  g_clear_error (&err);
+  g_assert_null (p);
+  te_model_free (m);
+
+  /* neither role's names: default_prompt_name applies */
+  write_text (dir, "config_sentence_transformers.json", "{\"prompts\": {\"s2p\": \"x: \"},"
+      "\"default_prompt_name\": \"s2p\"}");
+  m = load_ok (dir);
+  g_assert_true (te_model_resolve_prompt (m, TE_PROMPT_DOCUMENT, NULL, NULL, NULL, &p, &err));
+  g_assert_cmpstr (p, ==, "x: ");
+  g_clear_pointer (&p, g_free);
+  te_model_free (m);
+
+  /* hostile configs: clear errors naming the file */
+  const char *bad[] = {
+    "[1, 2]",
+    "{\"prompts\": [\"query: \"]}",
+    "{\"prompts\": {\"query\": 3}}",
+    "{\"prompts\": {\"query\": \"q: \"}, \"default_prompt_name\": \"passage\"}",
+    "{\"default_prompt_name\": 7}",
+    "{\"prompts\": {\"query\": \"q",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    write_text (dir, "config_sentence_transformers.json", bad[i]);
+    g_assert_null (te_model_load_tokenizer_only (dir, &err));
+    g_assert_nonnull (err);
+    g_test_message ("expected error: %s", err->message);
+    g_assert_nonnull (strstr (err->message, "config_sentence_transformers.json"));
+    g_clear_error (&err);
+  }
+  write_text (dir, "config_sentence_transformers.json", "{}");
+  write_text (dir, "1_Pooling/config.json", "{\"word_embedding_dimension\":8,"
+      "\"pooling_mode_mean_tokens\":true,\"include_prompt\":\"no\"}");
+  g_assert_null (te_model_load_tokenizer_only (dir, &err));
+  check_error (err, TE_ERROR_PARSE, NULL, "include_prompt");
+  g_clear_error (&err);
+  g_free (cfg);
+  g_free (dir);
+}
+
 /* ---- the real model ---- */
 
 static void
@@ -1262,6 +1363,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/tiny-configs", test_tiny_configs);
   g_test_add_func ("/model/tiny-xlm-roberta", test_tiny_xlm_roberta);
   g_test_add_func ("/model/tiny-tokenizer-only", test_tiny_tokenizer_only);
+  g_test_add_func ("/model/tiny-prompts", test_tiny_prompts);
   g_test_add_func ("/model/real", test_real_model);
 
   ret = g_test_run ();

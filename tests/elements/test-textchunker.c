@@ -1084,6 +1084,68 @@ GST_START_TEST (test_document_events)
 }
 GST_END_TEST;
 
+/* A prompt: it goes out in the document-start (once per document) and at the end of the
+ * chunking settings (the identity a store compares); the chunks stay source text and tile it,
+ * each within max-tokens with the prompt's tokens counted. */
+GST_START_TEST (test_prompt_document_start)
+{
+  GstElement *e = gst_element_factory_make ("textchunker", NULL);
+  g_object_set (e, "max-tokens", 12, "max-latency", 0, "prompt", "passage: ", NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  TestRecorder *r = test_recorder_new (h->sinkpad, bus);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  fail_unless (gst_harness_push_event (h, start_event ("one", NULL, 0, -1)));
+  fail_unless_equals_int (test_push_pieces (h, doc_one, strlen (doc_one), 7), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, end_event ("one", NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ChunkOut out = collect_chunks (h, r);
+  ChunkDoc *d = g_ptr_array_index (out.docs, 0);
+  fail_unless_equals_string (gst_structure_get_string (d->start, "prompt"), "passage: ");
+  fail_unless_equals_string (gst_structure_get_string (d->start, "chunking"),
+      "max-tokens=12,overlap=0,prompt=\"passage: \"");
+  check_doc_chunks (d, doc_one, strlen (doc_one));
+  /* "passage" ":" take 2 of the 10 tokens between [CLS] and [SEP]: the text gets 8 at most, and
+   * the counts include the prompt's */
+  for (guint i = 0; i < d->chunks->len; i++) {
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (g_ptr_array_index (d->chunks, i));
+    fail_unless (m->n_tokens >= 5 && m->n_tokens <= 12, "%u", m->n_tokens);
+  }
+  chunk_out_clear (&out);
+  test_recorder_free (r);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Prompt settings that cannot work are errors when the element starts, naming the problem. */
+GST_START_TEST (test_prompt_settings_errors)
+{
+  static const struct
+  {
+    const gchar *prop, *value, *prop2, *value2, *message;
+  } cases[] = {
+    {"prompt", "x: ", "instruction", "Find it", "only one of"},
+    {"prompt-name", "query", NULL, NULL, "no prompt named \"query\""},
+    {"prompt", "a prompt far longer than the few tokens this chunk size leaves", NULL, NULL,
+        "leave no room for text"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstElement *e = gst_element_factory_make ("textchunker", NULL);
+    g_object_set (e, "max-tokens", 8, cases[i].prop, cases[i].value, NULL);
+    if (cases[i].prop2)
+      g_object_set (e, cases[i].prop2, cases[i].value2, NULL);
+    gchar *msg = test_start_failure_text (e);
+    fail_unless (msg && strstr (msg, cases[i].message), "%s", msg);
+    g_free (msg);
+    gst_object_unref (e);
+  }
+}
+GST_END_TEST;
+
 /* Plain input without events (filesrc): a document-start at the first byte and a document-end
  * at EOS or at a new STREAM_START are made up, with the SHA-256 of the bytes; ids doc-N. */
 GST_START_TEST (test_unframed_documents)
@@ -1431,6 +1493,8 @@ textchunker_suite (void)
   tcase_add_test (tc, test_split_utf8);
   tcase_add_test (tc, test_flush_resets);
   tcase_add_test (tc, test_bad_model_is_error);
+  tcase_add_test (tc, test_prompt_document_start);
+  tcase_add_test (tc, test_prompt_settings_errors);
   tcase_add_test (tc, test_timestamps_exact);
   tcase_add_test (tc, test_timestamps_overlap);
   tcase_add_test (tc, test_timestamps_none);

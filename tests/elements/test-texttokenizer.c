@@ -72,6 +72,52 @@ GST_START_TEST (test_meta_copied)
 }
 GST_END_TEST;
 
+/* A document-start with a prompt: the chunk is tokenized as prompt + text (ids of Hugging Face
+ * tokenizers for tok.encode("passage: Hello, world!")), n_tokens counts the prompt, and
+ * n_prompt_tokens is sentence-transformers' prompt_length (len(tok.encode("passage: ").ids) - 1,
+ * the trailing [SEP] removed); the meta's text and range stay the source's. The next document
+ * without a prompt gets none. */
+GST_START_TEST (test_prompt_prepended)
+{
+  GstHarness *h = gst_harness_new ("texttokenizer");
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  fail_unless (gst_harness_push_event (h, test_document_event ("textembed/document-start, "
+              "id=(string)a, prompt=(string)\"passage: \"")));
+  GstBuffer *in = test_text_buffer ("Hello, world!");
+  gst_buffer_add_text_chunk_meta (in, "a", 0, 0, 13, "Hello, world!", 13, 0);
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (h);
+  const gint32 expect[] = { 101, 6019, 1024, 7592, 1010, 2088, 999, 102 };
+  guint n = gst_buffer_get_size (out) / 8;
+  fail_unless_equals_int (n, G_N_ELEMENTS (expect));
+  gint32 ids[G_N_ELEMENTS (expect)];
+  gst_buffer_extract (out, 0, ids, sizeof (ids));
+  for (guint i = 0; i < n; i++)
+    fail_unless_equals_int (ids[i], expect[i]);
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (out);
+  fail_unless_equals_int (m->n_tokens, 8);
+  fail_unless_equals_int (m->n_prompt_tokens, 3);
+  fail_unless_equals_string (m->text, "Hello, world!");
+  fail_unless_equals_uint64 (m->start, 0);
+  fail_unless_equals_uint64 (m->end, 13);
+  /* the meta goes through a copy with its prompt count */
+  GstBuffer *copy = gst_buffer_copy (out);
+  fail_unless_equals_int (gst_buffer_get_text_chunk_meta (copy)->n_prompt_tokens, 3);
+  gst_buffer_unref (copy);
+  gst_buffer_unref (out);
+
+  fail_unless (gst_harness_push_event (h, test_document_event ("textembed/document-start, "
+              "id=(string)b")));
+  fail_unless_equals_int (gst_harness_push (h, test_text_buffer ("Hello, world!")),
+      GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  fail_unless_equals_int (gst_buffer_get_size (out) / 8, 6);
+  fail_unless_equals_int (gst_buffer_get_text_chunk_meta (out)->n_prompt_tokens, 0);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* More tokens than the model accepts is an error, never a truncation. */
 GST_START_TEST (test_too_long_is_error)
 {
@@ -130,6 +176,7 @@ texttokenizer_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_known_ids);
   tcase_add_test (tc, test_meta_copied);
+  tcase_add_test (tc, test_prompt_prepended);
   tcase_add_test (tc, test_too_long_is_error);
   tcase_add_test (tc, test_tokenizer_mismatch);
   tcase_add_test (tc, test_invalid_utf8_is_error);
