@@ -4,7 +4,9 @@
 # npuencoder ! embedpooler ! embedsink):
 #   - the chunks cover the document's bytes in order and each fits the model's limit as HF
 #     `tokenizers` counts it;
-#   - every chunk's vector equals the encoder run on HF's token ids of that chunk (te-embed
+#   - the model's E5 prompts (config_sentence_transformers.json) apply: "passage: " is recorded
+#     once for the document and its tokens count inside the limit;
+#   - every chunk's vector equals the encoder run on HF's token ids of prompt + chunk (te-embed
 #     --ids; the encoder itself is checked against transformers in test_xlmr.py, the tokenizer
 #     against HF in test_unigram.py).
 # The tokenizer is the one trained at test time (test_unigram's data), the weights are random
@@ -26,6 +28,7 @@ import xlmr_models  # noqa: E402
 from test_unigram import build_dir, data  # noqa: E402,F401  (the data fixture)
 
 MAX_TOKENS = 96
+PROMPT = "passage: "
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,9 @@ def model(data, tmp_path_factory):
     d = tmp_path_factory.mktemp("xlmr-unigram")
     xlmr_models.write_model("ml", d)
     (d / "tokenizer.json").write_bytes(tok_json.read_bytes())
+    # E5's prompts, as multilingual-e5 declares them: the chunker takes "passage: " by default
+    (d / "config_sentence_transformers.json").write_text(json.dumps(
+        {"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None}))
     return d
 
 
@@ -72,6 +78,8 @@ def test_pipeline_matches_encoder_on_hf_ids(model, document, tmp_path):
     rows = [json.loads(l) for l in out.read_text(encoding="utf-8").split("\n") if l]
     chunks = [r for r in rows if "embedding" in r]
     assert len(chunks) > 20
+    prompts = [r["prompt"] for r in rows if "prompt" in r]
+    assert prompts == [PROMPT], f"the document's prompt line: {prompts}"
 
     raw = document.read_bytes()
     pos = 0
@@ -84,7 +92,7 @@ def test_pipeline_matches_encoder_on_hf_ids(model, document, tmp_path):
 
     hf = tokenizers.Tokenizer.from_file(str(model / "tokenizer.json"))
     hf.no_truncation()
-    encs = hf.encode_batch([c["text"] for c in chunks])
+    encs = hf.encode_batch([PROMPT + c["text"] for c in chunks])
     for c, e in zip(chunks, encs):
         assert len(e.ids) <= MAX_TOKENS, f"chunk of {len(e.ids)} tokens > {MAX_TOKENS}"
         assert c["tokens"] == len(e.ids)
