@@ -225,3 +225,29 @@ def test_charsmap_pointing_outside_is_not_a_crash(te_tokenize, data, tmp_path):
     texts = ["hello wörld", "日本語", "\u00e9\u0301 x", "ｶﾞｷﾞ"]
     ours = run_ours(te_tokenize, path, texts)
     assert all(o["ids"][0] == 0 and o["ids"][-1] == 2 for o in ours)
+
+
+def test_under_asan(te_tokenize, data):
+    """The whole Unigram path under AddressSanitizer + UBSan (tools/test.sh builds build-asan
+    before running pytest): every variant over the corpus and random strings, outputs equal to
+    the normal build's."""
+    asan = REPO / "build-asan" / "tools" / "te-tokenize"
+    if not asan.is_file():
+        pytest.skip("build-asan/tools/te-tokenize not built (tools/test.sh builds it)")
+    out, rows = data
+    rng = random.Random(99)
+    pool = sorted({c for r in rows for c in r["text"]}) + [chr(c) for c in range(32)]
+    texts = [r["text"] for r in rows[::3]] + [
+        "".join(rng.choice(pool) for _ in range(rng.randrange(1, 50))) for _ in range(1000)]
+    stdin = "".join(json.dumps(t) + "\n" for t in texts).encode("ascii")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               LSAN_OPTIONS=f"suppressions={REPO / 'tests' / 'lsan.supp'}:print_suppressions=0")
+    for variant in VARIANTS:
+        tok = out / f"tokenizer-{variant}.json"
+        a = subprocess.run([str(asan), str(tok), "--json-lines"], input=stdin,
+                           capture_output=True, env=env)
+        assert a.returncode == 0, f"{variant}: {a.stderr.decode()[-3000:]}"
+        b = subprocess.run([str(te_tokenize), str(tok), "--json-lines"], input=stdin,
+                           capture_output=True)
+        assert a.stdout == b.stdout, f"{variant}: ASan build differs from the normal build"

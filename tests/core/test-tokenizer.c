@@ -422,16 +422,19 @@ test_errors (void)
 
   /* unsupported components name themselves and their type */
   expect_error ("\"type\": \"WordPiece\"", "\"type\": \"BPE\"", TE_ERROR_UNSUPPORTED,
-      "model type \"BPE\" is not supported (supported: WordPiece)");
+      "model type \"BPE\" is not supported (supported: WordPiece, Unigram)");
   expect_error ("\"type\": \"BertNormalizer\"", "\"type\": \"NFKC\"", TE_ERROR_UNSUPPORTED,
       "normalizer type \"NFKC\" is not supported");
   expect_error ("\"normalizer\": {", "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\":"
+      " [{\"type\": \"NFD\"}, {\"type\": \"NFKC\"}]},"
+      " \"x\": {", TE_ERROR_UNSUPPORTED, "normalizer type \"NFKC\"");
+  expect_error ("\"normalizer\": {", "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\":"
       " [{\"type\": \"NFD\"}, {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}]},"
-      " \"x\": {", TE_ERROR_UNSUPPORTED, "normalizer type \"Precompiled\"");
+      " \"x\": {", TE_ERROR_PARSE, "precompiled_charsmap is too short");
   expect_error ("\"type\": \"BertPreTokenizer\"", "\"type\": \"Whitespace\"",
       TE_ERROR_UNSUPPORTED, "pre_tokenizer type \"Whitespace\" is not supported");
-  expect_error ("\"type\": \"TemplateProcessing\"", "\"type\": \"RobertaProcessing\"",
-      TE_ERROR_UNSUPPORTED, "post_processor type \"RobertaProcessing\" is not supported");
+  expect_error ("\"type\": \"TemplateProcessing\"", "\"type\": \"ByteLevel\"",
+      TE_ERROR_UNSUPPORTED, "post_processor type \"ByteLevel\" is not supported");
   expect_error ("\"version\": \"1.0\"", "\"version\": \"2.0\"", TE_ERROR_UNSUPPORTED,
       "version \"2.0\"");
   /* malformed input and missing fields */
