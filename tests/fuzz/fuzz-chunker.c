@@ -14,7 +14,9 @@
  *     the first, after the last) encode to no token at all;
  *   - error mode: an error exactly when the document is not valid UTF-8, TE_ERROR_INVALID,
  *     after chunks reaching no further than the first bad byte; replace mode: never an error;
- *   - pushing in pieces gives the same chunks and the same error as pushing whole. */
+ *   - pushing in pieces gives the same chunks and the same error as pushing whole;
+ *   - a third pass, with flushes after some pieces (live input), keeps every invariant above
+ *     but the equality, and leaves nothing unemitted after a flush that emitted. */
 #include <stdio.h>
 #include <string.h>
 
@@ -70,10 +72,11 @@ run_clear (Run * r)
   g_free (r->error);
 }
 
-/* Push @text in pieces ending at @cuts (ascending, the last == len), then finish. */
+/* Push @text in pieces ending at @cuts (ascending, the last == len), then finish. With
+ * @flush_seed, a flush follows some pieces (chosen by it), as live input does. */
 static void
 run_chunker (TeChunker * c, const char *text, gsize len, const gsize * cuts, guint n_cuts,
-    Run * r)
+    guint64 flush_seed, Run * r)
 {
   GError *err = NULL;
   gsize off = 0;
@@ -84,6 +87,15 @@ run_chunker (TeChunker * c, const char *text, gsize len, const gsize * cuts, gui
     if (r->ok)
       FUZZ_CHECK (te_chunker_consumed (c) == cuts[i], "consumed %" G_GUINT64_FORMAT " after %"
           G_GSIZE_FORMAT " bytes", te_chunker_consumed (c), cuts[i]);
+    if (r->ok && flush_seed != 0 && fuzz_rand (&flush_seed) % 4 == 0) {
+      guint before = r->chunks->len;
+      r->ok = te_chunker_flush (c, collect, r, &err);
+      if (r->ok && r->chunks->len > before) {
+        /* what was pending went out, but for an incomplete sequence (and the overlap tail) */
+        FUZZ_CHECK (te_chunker_unemitted (c) <= 3, "%" G_GSIZE_FORMAT " bytes unemitted after "
+            "a flush", te_chunker_unemitted (c));
+      }
+    }
     off = cuts[i];
   }
   if (r->ok) {
@@ -259,9 +271,9 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   if (replace)
     te_chunker_set_invalid_utf8 (c, TE_INVALID_UTF8_REPLACE);
   Run a, b;
-  run_chunker (c, text, len, &whole, len > 0, &a);
+  run_chunker (c, text, len, &whole, len > 0, 0, &a);
   check_run (tok, &a, text, len, max_tokens, overlap, replace);
-  run_chunker (c, text, len, cuts, n_cuts, &b);
+  run_chunker (c, text, len, cuts, n_cuts, 0, &b);
 
   FUZZ_CHECK (a.ok == b.ok && g_strcmp0 (a.error, b.error) == 0, "whole: %s, in %u pieces: %s",
       a.error ? a.error : "ok", n_cuts, b.error ? b.error : "ok");
@@ -276,6 +288,18 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
         G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ") %u tokens", i, x->start, x->end,
         x->n_tokens, n_cuts, y->start, y->end, y->n_tokens);
   }
+
+  /* live input: the same pieces with flushes between some of them; chunks may be shorter, but
+   * every invariant but the equality holds (the same chunker again, after finish) */
+  Run f;
+  run_chunker (c, text, len, cuts, n_cuts, seed | 1, &f);
+  check_run (tok, &f, text, len, max_tokens, overlap, replace);
+  /* (a flush can end a chunk where the next one starts on a character that alone is more
+   * tokens than a chunk holds: that refusal was checked by check_run) */
+  FUZZ_CHECK ((f.ok == a.ok && g_strcmp0 (f.error, a.error) == 0)
+      || (!f.ok && g_str_has_prefix (f.error, "cannot split text at byte ")),
+      "whole: %s, with flushes: %s", a.error ? a.error : "ok", f.error ? f.error : "ok");
+  run_clear (&f);
   run_clear (&a);
   run_clear (&b);
   te_chunker_free (c);
