@@ -35,7 +35,7 @@ struct _TeChunker
   gsize window;
 
   GByteArray *buf;              /* pending complete UTF-8 text */
-  guint64 buf_start;            /* source offset of buf->data[0] */
+  guint64 buf_start;            /* text offset of buf->data[0] (source_offset() maps it) */
   gsize min_end;                /* next chunk must end after this (overlap progress) */
   guint64 next_index;
 
@@ -412,7 +412,9 @@ te_chunker_pending_start (const TeChunker * c)
 guint64
 te_chunker_consumed (const TeChunker * c)
 {
-  return c->consumed;
+  /* c->consumed stops before a sequence still waiting for its next bytes (it is where an error
+   * about that sequence points); those bytes were accepted all the same */
+  return c->consumed + c->partial_len;
 }
 
 /* Number of tokens of @enc that end at or before @pos. */
@@ -555,11 +557,22 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
       break;
     guint32 s = c->enc2.starts[c->budget];
     gsize shorter = s > c->prompt_len ? s - c->prompt_len : 0;
+    if (shorter <= c->min_end && c->min_end > 0) {
+      /* The previous chunk's overlap tail leaves no room for a single new token here (a word
+       * that tokenizes to more tokens alone than in context): this chunk gives up the overlap
+       * and starts where the previous one ended, rather than repeat text without progress. */
+      g_byte_array_remove_range (c->buf, 0, c->min_end);
+      c->buf_start += c->min_end;
+      if (c->shifts->len)
+        prune_shifts (c);
+      c->min_end = 0;
+      return emit_one (c, final, keep_overlap, func, user_data, error);
+    }
     if (shorter == 0 || shorter >= end) {
       /* cannot happen for tokenizers whose tokens cover distinct bytes; refuse rather than loop */
       g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
           "cannot split text at byte %" G_GUINT64_FORMAT " into chunks of %u tokens",
-          c->buf_start, c->max_tokens);
+          source_offset (c, c->buf_start), c->max_tokens);
       return FALSE;
     }
     end = shorter;

@@ -20,8 +20,14 @@
 #ifdef TE_HAVE_AVX2_PATHS
 #include <immintrin.h>
 
+/* Everything up to the matching pop is compiled for AVX2+FMA (called only when cpuid says so).
+ * clang (the fuzzing build) has no "GCC target" pragma: it spells the same with an attribute. */
+#ifdef __clang__
+#pragma clang attribute push (__attribute__ ((target ("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target ("avx2,fma")
+#endif
 /* Vector-function ABI names of erff / expf for 8 floats in a ymm register. */
 extern __m256 _ZGVdN8v_erff (__m256 x);
 extern __m256 _ZGVdN8v_expf (__m256 x);
@@ -155,7 +161,11 @@ layernorm_row_avx2 (float *row, const float *res, const float *g, const float *b
   for (; i < h; i++)
     row[i] = (float) ((row[i] - mean) * inv * g[i] + b[i]);
 }
+#ifdef __clang__
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 /* Decided once per process; TEXTEMBED_NO_SIMD=1 forces the portable scalar code (tests use it
  * to check those paths too). */

@@ -62,6 +62,12 @@ load_json_file (const char *path, JsonParser ** parser_out, GError ** error)
     return NULL;
   }
   g_free (data);
+  /* json-glib accepts an empty (or all-whitespace) document and gives no root */
+  if (json_parser_get_root (parser) == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "%s: empty, expected a JSON document", path);
+    g_object_unref (parser);
+    return NULL;
+  }
   *parser_out = parser;
   return json_parser_get_root (parser);
 }
@@ -238,7 +244,8 @@ parse_config (const char *dir, TeBertConfig * c, GError ** error)
       goto out;
     }
     v = json_node_get_double (eps);
-    if (!(v > 0.0 && v < 1.0)) {
+    /* checked as the float it becomes: 1e-50 is positive as a double, 0 as a float */
+    if (!((float) v > 0.0f && v < 1.0)) {
       g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
           "%s: \"layer_norm_eps\" is %g, expected a small positive number", path, v);
       goto out;

@@ -321,6 +321,11 @@ build_id_table (TeTokenizer * tok)
 
   for (guint i = 0; i < tok->added.n; i++)
     max = MAX (max, (gint64) tok->added.tokens[i].id);
+  /* the post-processor's ids are produced too, whether or not the vocabulary names them (found
+   * by fuzz-tokenizer-load: an id past vocab_size slipped by the model's vocab_size check) */
+  for (guint i = 0; i < tok->post.n_pieces; i++)
+    for (guint j = 0; j < tok->post.pieces[i].n_ids && !tok->post.pieces[i].is_sequence; j++)
+      max = MAX (max, (gint64) tok->post.pieces[i].ids[j]);
   tok->n_ids = (guint) (max + 1);
   tok->id_to_tok = g_new0 (char *, tok->n_ids ? tok->n_ids : 1);
   te_word_model_fill_ids (&tok->model, tok->id_to_tok);

@@ -60,7 +60,8 @@ gboolean te_tokenizer_encode (const TeTokenizer * tok, const char *text, gsize l
 /* Number of tokens the post-processor adds to a single sequence ([CLS] + [SEP] = 2 for BERT). */
 guint te_tokenizer_num_special_tokens (const TeTokenizer * tok);
 
-guint te_tokenizer_vocab_size (const TeTokenizer * tok);   /* largest id + 1 */
+/* Largest id encoding can produce + 1 (vocabulary, added tokens and the post-processor's ids). */
+guint te_tokenizer_vocab_size (const TeTokenizer * tok);
 gint32 te_tokenizer_pad_id (const TeTokenizer * tok);      /* [PAD] or 0 */
 /* Token string for @id, or NULL when out of range. */
 const char *te_tokenizer_id_to_token (const TeTokenizer * tok, gint32 id);

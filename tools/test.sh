@@ -4,7 +4,8 @@
 #   1. C unit and GstHarness element tests (meson test) on the normal build,
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan),
 #   3. the Python reference tests (HF tokenizers, stored sentence-transformers vectors,
-#      gst-launch end to end, pipelines/ examples).
+#      gst-launch end to end, pipelines/ examples),
+#   4. a short smoke run of each libFuzzer target (tools/fuzz.sh --smoke).
 # Ends with one line "N passed, N failed" (N skipped when something was skipped).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,15 @@ f=$(echo "$summary" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); failed=$((f
 e=$(echo "$summary" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+'); failed=$((failed + ${e:-0}))
 s=$(echo "$summary" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+'); skipped=$((skipped + ${s:-0}))
 [ -n "$p$f$e" ] || failed=$((failed + 1))
+
+# ---- fuzzing smoke (tools/fuzz.sh, docs/testing.md): each libFuzzer target for ~12 s, one test
+# each; the script ends with "N passed, N failed" ----
+echo "== fuzz smoke (tools/fuzz.sh --smoke)"
+tools/fuzz.sh --smoke 2>&1 | tee build/fuzz.log
+fz=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' build/fuzz.log | tail -1)
+p=$(echo "$fz" | grep -oE '^[0-9]+'); passed=$((passed + ${p:-0}))
+f=$(echo "$fz" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); failed=$((failed + ${f:-1}))
+# ---- end of fuzzing smoke ----
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -463,6 +463,76 @@ test_invalid_utf8_replace_offsets (void)
   g_rand_free (rand);
 }
 
+/* Regressions found by tests/fuzz/fuzz-chunker (inputs written by hand). */
+
+/* te_chunker_consumed() counts the bytes of a UTF-8 sequence still waiting for its end. */
+static void
+test_consumed_counts_partial (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 64, 0);
+  g_assert_true (te_chunker_push (c, "ab\xe4\xb8", 4, collect, &col, &err));
+  g_assert_cmpuint (te_chunker_consumed (c), ==, 4);
+  g_assert_true (te_chunker_push (c, "\xad", 1, collect, &col, &err));
+  g_assert_cmpuint (te_chunker_consumed (c), ==, 5);
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (col.chunks->len, ==, 1);
+  g_assert_cmpmem (((ChunkCopy *) col.chunks->pdata[0])->text, 5, "ab\xe4\xb8\xad", 5);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
+/* With overlap, a word that alone needs the whole budget (a Hangul syllable is three jamo
+ * tokens) used to give a chunk inside the previous one: the overlap tail and nothing new. Every
+ * chunk must end after the previous one; the text must still be covered. */
+static void
+test_overlap_progresses (void)
+{
+  const char *text = "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e, \xed\x95\x9c\xea\xb5\xad"
+      "\xec\x96\xb4, end.";           /* 日本語, 한국어, end. */
+  gsize len = strlen (text);
+  for (guint max_tokens = 5; max_tokens <= 9; max_tokens++) {     /* (3 tokens + 2 special) */
+    GPtrArray *chunks = run_chunker (text, len, max_tokens, 2, 0, NULL);
+    guint64 prev_start = 0, prev_end = 0;
+    for (guint i = 0; i < chunks->len; i++) {
+      ChunkCopy *ch = chunks->pdata[i];
+      g_assert_cmpuint (ch->n_tokens, <=, max_tokens);
+      if (i == 0) {
+        g_assert_cmpuint (ch->start, ==, 0);
+      } else {
+        g_assert_cmpuint (ch->start, >, prev_start);
+        g_assert_cmpuint (ch->start, <=, prev_end);
+        g_assert_cmpuint (ch->end, >, prev_end);
+      }
+      prev_start = ch->start;
+      prev_end = ch->end;
+    }
+    g_assert_cmpuint (prev_end, ==, len);
+    g_ptr_array_unref (chunks);
+  }
+}
+
+/* "cannot split text at byte N" names a source offset also after U+FFFD replacements (which
+ * are longer than the bytes they replace). */
+static void
+test_unsplittable_offset_replace (void)
+{
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 3, 0);    /* room for one token */
+  te_chunker_set_invalid_utf8 (c, TE_INVALID_UTF8_REPLACE);
+  /* four bad bytes, a newline, then U+C309, three jamo tokens, at source byte 5 */
+  g_assert_true (te_chunker_push (c, "\xff\xff\xff\xff\n\xec\x8c\x89", 8, collect, &col, &err));
+  g_assert_false (te_chunker_finish (c, collect, &col, &err));
+  g_assert_error (err, TE_ERROR, TE_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, "cannot split text at byte 5 "));
+  g_clear_error (&err);
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
+}
+
 /* Push @text in @piece-byte pieces, flushing after every @flush_every pieces (0 = never);
  * records, before each push, te_chunker_pending_start() so that callers can check that no later
  * chunk starts before it. */
@@ -942,6 +1012,9 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/grapheme-clusters", test_grapheme_clusters);
   g_test_add_func ("/chunker/multilingual-bounded", test_multilingual_bounded);
   g_test_add_func ("/chunker/prompt-budget", test_prompt_budget);
+  g_test_add_func ("/chunker/consumed-counts-partial", test_consumed_counts_partial);
+  g_test_add_func ("/chunker/overlap-progresses", test_overlap_progresses);
+  g_test_add_func ("/chunker/unsplittable-offset-replace", test_unsplittable_offset_replace);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
   return ret;

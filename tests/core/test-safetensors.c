@@ -1062,6 +1062,8 @@ test_tiny_configs (void)
     {",\"hidden_size\":0", TE_ERROR_INVALID, "hidden_size"},
     {",\"vocab_size\":\"20\"", TE_ERROR_PARSE, "vocab_size"},
     {",\"position_embedding_type\":\"relative_key\"", TE_ERROR_UNSUPPORTED, "relative_key"},
+    /* positive as a double, 0 as the float the layer norm uses (found by fuzz-model-config) */
+    {",\"layer_norm_eps\":1e-121", TE_ERROR_INVALID, "layer_norm_eps"},
   };
   TinyVariant v = { "F32", "", FALSE };
   GError *err = NULL;
@@ -1134,6 +1136,23 @@ test_tiny_configs (void)
   g_assert_false (te_model_sentence_config (m)->normalize);
   g_assert_cmpint (te_model_sentence_config (m)->max_seq_length, ==, TINY_POS);
   te_model_free (m);
+  g_free (dir);
+
+  /* An empty (or blank) JSON file is an error naming it, not a failure without an error (json-glib
+   * parses an empty document as no root; found by fuzz-model-config). */
+  dir = write_tiny_model ("tiny-empty-json", &v, NULL);
+  static const char *const empty_files[] = {
+    "modules.json", "sentence_bert_config.json", "1_Pooling/config.json", "config.json",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (empty_files); i++) {
+    write_text (dir, empty_files[i], i % 2 ? " \n" : "");
+    path = g_build_filename (dir, empty_files[i], NULL);
+    g_assert_null (te_model_load (dir, &err));
+    check_error (err, TE_ERROR_PARSE, path, "empty");
+    g_clear_error (&err);
+    g_remove (path);
+    g_free (path);
+  }
   g_free (dir);
 
   /* Missing directory. */

@@ -343,6 +343,30 @@ static const char small_json[] =
     " \"a\": 6, \"##a\": 7, \"!\": 8, \"cafe\": 9, \"\\u4e2d\": 10, \"b\": 11, \"<\": 12,"
     " \">\": 13, \"x\": 14}}}";
 
+/* Every id encoding can produce is below te_tokenizer_vocab_size(), the post-processor's too
+ * (a template naming id 500 in a 16-id vocabulary gave id 500 with vocab_size 16, so the
+ * model's vocab_size check let it through; found by tests/fuzz/fuzz-tokenizer-load). */
+static void
+test_post_processor_ids_in_vocab_size (void)
+{
+  GString *json = g_string_new (small_json);
+  GError *err = NULL;
+  TeEncoding enc;
+
+  g_assert_cmpuint (g_string_replace (json, "\"ids\": [2]", "\"ids\": [500]", 0), ==, 1);
+  TeTokenizer *tok = te_tokenizer_new_from_data (json->str, json->len, &err);
+  g_assert_no_error (err);
+  te_encoding_init (&enc);
+  g_assert_true (te_tokenizer_encode (tok, "a", 1, TRUE, &enc, &err));
+  g_assert_cmpuint (enc.n, ==, 3);
+  g_assert_cmpint (enc.ids[2], ==, 500);
+  g_assert_cmpuint (te_tokenizer_vocab_size (tok), ==, 501);
+  g_assert_null (te_tokenizer_id_to_token (tok, 499));
+  te_encoding_clear (&enc);
+  te_tokenizer_free (tok);
+  g_string_free (json, TRUE);
+}
+
 static void
 test_small (void)
 {
@@ -679,6 +703,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/model/reuse-and-chunks", test_model_reuse_and_chunks);
   g_test_add_func ("/tokenizer/model/timing", test_model_timing);
   g_test_add_func ("/tokenizer/small/encodings", test_small);
+  g_test_add_func ("/tokenizer/small/post-processor-ids",
+      test_post_processor_ids_in_vocab_size);
   g_test_add_func ("/tokenizer/small/errors", test_errors);
   g_test_add_func ("/tokenizer/small/deep-nesting", test_deep_nesting);
   ret = g_test_run ();
