@@ -119,7 +119,8 @@ def build_corpus(per_script=1500, seed=1234):
     return corpus, by_script
 
 
-def train_tokenizer(out_dir, texts, vocab_size, byte_fallback=False, name="xlmr"):
+def train_tokenizer(out_dir, texts, vocab_size, byte_fallback=False, name="xlmr",
+                    hard_vocab_limit=True):
     """SentencePiece Unigram (nmt_nfkc) -> XLM-R tokenizer.json via transformers' converter."""
     import sentencepiece as spm
     from transformers import XLMRobertaTokenizer
@@ -134,6 +135,7 @@ def train_tokenizer(out_dir, texts, vocab_size, byte_fallback=False, name="xlmr"
         input=str(work / "train.txt"), model_prefix=str(work / "sentencepiece.bpe"),
         vocab_size=vocab_size, model_type="unigram", character_coverage=0.9995,
         normalization_rule_name="nmt_nfkc", byte_fallback=byte_fallback,
+        hard_vocab_limit=hard_vocab_limit,
         input_sentence_size=40000, shuffle_input_sentence=True, seed_sentencepiece_size=200000,
         num_threads=2, minloglevel=2)
     tok = XLMRobertaTokenizer.from_pretrained(str(work))

@@ -26,6 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import test_tokenizer  # noqa: E402  (VARIANTS, random_strings, the text corpus)
+import multilingual  # noqa: E402  (the XLM-R-shaped Unigram tokenizer and its variants)
 
 TINY = dict(vocab=320, hidden=8, layers=1, heads=2, inter=16, max_pos=40, types=2)
 
@@ -50,6 +51,22 @@ def tokenizer_variants(base):
         j = copy.deepcopy(base)
         edit(j)
         out["wordpiece-" + name] = j
+    return out
+
+
+def unigram_variants(work, text_list, vocab_size):
+    """name -> parsed tokenizer.json: an XLM-R-shaped Unigram tokenizer (SentencePiece trained on
+    @text_list, converted by transformers) in each shape tests/test_unigram.py checks, and one
+    with byte fallback."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = multilingual.train_tokenizer(work, text_list, vocab_size, name="xlmr",
+                                        hard_vocab_limit=False)
+    out = {"unigram-" + k: v for k, v in multilingual.variants(base).items()}
+    bf = json.loads(multilingual.train_tokenizer(
+        work, text_list, vocab_size, byte_fallback=True, name="xlmr-bf",
+        hard_vocab_limit=False).read_text(encoding="utf-8"))
+    bf["model"]["byte_fallback"] = True
+    out["unigram-bytefallback"] = bf
     return out
 
 
@@ -273,6 +290,10 @@ def main():
 
     for name, j in tokenizer_variants(base).items():
         write(out / "tokenizers" / f"{name}.json", dump(j))
+    train = [t.decode("utf-8") for t in texts(rng)]
+    unigram = unigram_variants(out / "spm", train, 3000)
+    for name, j in unigram.items():
+        write(out / "tokenizers" / f"{name}.json", dump(j))
 
     small = trimmed(base, TINY["vocab"] - 8)
     write(out / "tiny-model" / "tokenizer.json", dump(small))
@@ -284,6 +305,12 @@ def main():
     # (a vocabulary of a few dozen entries keeps these seeds near 3 KB: a fast target)
     smaller = trimmed(base, 40)
     for name, j in tokenizer_variants(smaller).items():
+        seeds["tokenizer-load"].append(dump(j).encode())
+    for name, j in unigram.items():          # vocabularies cut to 60 pieces: small seeds
+        j = copy.deepcopy(j)
+        j["model"]["vocab"] = j["model"]["vocab"][:60]
+        if j["model"].get("unk_id") is not None and j["model"]["unk_id"] >= 60:
+            j["model"]["unk_id"] = 3
         seeds["tokenizer-load"].append(dump(j).encode())
     seeds["tokenizer-load"] += [m if isinstance(m, bytes) else m.encode()
                                 for m in mutations(smaller, rng)]
