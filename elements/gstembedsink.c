@@ -903,16 +903,20 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
   return GST_FLOW_OK;
 }
 
-/* JSON Lines: a document with a prompt starts with a line naming it (once per document, before
- * its chunks; the chunk lines' "text" is the source text without it). */
+/* JSON Lines: a document line {"doc": id, "<key>": value[, "<key2>": value2]}, written whole. */
 static gboolean
-gst_embed_sink_jsonl_prompt (GstEmbedSink * self, const gchar * id, const gchar * prompt)
+gst_embed_sink_jsonl_doc_line (GstEmbedSink * self, const gchar * id, const gchar * key,
+    const gchar * value, const gchar * key2, const gchar * value2)
 {
   g_string_truncate (self->line, 0);
   g_string_append (self->line, "{\"doc\":");
   append_json_string (self->line, id, strlen (id));
-  g_string_append (self->line, ",\"prompt\":");
-  append_json_string (self->line, prompt, strlen (prompt));
+  g_string_append_printf (self->line, ",\"%s\":", key);
+  append_json_string (self->line, value, strlen (value));
+  if (key2) {
+    g_string_append_printf (self->line, ",\"%s\":", key2);
+    append_json_string (self->line, value2, strlen (value2));
+  }
   g_string_append (self->line, "}\n");
   if (!write_all (self->fd, self->line->str, self->line->len)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write: %s", g_strerror (errno)),
@@ -922,22 +926,19 @@ gst_embed_sink_jsonl_prompt (GstEmbedSink * self, const gchar * id, const gchar 
   return TRUE;
 }
 
+/* JSON Lines: a document with a prompt starts with a line naming it (once per document, before
+ * its chunks; the chunk lines' "text" is the source text without it). */
+static gboolean
+gst_embed_sink_jsonl_prompt (GstEmbedSink * self, const gchar * id, const gchar * prompt)
+{
+  return gst_embed_sink_jsonl_doc_line (self, id, "prompt", prompt, NULL, NULL);
+}
+
 /* JSON Lines: a skipped document gets a status line. */
 static gboolean
 gst_embed_sink_jsonl_skipped (GstEmbedSink * self, const gchar * id, const gchar * reason)
 {
-  g_string_truncate (self->line, 0);
-  g_string_append (self->line, "{\"doc\":");
-  append_json_string (self->line, id, strlen (id));
-  g_string_append (self->line, ",\"status\":\"skipped\",\"reason\":");
-  append_json_string (self->line, reason, strlen (reason));
-  g_string_append (self->line, "}\n");
-  if (!write_all (self->fd, self->line->str, self->line->len)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write: %s", g_strerror (errno)),
-        (NULL));
-    return FALSE;
-  }
-  return TRUE;
+  return gst_embed_sink_jsonl_doc_line (self, id, "status", "skipped", "reason", reason);
 }
 
 static gboolean
