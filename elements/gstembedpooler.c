@@ -173,10 +173,12 @@ gst_embed_pooler_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     gint dims = self->id_dims;
     TePoolMode mode = self->mode;
     gboolean normalize = self->do_normalize;
+    gboolean include_prompt = self->include_prompt;
     GST_OBJECT_UNLOCK (self);
     if (dims > 0)
       gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (mode),
-          "normalized", G_TYPE_BOOLEAN, normalize, "dimension", G_TYPE_INT, dims, NULL);
+          "normalized", G_TYPE_BOOLEAN, normalize, "dimension", G_TYPE_INT, dims,
+          "include-prompt", G_TYPE_BOOLEAN, include_prompt, NULL);
   }
   return gst_pad_query_default (pad, parent, query);
 }
@@ -283,8 +285,8 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   self->do_normalize = normalize == GST_EMBED_POOLER_NORMALIZE_AUTO ? sc->normalize
       : normalize == GST_EMBED_POOLER_NORMALIZE_TRUE;
   self->id_dims = te_model_config (self->model)->hidden_size;
-  GST_OBJECT_UNLOCK (self);
   self->include_prompt = sc->include_prompt;
+  GST_OBJECT_UNLOCK (self);
   self->dim = 0;
   self->caps_sent = FALSE;
   GST_INFO_OBJECT (self, "pooling %s, normalize %s", te_pool_mode_to_string (self->mode),
@@ -334,7 +336,8 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
   GstCaps *out = gst_caps_new_simple ("application/x-embedding",
       "format", G_TYPE_STRING, "F32LE",
       "dimension", G_TYPE_INT, h, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
-      "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode), NULL);
+      "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
+      "include-prompt", G_TYPE_BOOLEAN, self->include_prompt, NULL);
   /* what the encoder says about itself travels on, for stores (see gsttextembedmeta.h) */
   const gchar *encoder = gst_structure_get_string (s, "encoder");
   const gchar *model_dir = gst_structure_get_string (s, "model-dir");

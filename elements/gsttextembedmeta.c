@@ -134,7 +134,11 @@ gst_text_embed_identity_from_structure (const GstStructure * s)
   gst_structure_get_boolean (s, "normalized", &normalized);
   gst_structure_get_int (s, "dimension", &dims);
   const gchar *chunking = gst_structure_get_string (s, "chunking");
-  return g_strdup_printf ("%s;pooling=%s;normalized=%d;dims=%d%s%s", encoder,
-      pooling ? pooling : "?", normalized ? 1 : 0, dims, chunking ? ";chunking=" : "",
-      chunking ? chunking : "");
+  /* a pooling that leaves the prompt's tokens out (1_Pooling include_prompt=false) gives other
+   * vectors: part of the identity, written only then so that other identities stay as before */
+  gboolean include_prompt = TRUE;
+  gst_structure_get_boolean (s, "include-prompt", &include_prompt);
+  return g_strdup_printf ("%s;pooling=%s%s;normalized=%d;dims=%d%s%s", encoder,
+      pooling ? pooling : "?", include_prompt ? "" : ",exclude-prompt", normalized ? 1 : 0,
+      dims, chunking ? ";chunking=" : "", chunking ? chunking : "");
 }

@@ -68,7 +68,7 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
  * "textembed/document-status" is a custom downstream query a source sends before reading a
  * document: fields id, hash, size in; each element that decides the embedding adds its part of
  * the identity on the way (textchunker: chunking; npuencoder: encoder; embedpooler: pooling,
- * normalized, dimension);
+ * normalized, dimension, include-prompt);
  * embedsink answers current=TRUE when its store already holds the document complete with that
  * hash and identity. No answer means "not current". */
 
@@ -84,9 +84,11 @@ const GstStructure *gst_text_embed_event_get_document (GstEvent * event, const g
 GstStructure *gst_text_embed_query_get_document_status (GstQuery * query);
 
 /* The embedding identity string from the fields textchunker, npuencoder and embedpooler put in a
- * document-status query or in their caps and events ("encoder", "pooling", "normalized",
- * "dimension", and "chunking" when present, last): "<encoder>;pooling=P;normalized=N;dims=D
- * [;chunking=C]". NULL when "encoder" is missing. */
+ * document-status query or in their caps and events ("encoder", "pooling", "include-prompt",
+ * "normalized", "dimension", and "chunking" when present, last):
+ * "<encoder>;pooling=P[,exclude-prompt];normalized=N;dims=D[;chunking=C]" (",exclude-prompt"
+ * when include-prompt is FALSE: the model's pooling leaves a prompt's tokens out). NULL when
+ * "encoder" is missing. */
 gchar *gst_text_embed_identity_from_structure (const GstStructure * s);
 
 G_END_DECLS

@@ -165,6 +165,27 @@ def test_prompt_is_part_of_the_identity(tmp_path):
                for d in docs.values()), docs
 
 
+def test_include_prompt_is_part_of_the_identity(tmp_path, model_dirs):
+    """The same model files with 1_Pooling include_prompt=false give other vectors: a store
+    embedded with the prompt pooled re-embeds, and the identity says so."""
+    from test_corpus import documents, ingest, summary
+    src = tmp_path / "corpus"
+    src.mkdir()
+    for i in range(2):
+        (src / f"d{i}.txt").write_text(f"Document number {i}. It has two sentences.\n")
+    store = tmp_path / "s.sqlite"
+    opts = ("--backend", "null", "--prompt", "passage: ")
+    s = summary(ingest(src, store, "--model", str(model_dirs["plain"]), *opts))
+    assert (s["embedded"], s["unchanged"]) == (2, 0)
+    assert not any("exclude-prompt" in d["model"] for d in documents(store).values())
+    s = summary(ingest(src, store, "--model", str(model_dirs["exclude"]), *opts))
+    assert (s["embedded"], s["unchanged"]) == (2, 0)
+    docs = documents(store)
+    assert all(";pooling=mean,exclude-prompt;" in d["model"] for d in docs.values()), docs
+    s = summary(ingest(src, store, "--model", str(model_dirs["exclude"]), *opts))
+    assert (s["embedded"], s["unchanged"]) == (0, 2)
+
+
 @pytest.mark.parametrize("case,model", [("literal", "plain"), ("exclude", "exclude"),
                                         ("config-query", "config")])
 def test_te_embed_prompt(reference, model_dirs, case, model):
