@@ -545,9 +545,12 @@ unigram_word (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n, TeE
   for (i = 0; i < n; i++)
     for (guint32 k = w->wcb[i]; k < w->wcb[i + 1]; k++)
       w->b2c[k] = (guint32) i;
-  TE_GROW (w->vscore, w->cap_v, nb + 1);
-  w->vstart = g_renew (gint32, w->vstart, w->cap_v);
-  w->vid = g_renew (gint32, w->vid, w->cap_v);
+  if (nb + 1 > w->cap_v) {
+    /* the three lattice arrays share one capacity: grown together, only when needed */
+    TE_GROW (w->vscore, w->cap_v, nb + 1);
+    w->vstart = g_renew (gint32, w->vstart, w->cap_v);
+    w->vid = g_renew (gint32, w->vid, w->cap_v);
+  }
   for (i = 0; i <= nb; i++)
     w->vstart[i] = -1;
   w->vscore[0] = 0.0;
