@@ -5,9 +5,9 @@
  * @title: texttokenizer
  *
  * Tokenizes each incoming text buffer with the model's tokenizer.json exactly as Hugging Face
- * `tokenizers` does (WordPiece models: BertNormalizer, BertPreTokenizer, WordPiece,
- * TemplateProcessing/BertProcessing), special tokens included. An unsupported tokenizer type is an
- * error naming it.
+ * `tokenizers` does (BERT's WordPiece and XLM-RoBERTa's SentencePiece Unigram families; the
+ * supported components are listed in docs/tokenizers.md), special tokens included. An
+ * unsupported tokenizer type is an error naming it.
  *
  * Output buffers (caps `application/x-text-tokens`) hold, for a chunk of n tokens,
  * n int32 token ids followed by n int32 token-type ids, in native byte order (size 8·n bytes).
