@@ -15,6 +15,7 @@
  * tokens, never a longer one in bytes: this is what bounds memory on input without boundaries. */
 #define TE_CHUNK_BYTES_PER_TOKEN 16
 #define TE_CHUNK_MIN_WINDOW 4096
+#define TE_CHUNK_SMALLEST_WINDOW 16     /* te_chunker_set_window()'s floor: 4 code points */
 
 typedef struct
 {
@@ -334,6 +335,13 @@ te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode)
   c->invalid = mode;
 }
 
+void
+te_chunker_set_window (TeChunker * c, gsize bytes)
+{
+  g_return_if_fail (c->buf->len == 0);
+  c->window = MAX (bytes, TE_CHUNK_SMALLEST_WINDOW);
+}
+
 gboolean
 te_chunker_set_prompt (TeChunker * c, const char *prompt, GError ** error)
 {
@@ -589,13 +597,16 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
     .n_tokens = c->enc2.n + te_tokenizer_num_special_tokens (c->tok),
   };
 
-  /* where the next chunk starts: @overlap tokens back, moved forward to a word start */
+  /* where the next chunk starts: @overlap tokens back, moved forward to a word start, and near
+   * enough to @end that the next chunk's window reaches at least one code point past it (else it
+   * could only repeat this chunk's end: a chunk of a few bytes then a long word of 4-byte
+   * characters filling the window) */
   gsize next = end;
   if (c->overlap > 0 && !(final && !keep_overlap && end == c->buf->len)
       && c->enc2.n - first > c->overlap) {
     for (guint j = c->enc2.n - c->overlap; j < c->enc2.n; j++) {
       gsize s = c->enc2.starts[j] - c->prompt_len;
-      if (s > 0 && te_text_is_word_break (text, c->buf->len, s)) {
+      if (s > 0 && end - s + 4 <= c->window && te_text_is_word_break (text, c->buf->len, s)) {
         next = s;
         break;
       }

@@ -49,6 +49,12 @@ void te_chunker_set_invalid_utf8 (TeChunker * c, TeInvalidUtf8 mode);
  * them; the chunk's text and byte range stay the source's. The overlap is re-clamped to half of
  * what the prompt leaves. TE_ERROR_INVALID when the prompt leaves no room for text. */
 gboolean te_chunker_set_prompt (TeChunker * c, const char *prompt, GError ** error);
+/* Bytes of pending text considered for one chunk (default: 16 per token of the budget, at least
+ * 4096), set before the first push; at least 16 (smaller values are raised to it). A window that
+ * holds fewer tokens than the budget gives shorter chunks in tokens, never longer ones in bytes.
+ * The default suits every use; a small window lets tests and fuzzers reach the streaming path
+ * (chunks going out while text still arrives) with short inputs. */
+void te_chunker_set_window (TeChunker * c, gsize bytes);
 /* The overlap in tokens actually used (after clamping). */
 guint te_chunker_overlap (const TeChunker * c);
 

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/fuzz.sh — build the libFuzzer targets (tests/fuzz, clang + ASan + UBSan, in build-fuzz),
 # generate their seed corpora (tools/fuzz-seeds.py) and run each target in turn.
-#   tools/fuzz.sh [--smoke] [--time SECONDS] [--runs N] [TARGET...]
+#   tools/fuzz.sh [--smoke] [--time SECONDS] [--runs N] [--jobs J] [TARGET...]
 #     --smoke        about 60 s in all (what tools/test.sh runs)
 #     --time S       at most S seconds per target (default 60 when --runs is not given)
 #     --runs N       at most N executions per target (e.g. --runs 10000000 for a long run)
+#     --jobs J       J processes per target sharing one corpus, N/J executions each (default 1)
 #     TARGET         tokenizer-load tokenizer-encode model-config safetensors chunker (default all)
 # Prints per target the executions done and the result (a crash, a leak, a UBSan report or a
 # broken invariant fails it; the reproducer is saved as build-fuzz/fuzz/artifacts/<target>-*),
@@ -18,12 +19,13 @@ ROOT=$PWD
 BUILD=${TE_FUZZ_BUILD_DIR:-build-fuzz}
 ALL=(tokenizer-load tokenizer-encode model-config safetensors chunker)
 
-time_limit="" runs_limit="" targets=()
+time_limit="" runs_limit="" jobs=1 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) time_limit=$((60 / ${#ALL[@]})) ;;
     --time) time_limit=$2; shift ;;
     --runs) runs_limit=$2; shift ;;
+    --jobs) jobs=$2; shift ;;
     -h|--help) sed -n '3,17p' "$0"; exit 0 ;;
     *) targets+=("$1") ;;
   esac
@@ -33,7 +35,7 @@ done
 [ -n "$time_limit$runs_limit" ] || time_limit=60
 limit=()
 [ -z "$time_limit" ] || limit+=(-max_total_time="$time_limit")
-[ -z "$runs_limit" ] || limit+=(-runs="$runs_limit")
+[ -z "$runs_limit" ] || limit+=(-runs="$(( (runs_limit + jobs - 1) / jobs ))")
 
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 fail_setup() { log "$*"; echo "0 passed, ${#targets[@]} failed"; exit 1; }
@@ -42,7 +44,7 @@ fail_setup() { log "$*"; echo "0 passed, ${#targets[@]} failed"; exit 1; }
 max_len() {
   case "$1" in
     tokenizer-load) echo 8192 ;;    # the seeds are small-vocabulary tokenizer.json files
-    chunker) echo 1024 ;;           # two chunker passes and a re-encode of every chunk per input
+    chunker) echo 512 ;;            # three chunker passes and a re-encode of every chunk per input
     *) echo 4096 ;;
   esac
 }
@@ -88,12 +90,18 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$OUT/work/$t"
   start=$(date +%s)
-  "$exe" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=60 \
-    -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-" \
-    "$OUT/work/$t" "$OUT/corpus/$t" >"$OUT/logs/$t.log" 2>&1
-  rc=$?
+  pids=() rc=0
+  for j in $(seq 1 "$jobs"); do
+    log_j=$OUT/logs/$t.log; [ "$jobs" -eq 1 ] || log_j=$OUT/logs/$t.$j.log
+    "$exe" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=60 \
+      -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-" -seed=$((j * 7919)) \
+      "$OUT/work/$t" "$OUT/corpus/$t" >"$log_j" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+  [ "$jobs" -eq 1 ] || cat "$OUT"/logs/"$t".[0-9]*.log >"$OUT/logs/$t.log"
   secs=$(( $(date +%s) - start ))
-  execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$OUT/logs/$t.log" | tail -1)
+  execs=$(awk '/stat::number_of_executed_units:/ {n += $2} END {if (n) print n}' "$OUT/logs/$t.log")
   [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$OUT/logs/$t.log" | tail -1 | tr -d '#')
   if [ $rc -eq 0 ] && ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|FUZZ INVARIANT' "$OUT/logs/$t.log"; then
     echo "fuzz-$t: ok, ${execs:-0} executions in ${secs} s"

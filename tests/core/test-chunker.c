@@ -514,6 +514,79 @@ test_overlap_progresses (void)
   }
 }
 
+/* The overlap tail is chosen only where the next chunk's window reaches past the previous chunk's
+ * end. Found by fuzz-chunker with a 16-byte window: after ", 中文, 日本" [78, 94) the tail
+ * started at 80, and a window from there ends where that chunk did (the next character, 語, is
+ * 3 bytes), so the next chunk repeated [80, 94). With the default window the same happens when
+ * a chunk's tail starts within 3 bytes of its start and the chunk fills the window. */
+static void
+test_overlap_window_progress (void)
+{
+  const char *text = "Mixed: English, Fran\xc3\xa7" "ais, Deutsch, Espa\xc3\xb1ol, "
+      "\xd0\xa0\xd1\x83\xd1\x81\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9, "
+      "\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9\xce\xba\xce\xac, "
+      "\xe4\xb8\xad\xe6\x96\x87, \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e, "
+      "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4.";
+  gsize len = strlen (text);
+  for (gsize window = 16; window <= 24; window++) {
+    Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+    TeChunker *c = te_chunker_new (tok, 32, 5);
+    te_chunker_set_window (c, window);
+    g_assert_true (te_chunker_push (c, text, len, collect, &col, NULL));
+    g_assert_true (te_chunker_finish (c, collect, &col, NULL));
+    te_chunker_free (c);
+    check_chunks (col.chunks, text, len, 32, FALSE);    /* each chunk ends past the previous */
+    g_ptr_array_unref (col.chunks);
+  }
+}
+
+/* Small windows (te_chunker_set_window): chunks go out while text still arrives, pending text
+ * stays within the window, and pieces give the same chunks as one push. */
+static void
+test_small_window (void)
+{
+  gchar *text = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents ("/usr/share/common-licenses/GPL-3", &text, &len, NULL));
+  len = MIN (len, 20000);
+  while (len > 0 && ((guint8) text[len] & 0xC0) == 0x80)
+    len--;
+  static const gsize windows[] = { 16, 40, 100, 512 };
+  for (guint w = 0; w < G_N_ELEMENTS (windows); w++) {
+    for (guint overlap = 0; overlap <= 3; overlap += 3) {
+      GPtrArray *runs[2];
+      for (guint r = 0; r < 2; r++) {
+        Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+        TeChunker *c = te_chunker_new (tok, 32, overlap);
+        te_chunker_set_window (c, windows[w]);
+        gsize piece = r == 0 ? len : 13;
+        for (gsize off = 0; off < len; off += piece) {
+          g_assert_true (te_chunker_push (c, text + off, MIN (piece, len - off), collect, &col,
+                  NULL));
+          if (r == 1 && off > 2 * windows[w] + 64)
+            g_assert_cmpuint (te_chunker_pending (c), <=, windows[w] + 4 + piece);
+        }
+        g_assert_true (te_chunker_finish (c, collect, &col, NULL));
+        te_chunker_free (c);
+        check_chunks (col.chunks, text, len, 32, overlap == 0);
+        for (guint i = 0; i < col.chunks->len; i++)
+          g_assert_cmpuint (((ChunkCopy *) col.chunks->pdata[i])->len, <=, windows[w]);
+        runs[r] = col.chunks;
+      }
+      g_assert_cmpuint (runs[0]->len, ==, runs[1]->len);
+      g_assert_cmpuint (runs[0]->len, >, len / windows[w] / 2);
+      for (guint i = 0; i < runs[0]->len; i++) {
+        ChunkCopy *a = runs[0]->pdata[i], *b = runs[1]->pdata[i];
+        g_assert_cmpuint (a->start, ==, b->start);
+        g_assert_cmpuint (a->end, ==, b->end);
+      }
+      g_ptr_array_unref (runs[0]);
+      g_ptr_array_unref (runs[1]);
+    }
+  }
+  g_free (text);
+}
+
 /* "cannot split text at byte N" names a source offset also after U+FFFD replacements (which
  * are longer than the bytes they replace). */
 static void
@@ -1015,6 +1088,8 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/consumed-counts-partial", test_consumed_counts_partial);
   g_test_add_func ("/chunker/overlap-progresses", test_overlap_progresses);
   g_test_add_func ("/chunker/unsplittable-offset-replace", test_unsplittable_offset_replace);
+  g_test_add_func ("/chunker/overlap-window-progress", test_overlap_window_progress);
+  g_test_add_func ("/chunker/small-window", test_small_window);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
   return ret;
