@@ -630,6 +630,10 @@ append_valid (TeChunker * c, const guint8 * data, gsize len, TeChunkFunc func,
   while (len > 0) {
     gsize room = c->window > c->buf->len ? c->window - c->buf->len : 0;
     gsize take = MIN (len, MAX (room, 1));
+    /* whole characters only: emit_one may shrink the buffer (dropping an overlap tail) and then
+     * view all of it, which must not end inside a sequence (found by fuzz-chunker) */
+    while (take < len && (data[take] & 0xC0) == 0x80)
+      take++;
     g_byte_array_append (c->buf, data, take);
     data += take;
     len -= take;

@@ -10,6 +10,7 @@
 
 #include "te-chunker.h"
 #include "te-model.h"
+#include "te-utf8.h"
 
 static TeTokenizer *tok;
 
@@ -443,7 +444,7 @@ test_invalid_utf8_replace_offsets (void)
     ChunkCopy *ch = g_ptr_array_index (whole, i);
     g_assert_cmpuint (ch->start, ==, expect_start);
     g_assert_cmpuint (ch->end, >, ch->start);
-    g_assert_true (g_utf8_validate (ch->text, ch->len, NULL));
+    g_assert_true (te_utf8_validate ((const guint8 *) ch->text, ch->len, NULL));
     expect_start = ch->end;
   }
   g_assert_cmpuint (expect_start, ==, src->len);
@@ -538,6 +539,44 @@ test_overlap_window_progress (void)
     check_chunks (col.chunks, text, len, 32, FALSE);    /* each chunk ends past the previous */
     g_ptr_array_unref (col.chunks);
   }
+}
+
+/* A chunk that gives up its overlap shrinks the buffer and then views all of it, so the buffer
+ * must never end inside a UTF-8 sequence: pushing used to fill it to the window's byte, cutting
+ * one (found by fuzz-chunker: max-tokens 6, overlap 64, replace mode, a 100-byte window; the
+ * input mixes Canadian syllabics, bytes that are not UTF-8 and Armenian). */
+static void
+test_window_whole_characters (void)
+{
+  static const char text[] =
+      "\xe2\x36\xb3\xf8\x5d\xce\x4b\x83\x95\xe1\x90\x83\xe1\x93\x84\xe1\x92\x83\xe1\x91\x8e"
+      "\xe1\x91\x90\xe1\x91\xa6\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5"
+      "\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\x63\xf5\xf5\xf5\xf5\xf5\xf5"
+      "\xf5\x05\x00\x00\x00\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5"
+      "\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xc2\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\x01\x00"
+      "\x60\xf0\x00\x00\xb1\x0c\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xf5\xd0\x9b\x98\xc2\x05\x20\xe2"
+      "\x80\xb1\x78\x20\xeb\x83\x85\x7a\xe2\xb9\x80\xef\xb9\xb6\xe2\xbc\xa2\xe0\xa1\x98\xe0"
+      "\xa2\xb2\xcc\x8e\x6d\xf0\xa3\x8e\xab\xf0\xaf\xa6\x87\xc8\xbc\xe2\xbb\x88\xd5\x80\xd5"
+      "\xa1\x5b\x53\x45\x50\x5d\x71\xd1\x94\xe2\x81\x82\xc4\x91\x34\xe0\xa4\x85\xf5\xf5\xf5"
+      "\xf5\xf5\xf5\xf5\xf5\xf5\xf5\x80\xb6\x20\xf5\xd4\xb1\xd4\xb2\xd4\xb3\x20\xd5\xa1\xd5"
+      "\x3b\xd5\xa8\x89\x08\xa3\xcc\xb2\x20\x76\xd6\x21\xaf\xef\x77\x20\x9c";
+  Collect col = { g_ptr_array_new_with_free_func (chunk_copy_free), 0, NULL };
+  GError *err = NULL;
+  TeChunker *c = te_chunker_new (tok, 6, 64);
+  te_chunker_set_invalid_utf8 (c, TE_INVALID_UTF8_REPLACE);
+  te_chunker_set_window (c, 100);
+  g_assert_true (te_chunker_push (c, text, sizeof text - 1, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_true (te_chunker_finish (c, collect, &col, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (col.chunks->len, >, 0);
+  for (guint i = 0; i < col.chunks->len; i++) {
+    ChunkCopy *ch = col.chunks->pdata[i];
+    g_assert_true (te_utf8_validate ((const guint8 *) ch->text, ch->len, NULL));
+    g_assert_cmpuint (ch->n_tokens, <=, 6);
+  }
+  te_chunker_free (c);
+  g_ptr_array_unref (col.chunks);
 }
 
 /* Small windows (te_chunker_set_window): chunks go out while text still arrives, pending text
@@ -1090,6 +1129,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chunker/unsplittable-offset-replace", test_unsplittable_offset_replace);
   g_test_add_func ("/chunker/overlap-window-progress", test_overlap_window_progress);
   g_test_add_func ("/chunker/small-window", test_small_window);
+  g_test_add_func ("/chunker/window-whole-characters", test_window_whole_characters);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
   return ret;
