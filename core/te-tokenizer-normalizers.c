@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-tokenizer-normalizers.c — the "normalizer" of tokenizer.json: BertNormalizer, Lowercase,
- * NFD, StripAccents, Precompiled (SentencePiece), Replace, Strip and Sequence, compiled into a
- * list of operations with HF's alignments. */
+ * NFD, NFKD, NFC, NFKC, Nmt, StripAccents, Precompiled (SentencePiece), Replace, Strip and
+ * Sequence,
+ * compiled into a list of operations with HF's alignments. */
 #include <utf8proc.h>
 
 #include "te-tokenizer-private.h"
 
 static const char *const op_names[] = {
   "clean_text", "handle_chinese_chars", "nfd", "strip_mn", "strip_marks", "lowercase",
-  "precompiled", "replace", "strip"
+  "precompiled", "replace", "strip", "nfkd", "nfc", "nfkc", "nmt"
 };
 
 /* ---- parsing: one entry per normalizer type ---------------------------------------------- */
@@ -275,10 +276,9 @@ parse_sequence (JsonObject * o, GArray * ops, guint depth, GError ** error)
   return TRUE;
 }
 
-/* Extension points (HF names): NFC, NFKC, NFKD, Prepend. Each
- * needs its operation (a TeNormOp and its case in te_normalizer_run()) and a parser here, or
- * just the operation for a normalizer without parameters. build_ascii_map() decides whether
- * the ASCII fast path still holds. */
+/* Extension point (HF names): Prepend. A new type needs its operation (a TeNormOp and its
+ * case in te_normalizer_run()) and a parser here, or just the operation for a normalizer
+ * without parameters. build_ascii_map() decides whether the ASCII fast path still holds. */
 static const struct
 {
   const char *type;
@@ -288,6 +288,10 @@ static const struct
   {"BertNormalizer", parse_bert, 0},
   {"Lowercase", NULL, TE_NORM_LOWER},
   {"NFD", NULL, TE_NORM_NFD},
+  {"NFKD", NULL, TE_NORM_NFKD},
+  {"NFC", NULL, TE_NORM_NFC},
+  {"NFKC", NULL, TE_NORM_NFKC},
+  {"Nmt", NULL, TE_NORM_NMT},
   {"StripAccents", NULL, TE_NORM_STRIP_MARKS},
   {"Precompiled", parse_precompiled, 0},
   {"Replace", parse_replace, 0},
@@ -362,6 +366,29 @@ op_clean (TeNChar * a, gsize n)
       if (te_hf_is_whitespace (c))
         c = ' ';
     }
+    a[o] = a[i];
+    a[o].c = c;
+    o++;
+  }
+  return o;
+}
+
+/* Nmt (SentencePiece's NMT normalisation as HF has it): a filter, then a map; kept chars keep
+ * their alignment. */
+static gsize
+op_nmt (TeNChar * a, gsize n)
+{
+  gsize o = 0;
+
+  for (gsize i = 0; i < n; i++) {
+    gunichar c = a[i].c;
+    if ((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F
+        || c == 0x8F || c == 0x9F)
+      continue;
+    if (c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x1680
+        || (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x2581
+        || c == 0xFEFF || c == 0xFFFD)
+      c = ' ';
     a[o] = a[i];
     a[o].c = c;
     o++;
@@ -580,6 +607,152 @@ tr_push (TeWork * w, gsize * m, gunichar c, gint32 ch)
   w->tr_c[*m] = c;
   w->tr_ch[*m] = ch;
   (*m)++;
+}
+
+/* ---- NFKD, NFC, NFKC ------------------------------------------------------------------------
+ * As HF's unicode-normalization-alignments crate iterates them, into (char, change) pairs that
+ * apply_transform() aligns. NFD keeps its own direct path (op_nfd), which BERT tokenizers run
+ * on every text. */
+
+/* Stable sort of the pairs [s, e) by combining class (w->run_ccc, parallel to the pairs). */
+static void
+sort_pairs_by_ccc (TeWork * w, gsize s, gsize e)
+{
+  gsize i, n = e - s, count[257];
+
+  for (i = s + 1; i < e; i++)
+    if (w->run_ccc[i] < w->run_ccc[i - 1])
+      break;
+  if (i >= e)
+    return;                     /* almost always: marks come in canonical order */
+  /* counting sort: O(n + 256) even for a pathological run of marks */
+  TE_GROW (w->run_tmp, w->cap_run_tmp, n);
+  TE_GROW (w->run_fl, w->cap_run_fl, n);
+  memset (count, 0, sizeof (count));
+  for (i = s; i < e; i++)
+    count[w->run_ccc[i] + 1]++;
+  for (i = 1; i < 257; i++)
+    count[i] += count[i - 1];
+  for (i = s; i < e; i++) {
+    gsize pos = count[w->run_ccc[i]]++;
+    w->run_tmp[pos].c = w->tr_c[i];
+    w->run_tmp[pos].s = (guint32) w->tr_ch[i];
+    w->run_fl[pos] = w->run_ccc[i];
+  }
+  for (i = 0; i < n; i++) {
+    w->tr_c[s + i] = w->run_tmp[i].c;
+    w->tr_ch[s + i] = (gint32) w->run_tmp[i].s;
+    w->run_ccc[s + i] = w->run_fl[i];
+  }
+}
+
+/* Decompose w->a[0..n) into (char, change) pairs in w->tr_c/tr_ch, their classes in w->run_ccc:
+ * change 0 for the first char of each input char's decomposition, +1 for the others; before
+ * each starter, the pending marks are stably sorted by class, pairs moving with their chars
+ * (the crate's Decompositions). Returns the number of pairs. */
+static gsize
+decompose_pairs (TeWork * w, gsize n, gboolean compat)
+{
+  gsize m = 0, pending = 0;     /* pairs [pending, m) are not sorted yet */
+
+  for (gsize i = 0; i < n; i++) {
+    gunichar dec[TE_HF_DECOMP_MAX];
+    guint nd = compat ? te_hf_decompose_compat (w->a[i].c, dec)
+        : te_hf_decompose (w->a[i].c, dec);
+    TE_GROW (w->run_ccc, w->cap_run_ccc, m + nd);
+    for (guint k = 0; k < nd; k++) {
+      guint8 cc = te_hf_ccc (dec[k]);
+      if (cc == 0) {
+        sort_pairs_by_ccc (w, pending, m);
+        pending = m;
+      }
+      w->run_ccc[m] = cc;
+      tr_push (w, &m, dec[k], k == 0 ? 0 : 1);
+    }
+  }
+  sort_pairs_by_ccc (w, pending, m);
+  return m;
+}
+
+/* Canonical composition of the pairs [0, m), in place (the crate's Recompositions): a composite
+ * takes change(starter) + change(mark) - 1; a mark blocked from the starter keeps its place
+ * after it. Returns the new number of pairs. */
+static gsize
+compose_pairs (TeWork * w, gsize m)
+{
+  gsize o = 0, k_slot = 0;      /* the starter (composee) is written to k_slot when final */
+  gboolean have_k = FALSE;
+  gunichar kc = 0;
+  gint32 kch = 0;
+  gint last_ccc = -1;           /* class of the last mark kept after the starter; -1: none */
+
+  for (gsize i = 0; i < m; i++) {
+    gunichar c = w->tr_c[i];
+    gint32 ch = w->tr_ch[i];
+    guint8 cc = w->run_ccc[i];
+    gunichar r;
+
+    if (!have_k) {
+      if (cc != 0) {
+        w->tr_c[o] = c;         /* marks before the first starter go out as they are */
+        w->tr_ch[o++] = ch;
+        continue;
+      }
+      have_k = TRUE;
+      k_slot = o++;
+      kc = c;
+      kch = ch;
+      last_ccc = -1;
+      continue;
+    }
+    if (last_ccc >= 0 && last_ccc >= cc) {
+      /* blocked from the starter */
+      if (cc == 0) {
+        w->tr_c[k_slot] = kc;
+        w->tr_ch[k_slot] = kch;
+        k_slot = o++;
+        kc = c;
+        kch = ch;
+        last_ccc = -1;
+      } else {
+        w->tr_c[o] = c;
+        w->tr_ch[o++] = ch;
+        last_ccc = cc;
+      }
+      continue;
+    }
+    if ((r = te_hf_compose (kc, c)) != 0) {
+      kc = r;
+      kch = kch + ch - 1;
+      continue;
+    }
+    if (cc == 0) {              /* (last_ccc < 0 here: nothing kept after the starter) */
+      w->tr_c[k_slot] = kc;
+      w->tr_ch[k_slot] = kch;
+      k_slot = o++;
+      kc = c;
+      kch = ch;
+      continue;
+    }
+    w->tr_c[o] = c;
+    w->tr_ch[o++] = ch;
+    last_ccc = cc;
+  }
+  if (have_k) {
+    w->tr_c[k_slot] = kc;
+    w->tr_ch[k_slot] = kch;
+  }
+  return o;
+}
+
+/* NFKD (@compose FALSE, @compat TRUE), NFC, NFKC of w->a[0..n) into w->b. */
+static gsize
+op_unicode_normalize (TeWork * w, gsize n, gboolean compat, gboolean compose)
+{
+  gsize m = decompose_pairs (w, n, compat);
+  if (compose)
+    m = compose_pairs (w, m);
+  return apply_transform (w, n, m);
 }
 
 /* ---- Precompiled ---------------------------------------------------------------------------- */
@@ -806,6 +979,18 @@ te_normalizer_run (const TeNormalizer * nz, TeWork * w, gsize n)
       case TE_NORM_STRIP:
         n = op_strip_ws (w->a, n, st->left, st->right);
         continue;
+      case TE_NORM_NFKD:
+        n = op_unicode_normalize (w, n, TRUE, FALSE);
+        break;
+      case TE_NORM_NFC:
+        n = op_unicode_normalize (w, n, FALSE, TRUE);
+        break;
+      case TE_NORM_NFKC:
+        n = op_unicode_normalize (w, n, TRUE, TRUE);
+        break;
+      case TE_NORM_NMT:
+        n = op_nmt (w->a, n);
+        continue;
     }
     t = w->a;
     w->a = w->b;
@@ -826,6 +1011,11 @@ op_ascii_is_context_free (TeNormOp op)
     case TE_NORM_CLEAN:
     case TE_NORM_CHINESE:
     case TE_NORM_NFD:             /* reorders marks only; ASCII chars are starters */
+    case TE_NORM_NFKD:
+    case TE_NORM_NFC:             /* (a mark can compose with an ASCII char before it, but */
+    case TE_NORM_NFKC:            /*  the fast path takes only all-ASCII ranges, cut after
+                                   *  whitespace, which composes with nothing) */
+    case TE_NORM_NMT:
     case TE_NORM_STRIP_MN:
     case TE_NORM_STRIP_MARKS:
     case TE_NORM_LOWER:

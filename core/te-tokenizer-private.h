@@ -62,6 +62,14 @@ te_hf_u9_flags (gunichar c)
 guint8 te_hf_ccc (gunichar c);
 /* Full canonical decomposition of @c into @out (at most 8); returns the count (1 = none). */
 guint te_hf_decompose (gunichar c, gunichar out[8]);
+/* The longest compatibility decomposition (U+FDFA is 18 chars), with room to spare. */
+#define TE_HF_DECOMP_MAX 32
+/* Full compatibility decomposition of @c (NFKD of one char) as HF's Unicode 9.0 tables have it;
+ * returns the count (1 = none). */
+guint te_hf_decompose_compat (gunichar c, gunichar out[TE_HF_DECOMP_MAX]);
+/* The primary composite of starter @a and @b in HF's Unicode 9.0 tables (Hangul included), or
+ * 0 when there is none. */
+gunichar te_hf_compose (gunichar a, gunichar b);
 /* Rust char::to_lowercase for the chars that map to one char (all but U+0130). */
 gunichar te_hf_lower1 (gunichar c);
 /* Rust regex \w (added tokens with single_word). */
@@ -125,6 +133,10 @@ typedef struct
   guint32 *unk_ws;              /* Unigram: (token index, leading, trailing whitespace chars)
                                  * of each unknown piece, for RobertaProcessing's trimming */
   gsize n_unk_ws, cap_unk_ws;
+  guint8 *sp_text;              /* Split: a word as UTF-8 */
+  guint32 *sp_b2c;              /* Split: char index of each byte of sp_text (and its end) */
+  guint32 *sp_cut;              /* Split: (start, end, keep) char ranges of the word */
+  gsize cap_sp_text, cap_sp_b2c, cap_sp_cut;
   gunichar *tr_c;               /* HF transform(): (char, change) pairs */
   gint32 *tr_ch;
   gsize cap_tr_c, cap_tr_ch;
@@ -182,7 +194,11 @@ typedef enum
   TE_NORM_PRECOMPILED,          /* SentencePiece's precompiled charsmap, per grapheme cluster */
   TE_NORM_REPLACE,              /* Replace: a literal, or one char repeated (regex "c{m,}") */
   TE_NORM_STRIP,                /* Strip: whitespace on the left and/or right */
-  /* Extension points: NFC / NFKC / NFKD, Prepend. build_ascii_map() clears ascii_local when an
+  TE_NORM_NFKD,                 /* NFKD normalizer */
+  TE_NORM_NFC,                  /* NFC normalizer */
+  TE_NORM_NFKC,                 /* NFKC normalizer */
+  TE_NORM_NMT,                  /* Nmt: drop some controls, map others and U+2581 to space */
+  /* Extension point: Prepend. build_ascii_map() clears ascii_local when an
    * operation maps an ASCII char to anything but at most one ASCII char, or when
    * op_ascii_is_context_free() says its result depends on neighbouring chars. */
 } TeNormOp;
@@ -240,8 +256,19 @@ typedef enum
   TE_PRE_BERT,                  /* BertPreTokenizer: split on whitespace, isolate punctuation */
   TE_PRE_WHITESPACE_SPLIT,      /* WhitespaceSplit: split on whitespace (removed) */
   TE_PRE_METASPACE,             /* Metaspace: ' ' -> replacement, prepend, split before it */
-  /* Extension points: Whitespace, Split (regex), Punctuation, Digits, ByteLevel. */
+  TE_PRE_SPLIT,                 /* Split: a String or Regex pattern (Oniguruma), a behavior */
+  /* Extension points: Whitespace, Punctuation, Digits, ByteLevel. */
 } TePreTokKind;
+
+/* Split's SplitDelimiterBehavior */
+typedef enum
+{
+  TE_SPLIT_REMOVED,
+  TE_SPLIT_ISOLATED,
+  TE_SPLIT_MERGED_WITH_PREVIOUS,
+  TE_SPLIT_MERGED_WITH_NEXT,
+  TE_SPLIT_CONTIGUOUS,
+} TeSplitBehavior;
 
 typedef enum
 {
@@ -256,6 +283,11 @@ typedef struct
   gunichar replacement;         /* Metaspace */
   TePrependScheme prepend;      /* Metaspace */
   gboolean split;               /* Metaspace */
+  gpointer regex;               /* Split: the compiled pattern (an OnigRegex) */
+  char *pattern;                /* Split: as given (a String pattern is escaped into a regex) */
+  gboolean pattern_is_regex;    /* Split */
+  TeSplitBehavior behavior;     /* Split */
+  gboolean invert;              /* Split */
 } TePreTokStep;
 
 /* A pre-tokenizer is a list of steps (Sequence flattens into it); kind is the single step's

@@ -73,6 +73,64 @@ te_hf_decompose (gunichar c, gunichar out[8])
   return (guint) n;
 }
 
+/* Supplementary-plane code points with a compatibility (or canonical) decomposition in Unicode
+ * 9.0, coarse: utf8proc decides inside these ranges, and every code point there that utf8proc
+ * decomposes was in 9.0 (the Latin Extended-F modifiers U+10780.., the Cyrillic modifiers
+ * U+1E030.., U+1F16C and the segmented digits U+1FBF0.. came later). */
+static gboolean
+hf_supp_compat_decomposable (gunichar c)
+{
+  static const guint32 r[][2] = {
+    {0x1D400, 0x1D7FF}, {0x1EE00, 0x1EEFF}, {0x1F100, 0x1F16B}, {0x1F190, 0x1F190},
+    {0x1F200, 0x1F251},
+  };
+
+  if (hf_supp_decomposable (c))
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    if (c >= r[i][0] && c <= r[i][1])
+      return TRUE;
+  return FALSE;
+}
+
+guint
+te_hf_decompose_compat (gunichar c, gunichar out[TE_HF_DECOMP_MAX])
+{
+  utf8proc_int32_t buf[TE_HF_DECOMP_MAX];
+  int lbc = 0;
+
+  out[0] = c;
+  if (c < 0xA0 || (c >= 0x10000 && !hf_supp_compat_decomposable (c)))
+    return 1;
+  /* BMP compatibility decompositions added after Unicode 9.0 */
+  if (c == 0x32FF || (c >= 0xA7F2 && c <= 0xA7F4) || c == 0xAB69)
+    return 1;
+  utf8proc_ssize_t n = utf8proc_decompose_char ((utf8proc_int32_t) c, buf, TE_HF_DECOMP_MAX,
+      UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &lbc);
+  if (n <= 0 || n > TE_HF_DECOMP_MAX)
+    return 1;
+  for (guint i = 0; i < (guint) n; i++)
+    out[i] = (gunichar) buf[i];
+  return (guint) n;
+}
+
+gunichar
+te_hf_compose (gunichar a, gunichar b)
+{
+  utf8proc_int32_t buf[2] = { (utf8proc_int32_t) a, (utf8proc_int32_t) b };
+
+  if (b < 0x300)
+    return 0;                   /* no second char of a composition is below U+0300 */
+  /* STABLE: the composition exclusions hold (utf8proc applies them only with it) */
+  if (utf8proc_normalize_utf32 (buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) != 1)
+    return 0;
+  gunichar r = (gunichar) buf[0];
+  /* a composite HF's tables know: the BMP ones all date from before 9.0 */
+  if (r >= 0x10000 && !hf_supp_decomposable (r))
+    return 0;
+  return r;
+}
+
 /* Simple lowercase mappings Rust (Unicode 17) has and utf8proc (Unicode 15) lacks. */
 static const struct
 {

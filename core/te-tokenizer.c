@@ -65,6 +65,9 @@ te_work_clear (TeWork * w)
   g_free (w->unk_ws);
   g_free (w->tr_c);
   g_free (w->tr_ch);
+  g_free (w->sp_text);
+  g_free (w->sp_b2c);
+  g_free (w->sp_cut);
   memset (w, 0, sizeof (*w));
 }
 

@@ -30,10 +30,13 @@ void te_encoding_clear (TeEncoding * enc);   /* frees arrays, leaves an empty en
 /* Load from a tokenizer.json file / from its contents. Supported today (the BERT and the
  * XLM-RoBERTa / SentencePiece families):
  *   normalizer      BertNormalizer, Precompiled (SentencePiece charsmap), Replace (a String, or a
- *                   Regex of one char with {m,} {m,n} or +), Strip, Lowercase, NFD,
- *                   StripAccents, Sequence of these, or null;
+ *                   Regex of one char with {m,} {m,n} or +), Strip, Lowercase, NFD, NFKD, NFC,
+ *                   NFKC (HF's Unicode 9.0 tables and alignments), Nmt, StripAccents, Sequence
+ *                   of these, or null;
  *   pre_tokenizer   BertPreTokenizer, WhitespaceSplit, Metaspace (prepend_scheme always / first /
- *                   never or the older add_prefix_space, split), Sequence of these, or null;
+ *                   never or the older add_prefix_space, split), Split (String or Regex pattern,
+ *                   every behavior, invert; regexes need a build with Oniguruma, HF's engine),
+ *                   Sequence of these, or null;
  *   model           WordPiece, Unigram (unk_id, byte_fallback);
  *   post_processor  TemplateProcessing, BertProcessing, RobertaProcessing (trim_offsets as HF's
  *                   Python binding reports offsets), or null.

@@ -186,6 +186,13 @@ def variants(base_json):
     m["add_prefix_space"] = True
     v["pre_tokenizer"] = m
     out["literal"] = v
+    # HF's own SentencePieceUnigramTokenizer shape: Nmt, NFKC, Replace of space runs
+    v = clone()
+    v["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Nmt"}, {"type": "NFKC"},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    v["pre_tokenizer"] = dict(meta)
+    out["nmt-nfkc"] = v
     return out
 
 

@@ -78,10 +78,16 @@ def run_hf(hf, texts, special=True):
     return out
 
 
-def compare(hf, exe, model_dir, texts, special=True):
+def compare(hf, exe, model_dir, texts, special=True, tolerated=None):
+    """Fails on any text whose encoding differs, except texts for which @tolerated(text) gives
+    a documented reason; returns the number of texts that matched exactly."""
     ours = run_ours(exe, model_dir, texts, special)
     ref = run_hf(hf, texts, special)
     bad = [i for i in range(len(texts)) if ours[i] != ref[i]]
+    if tolerated:
+        bad = [i for i in bad if not tolerated(texts[i])]
+        return sum(ours[i] == ref[i] for i in range(len(texts))) if not bad else \
+            compare(hf, exe, model_dir, [texts[i] for i in bad], special)
     if bad:
         msg = [f"{len(bad)} of {len(texts)} texts differ from HF tokenizers {tokenizers.__version__}"]
         for i in bad[:MAX_REPORTED]:
@@ -219,6 +225,13 @@ def _bert(clean=True, chinese=True, strip=None, lower=True):
             "strip_accents": strip, "lowercase": lower}
 
 
+GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+
+def _split(pattern, behavior, invert=False):
+    return {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert}
+
+
 def _added(content, id_, **kw):
     t = {"id": id_, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
          "normalized": False, "special": True}
@@ -238,6 +251,13 @@ VARIANTS = {
     "seq-bert-lower-nfd": lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [
         _bert(strip=False, lower=False), {"type": "Lowercase"}, {"type": "NFD"}]}),
     "no-normalizer": lambda j: j.update(normalizer=None),
+    "nfkc": lambda j: j.update(normalizer={"type": "NFKC"}),
+    "seq-nfc-lower": lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [
+        {"type": "NFC"}, {"type": "Lowercase"}]}),
+    "seq-nfkd-strip-lower": lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [
+        {"type": "NFKD"}, {"type": "StripAccents"}, {"type": "Lowercase"}]}),
+    "seq-bert-nfkc": lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [
+        _bert(strip=False), {"type": "NFKC"}]}),
     "no-pretokenizer": lambda j: (j.update(pre_tokenizer=None),
                                   j["model"].update(max_input_chars_per_word=400)),
     "bert-processing": lambda j: j.update(post_processor={
@@ -248,6 +268,24 @@ VARIANTS = {
         {"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]),
     "empty-prefix-short-words": lambda j: j["model"].update(
         continuing_subword_prefix="", max_input_chars_per_word=5),
+    # Split (Oniguruma regexes, as HF): every behavior, String and Regex patterns, invert,
+    # empty matches, and the GPT-2 pattern alone
+    "split-punct-isolated": lambda j: j.update(pre_tokenizer={"type": "Sequence",
+        "pretokenizers": [{"type": "WhitespaceSplit"}, _split({"Regex": "\\p{P}"}, "Isolated")]}),
+    "split-gpt2": lambda j: j.update(pre_tokenizer=_split({"Regex": GPT2_PATTERN}, "Isolated")),
+    "split-space-merged-previous": lambda j: j.update(pre_tokenizer=_split(
+        {"String": " "}, "MergedWithPrevious")),
+    "split-string-merged-next": lambda j: j.update(pre_tokenizer={"type": "Sequence",
+        "pretokenizers": [_split({"String": "e."}, "MergedWithNext"),
+                          {"type": "WhitespaceSplit"}]}),
+    "split-digits-contiguous": lambda j: j.update(pre_tokenizer={"type": "Sequence",
+        "pretokenizers": [{"type": "BertPreTokenizer"}, _split({"Regex": "\\d"}, "Contiguous")]}),
+    "split-vowels-removed-invert": lambda j: j.update(pre_tokenizer=_split(
+        {"Regex": "[aeiou\u00e9]+"}, "Removed", invert=True)),
+    "split-empty-matches": lambda j: j.update(pre_tokenizer=_split({"Regex": "\\b|(?=[A-Z])"},
+                                                                   "Isolated")),
+    "split-lookbehind-removed": lambda j: j.update(pre_tokenizer=_split(
+        {"Regex": "(?<=[.!?])\\s+|\\s+"}, "Removed")),
     "added-normalized-strip": lambda j: j.update(added_tokens=[
         _added("[PAD]", 0), _added("[UNK]", 100), _added("[CLS]", 101, lstrip=True),
         _added("[SEP]", 102, rstrip=True), _added("[MASK]", 103, normalized=True, lstrip=True),
@@ -260,7 +298,36 @@ VARIANTS = {
 
 # variants whose normaliser differs from the model's: worth a sweep over every code point
 SWEEP_VARIANTS = {"cased", "lower-no-strip", "strip-no-lower", "no-clean", "no-chinese",
-                  "seq-nfd-lower-strip", "seq-bert-lower-nfd", "no-normalizer"}
+                  "seq-nfd-lower-strip", "seq-bert-lower-nfd", "no-normalizer", "nfkc",
+                  "seq-nfc-lower", "seq-nfkd-strip-lower", "seq-bert-nfkc"}
+# variants that compose or decompose: also every sequence that composes, in context
+COMPOSE_VARIANTS = {"nfkc", "seq-nfc-lower", "seq-nfkd-strip-lower", "seq-bert-nfkc",
+                    "seq-nfd-lower-strip", "seq-bert-lower-nfd"}
+
+
+def composition_texts():
+    """Decomposed forms of every decomposable code point (canonical and compatibility, by
+    Python's unicodedata, itself a reference independent of ours), then the same with marks
+    around them out of canonical order, blocked marks, leading marks and Hangul jamo runs, so
+    that composition, reordering and their alignments are exercised in context."""
+    import unicodedata
+    pieces = []
+    for c in range(0xA0, 0x30000):
+        ch = chr(c)
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        d, kd = unicodedata.normalize("NFD", ch), unicodedata.normalize("NFKD", ch)
+        if d != ch:
+            pieces += [d, d[0] + "\u0316" + d[1:] + "\u0301", "\u0301" + d, d + d[-1:]]
+        if kd != ch and kd != d:
+            pieces += [ch + "\u0301", kd]
+    for l in range(0x1100, 0x1113, 3):
+        for v in range(0x1161, 0x1176, 4):
+            pieces += [chr(l) + chr(v), chr(l) + chr(v) + chr(0x11A8 + (l + v) % 27),
+                       chr(0xAC00 + (l - 0x1100) * 588) + chr(0x11A8), chr(l) + "\u0301" + chr(v)]
+    pieces += ["a\u0301\u0301", "a\u0316\u0301\u0316\u0301", "e\u0301\u0300\u0327",
+               "\u0301\u0316", "\u0345\u0301\u0313\u03b1", "\u1100" * 5 + "\u1161" * 5]
+    return [" ".join(pieces[i:i + 200]) for i in range(0, len(pieces), 200)]
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -284,5 +351,46 @@ def test_tokenizer_variants(hf, te_tokenize, model_dir, tmp_path, variant):
         cps = all_code_points()
         texts += [" ".join("a" + c + "b" for c in cps[i:i + 512])
                   for i in range(0, len(cps), 512)]
-    compare(ref, te_tokenize, d, texts)
-    compare(ref, te_tokenize, d, texts[:400], special=False)
+    if variant in COMPOSE_VARIANTS:
+        texts += composition_texts()
+    tolerated = None
+    if variant.startswith("split-"):
+        # Split's regexes run on the system's Oniguruma (Debian 12: 6.9.8, Unicode 14.0, the
+        # version of this Python's unicodedata); HF's wheel bundles a newer one, so character
+        # classes (\p{P}, \s, \b...) differ on characters assigned since. Only texts holding
+        # such a character may differ; every other text must match exactly.
+        import unicodedata
+        tolerated = lambda t: any(unicodedata.category(c) == "Cn" for c in t)  # noqa: E731
+    compare(ref, te_tokenize, d, texts, tolerated=tolerated)
+    if tolerated:
+        strict = sum(not tolerated(t) for t in texts)
+        assert strict >= 500, f"only {strict} texts without newer characters were compared"
+    compare(ref, te_tokenize, d, texts[:400], special=False, tolerated=tolerated)
+
+
+@pytest.mark.parametrize("variant", ["nfkc", "seq-nfc-lower", "split-gpt2", "split-empty-matches",
+                                     "split-string-merged-next", "split-vowels-removed-invert"])
+def test_variants_under_asan(te_tokenize, model_dir, tmp_path, variant):
+    """The composing normalizers and Split under AddressSanitizer + UBSan (build-asan, which
+    tools/test.sh builds): no report, and the same output as the normal build."""
+    asan = REPO / "build-asan" / "tools" / "te-tokenize"
+    if not asan.is_file():
+        pytest.skip("build-asan/tools/te-tokenize not built (tools/test.sh builds it)")
+    with open(model_dir / "tokenizer.json", encoding="utf-8") as f:
+        j = json.load(f)
+    VARIANTS[variant](j)
+    tok = tmp_path / "tokenizer.json"
+    tok.write_text(json.dumps(j), encoding="utf-8")
+    texts = load_corpus() + random_strings(600, seed=zlib.crc32(variant.encode()))
+    if variant in COMPOSE_VARIANTS:
+        texts += composition_texts()[::7]
+    stdin = "".join(json.dumps(t) + "\n" for t in texts).encode("ascii")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               LSAN_OPTIONS=f"suppressions={REPO / 'tests' / 'lsan.supp'}:print_suppressions=0")
+    a = subprocess.run([str(asan), str(tok), "--json-lines"], input=stdin, capture_output=True,
+                       env=env)
+    assert a.returncode == 0, a.stderr.decode()[-3000:]
+    b = subprocess.run([str(te_tokenize), str(tok), "--json-lines"], input=stdin,
+                       capture_output=True)
+    assert b.returncode == 0 and a.stdout == b.stdout

@@ -6,6 +6,7 @@
 # random strings and on every code point. The tokenizers are trained here (SentencePiece) and
 # converted by transformers (tests/multilingual.py); nothing is downloaded.
 import collections
+import hashlib
 import json
 import os
 import random
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import multilingual  # noqa: E402
 
 VARIANTS = ["converted", "hub", "roberta", "strip", "first-split1", "never-split0", "literal",
-            "bytefallback"]
+            "bytefallback", "nmt-nfkc"]
 MIN_SCRIPTS = 12
 
 
@@ -43,11 +44,13 @@ def data():
     """Corpus and tokenizer variants, generated once per build directory."""
     out = build_dir() / "unigram-data"
     stamp = out / "done"
-    if not stamp.exists():
+    generator = REPO / "tests" / "multilingual.py"
+    version = hashlib.sha256(generator.read_bytes()).hexdigest() + "\n"
+    if not stamp.exists() or stamp.read_text() != version:
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-        subprocess.run([sys.executable, str(REPO / "tests" / "multilingual.py"), str(out)],
+        subprocess.run([sys.executable, str(generator), str(out)],
                        check=True, env=env, capture_output=True)
-        stamp.write_text("ok\n")
+        stamp.write_text(version)
     rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").split("\n") if l]
     return out, rows
 
@@ -129,7 +132,8 @@ def test_ids_and_offsets_per_script(te_tokenize, data, variant):
         assert sum(3 in r["ids"] for r in ref) > 10, "no unknown pieces were exercised"
 
 
-@pytest.mark.parametrize("variant", ["converted", "roberta", "strip", "bytefallback"])
+@pytest.mark.parametrize("variant", ["converted", "roberta", "strip", "bytefallback",
+                                     "nmt-nfkc"])
 def test_random_strings(te_tokenize, data, variant):
     out, rows = data
     rng = random.Random(4321)
@@ -150,7 +154,7 @@ def test_random_strings(te_tokenize, data, variant):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("variant", ["hub", "bytefallback"])
+@pytest.mark.parametrize("variant", ["hub", "bytefallback", "nmt-nfkc"])
 def test_every_code_point(te_tokenize, data, variant):
     out, _ = data
     cps = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
@@ -182,8 +186,17 @@ def bad_tokenizer(data, mutate):
 
 
 @pytest.mark.parametrize("name,mutate,message", [
-    ("nfkc", lambda j: j.__setitem__("normalizer", {"type": "NFKC"}),
-     'normalizer type "NFKC" is not supported'),
+    ("prepend", lambda j: j.__setitem__("normalizer", {"type": "Prepend", "prepend": "x"}),
+     'normalizer type "Prepend" is not supported'),
+    ("split-regex", lambda j: j.__setitem__("pre_tokenizer", {
+        "type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated", "invert": False}),
+     'regex "(a" does not compile: end pattern with unmatched parenthesis'),
+    ("split-behavior", lambda j: j.__setitem__("pre_tokenizer", {
+        "type": "Split", "pattern": {"String": "a"}, "behavior": "Sideways", "invert": False}),
+     'behavior "Sideways" is not supported'),
+    ("split-pattern", lambda j: j.__setitem__("pre_tokenizer", {
+        "type": "Split", "pattern": {"String": "a", "Regex": "b"}, "behavior": "Removed"}),
+     'exactly one of "String" and "Regex"'),
     ("regex", lambda j: j["normalizer"]["normalizers"][1].__setitem__("pattern", {"Regex": "\\s+"}),
      'regex pattern "\\s+" is not supported'),
     ("charsmap-short", lambda j: j["normalizer"]["normalizers"][0].__setitem__(

@@ -16,7 +16,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
   build-essential pkg-config meson ninja-build
-  libglib2.0-dev libjson-glib-dev libutf8proc-dev libopenblas-dev libsqlite3-dev
+  libglib2.0-dev libjson-glib-dev libutf8proc-dev libopenblas-dev libsqlite3-dev libonig-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-venv python3-pip
