@@ -325,7 +325,57 @@ trie_clear (TeTrie * t)
 {
   g_free (t->slots);
   g_free (t->value);
+  g_free (t->first);
+  g_free (t->edge_byte);
+  g_free (t->edge_child);
   memset (t, 0, sizeof (*t));
+}
+
+/* Turn the build-time hash table into the lookup layout (see TeTrie): one pass to count each
+ * node's children, one to place them, then each node's few edges sorted by byte. The walk of
+ * the Viterbi then reads one small contiguous run per byte instead of probing a large table. */
+static void
+trie_freeze (TeTrie * t)
+{
+  guint32 n = t->n_nodes, *fill;
+
+  t->first = g_new0 (guint32, (gsize) n + 1);
+  t->edge_byte = g_new (guint8, n);
+  t->edge_child = g_new (guint32, n);
+  memset (t->root, 0, sizeof (t->root));
+  for (guint32 i = 0; i <= t->mask; i++)
+    if (t->slots[i].key)
+      t->first[((t->slots[i].key - 1) >> 8) + 1]++;
+  for (guint32 v = 0; v < n; v++)
+    t->first[v + 1] += t->first[v];
+  fill = g_memdup2 (t->first, (gsize) n * sizeof (guint32));
+  for (guint32 i = 0; i <= t->mask; i++) {
+    guint32 key = t->slots[i].key, parent, at;
+    if (!key)
+      continue;
+    parent = (key - 1) >> 8;
+    at = fill[parent]++;
+    t->edge_byte[at] = (guint8) ((key - 1) & 0xFF);
+    t->edge_child[at] = t->slots[i].child;
+    if (parent == 0)
+      t->root[(key - 1) & 0xFF] = t->slots[i].child;
+  }
+  g_free (fill);
+  for (guint32 v = 1; v < n; v++) {    /* insertion sort: a node has at most 256 children */
+    for (guint32 a = t->first[v] + 1; a < t->first[v + 1]; a++) {
+      guint8 b = t->edge_byte[a];
+      guint32 c = t->edge_child[a], k = a;
+      while (k > t->first[v] && t->edge_byte[k - 1] > b) {
+        t->edge_byte[k] = t->edge_byte[k - 1];
+        t->edge_child[k] = t->edge_child[k - 1];
+        k--;
+      }
+      t->edge_byte[k] = b;
+      t->edge_child[k] = c;
+    }
+  }
+  g_free (t->slots);
+  t->slots = NULL;
 }
 
 static inline guint32
@@ -335,20 +385,27 @@ trie_hash (guint32 key)
   return key ^ (key >> 15);
 }
 
-/* Child of @node by @byte, or 0 (the root is never a child). */
+/* Child of @node by @byte in the frozen trie, or 0 (the root is never a child). */
 static inline guint32
 trie_child (const TeTrie * t, guint32 node, guint8 byte)
 {
-  guint32 key = ((node << 8) | byte) + 1, i = trie_hash (key) & t->mask;
+  guint32 lo, hi;
 
-  for (;;) {
-    const TeTrieSlot *s = &t->slots[i];
-    if (s->key == key)
-      return s->child;
-    if (s->key == 0)
-      return 0;
-    i = (i + 1) & t->mask;
+  if (node == 0)
+    return t->root[byte];
+  lo = t->first[node];
+  hi = t->first[node + 1];
+  while (hi - lo > 8) {         /* binary search down to a short run */
+    guint32 mid = lo + (hi - lo) / 2;
+    if (t->edge_byte[mid] <= byte)
+      lo = mid;
+    else
+      hi = mid;
   }
+  for (; lo < hi; lo++)
+    if (t->edge_byte[lo] == byte)
+      return t->edge_child[lo];
+  return 0;
 }
 
 /* Insert @key (@len > 0 bytes); the table was sized for every byte of every key. */
@@ -461,6 +518,7 @@ parse_unigram (TeWordModel * m, JsonObject * o, GError ** error)
     if (offs[2 * i + 1] > 0)
       trie_insert (&m->trie, key, offs[2 * i + 1], (gint32) i);
   }
+  trie_freeze (&m->trie);
   for (i = 0; i < 256; i++) {
     char name[8];
     g_snprintf (name, sizeof (name), "<0x%02X>", i);
@@ -477,13 +535,16 @@ fail:
   return FALSE;
 }
 
-/* Push the tokens of piece [bs, be) of the word (bytes) whose chars are a[]. */
+/* Push the tokens of piece [bs, be) of the word (bytes) whose chars are a[]; @id is the piece's
+ * id when the lattice found it in the vocabulary, -1 for a (fused) unknown piece. */
 static gboolean
 unigram_push (const TeWordModel * m, TeWork * w, const TeNChar * a, guint32 bs,
-    guint32 be, TeEncoding * out, GError ** error)
+    guint32 be, gint32 id, TeEncoding * out, GError ** error)
 {
   guint32 s = a[w->b2c[bs]].s, e = a[w->b2c[be - 1]].e;
-  gint32 id = vocab_table_lookup (&m->vocab, m->pool, w->word + bs, be - bs);
+
+  if (id < 0)
+    id = vocab_table_lookup (&m->vocab, m->pool, w->word + bs, be - bs);
 
   if (id >= 0) {
     te_encoding_push (out, id, s, e);
@@ -590,8 +651,8 @@ unigram_word (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n, TeE
     }
   }
 
-  /* Backtrack: pieces in reverse order, consecutive unknown ones fused. */
-  TE_GROW (w->pieces, w->cap_pieces, 2 * (nb + 1));
+  /* Backtrack: pieces (start, end, id) in reverse order, consecutive unknown ones fused. */
+  TE_GROW (w->pieces, w->cap_pieces, 3 * (nb + 1));
   for (end = (guint32) nb; end > 0; end = pos) {
     pos = (guint32) w->vstart[end];
     if (w->vid[end] < 0) {
@@ -602,22 +663,26 @@ unigram_word (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n, TeE
       continue;
     }
     if (have_unk) {
-      w->pieces[2 * np] = end;
-      w->pieces[2 * np + 1] = unk_end;
+      w->pieces[3 * np] = end;
+      w->pieces[3 * np + 1] = unk_end;
+      w->pieces[3 * np + 2] = G_MAXUINT32;
       np++;
       have_unk = FALSE;
     }
-    w->pieces[2 * np] = pos;
-    w->pieces[2 * np + 1] = end;
+    w->pieces[3 * np] = pos;
+    w->pieces[3 * np + 1] = end;
+    w->pieces[3 * np + 2] = (guint32) w->vid[end];
     np++;
   }
   if (have_unk) {
-    w->pieces[2 * np] = 0;
-    w->pieces[2 * np + 1] = unk_end;
+    w->pieces[3 * np] = 0;
+    w->pieces[3 * np + 1] = unk_end;
+    w->pieces[3 * np + 2] = G_MAXUINT32;
     np++;
   }
   while (np-- > 0)
-    if (!unigram_push (m, w, a, w->pieces[2 * np], w->pieces[2 * np + 1], out, error))
+    if (!unigram_push (m, w, a, w->pieces[3 * np], w->pieces[3 * np + 1],
+            (gint32) w->pieces[3 * np + 2], out, error))
       return FALSE;
   return TRUE;
 }

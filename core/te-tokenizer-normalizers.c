@@ -17,6 +17,7 @@ static const char *const op_names[] = {
 typedef gboolean (*ParseFunc) (JsonObject * o, GArray * ops, guint depth, GError ** error);
 
 static gboolean parse_any (JsonObject * o, GArray * ops, guint depth, GError ** error);
+static void pc_build_ascii (TePrecompiled * pc);
 
 static void
 push_op (GArray * ops, TeNormOp op)
@@ -99,6 +100,7 @@ parse_precompiled (JsonObject * o, GArray * ops, guint depth, GError ** error)
     step_clear (&st);
     return FALSE;
   }
+  pc_build_ascii (st.pc);
   g_array_append_val (ops, st);
   return TRUE;
 }
@@ -826,8 +828,25 @@ pc_replace (TeWork * w, gsize * m, gsize old_count, const char *rep, gsize rep_l
   }
 }
 
+/* The replacement of each ASCII char alone, for the fast path of op_precompiled(). */
+static void
+pc_build_ascii (TePrecompiled * pc)
+{
+  for (guint c = 0; c < 128; c++) {
+    guint8 key = (guint8) c;
+    gsize rl = 0;
+    const char *rep = pc_transform (pc, &key, 1, &rl);
+    pc->ascii_rep[c] = rep ? (gint32) (rep - pc->normalized) : -1;
+    pc->ascii_rep_len[c] = (guint32) rl;
+  }
+}
+
 /* HF's Precompiled::normalize: per extended grapheme cluster, the cluster's replacement when it
- * is shorter than 6 bytes and has one, else each char's replacement or the char itself. */
+ * is shorter than 6 bytes and has one, else each char's replacement or the char itself. An
+ * ASCII char followed by an ASCII char (or nothing) is a cluster of its own but for CR LF
+ * (UAX #29 breaks between any two other ASCII chars), so it takes its precomputed replacement
+ * without the grapheme and trie walks: the same result, for most of the text of most
+ * documents. */
 static gsize
 op_precompiled (TeWork * w, const TePrecompiled * pc, gsize n)
 {
@@ -839,6 +858,17 @@ op_precompiled (TeWork * w, const TePrecompiled * pc, gsize n)
   while (i < n) {
     gsize j = i + 1, glen, rl;
     const char *rep;
+    gunichar c0 = w->a[i].c;
+    if (c0 < 0x80 && c0 != '\r' && (j == n || w->a[j].c < 0x80)) {
+      if (pc->ascii_rep[c0] < 0) {
+        tr_push (w, &m, c0, 0);
+      } else {
+        modified = TRUE;
+        pc_replace (w, &m, 1, pc->normalized + pc->ascii_rep[c0], pc->ascii_rep_len[c0]);
+      }
+      i = j;
+      continue;
+    }
     /* cluster [i, j) */
     state = 0;
     while (j < n && !utf8proc_grapheme_break_stateful ((utf8proc_int32_t) w->a[j - 1].c,

@@ -126,7 +126,8 @@ typedef struct
   guint32 *b2c;                 /* Unigram: char index of each byte of the word */
   double *vscore;               /* Unigram lattice: best score of a path ending at each byte */
   gint32 *vstart, *vid;         /* ... its last piece's start byte (-1: none) and id */
-  guint32 *pieces;              /* Unigram: (start, end, is_unk) of the best path, reversed */
+  guint32 *pieces;              /* Unigram: (start, end, id or ~0 unknown) of the best path,
+                                 * reversed */
   TeNChar *pt;                  /* pre-tokenizer: the words of the current step */
   guint32 *pt_seg, *pt_seg2;    /* pre-tokenizer: (start, len) of each word */
   TeNChar *pt2;
@@ -212,6 +213,8 @@ typedef struct
   char *normalized;
   gsize normalized_len;
   char digest[65];              /* SHA-256 of the charsmap bytes (fingerprint) */
+  gint32 ascii_rep[128];        /* an ASCII char alone: offset of its replacement, -1 none */
+  guint32 ascii_rep_len[128];
 } TePrecompiled;
 
 typedef struct
@@ -348,10 +351,16 @@ typedef struct
 
 typedef struct
 {
-  TeTrieSlot *slots;
+  TeTrieSlot *slots;            /* while building (freed by the freeze) */
   guint32 mask;
   guint32 n_nodes;
   gint32 *value;                /* per node: the id of the key ending there, or -1 */
+  /* frozen for lookups: the children of node v (> 0) are edge_byte/edge_child[first[v] ..
+   * first[v + 1]), sorted by byte, next to each other in memory; the root's are in root[] */
+  guint32 *first;
+  guint8 *edge_byte;
+  guint32 *edge_child;
+  guint32 root[256];            /* child of the root by byte, 0 = none */
 } TeTrie;
 
 typedef struct
