@@ -19,6 +19,8 @@ struct _TeEmbedder {
   int max_length;
   int model_max_length;  /* the sentence config's, for the error message */
   int hidden;
+  int dims;                     /* floats per embedding (<= hidden) */
+  float *pooled;                /* [hidden] scratch of te_embedder_pool() */
   TeEncoding plain;      /* scratch for truncation */
 };
 
@@ -35,6 +37,7 @@ te_embedder_options_init (TeEmbedderOptions * opts, const TeModel * model)
   opts->max_length = sc->max_seq_length;
   opts->truncate = FALSE;
   opts->pool_skip = 0;
+  opts->dims = 0;
 }
 
 TeEmbedder *
@@ -51,6 +54,11 @@ te_embedder_new (const TeModel * model, const TeEmbedderOptions * opts, GError *
   if (opts->max_length < 1) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "max length %d: must be at least 1",
         opts->max_length);
+    return NULL;
+  }
+  if (opts->dims < 0 || opts->dims > te_model_config (model)->hidden_size) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "%d dimensions asked, but the model %s "
+        "gives %d", opts->dims, te_model_dir (model), te_model_config (model)->hidden_size);
     return NULL;
   }
   e = g_new0 (TeEmbedder, 1);
@@ -73,6 +81,8 @@ te_embedder_new (const TeModel * model, const TeEmbedderOptions * opts, GError *
   if (e->truncate && e->caps.max_seq_len > 0)
     e->max_length = MIN (e->max_length, e->caps.max_seq_len);
   e->hidden = te_model_config (model)->hidden_size;
+  e->dims = opts->dims > 0 ? opts->dims : e->hidden;
+  e->pooled = g_new (float, e->hidden);
   te_encoding_init (&e->plain);
   return e;
 }
@@ -84,13 +94,14 @@ te_embedder_free (TeEmbedder * e)
     return;
   te_backend_free (e->backend);
   te_encoding_clear (&e->plain);
+  g_free (e->pooled);
   g_free (e);
 }
 
 int
 te_embedder_dims (const TeEmbedder * e)
 {
-  return e->hidden;
+  return e->dims;
 }
 
 int
@@ -213,7 +224,7 @@ void
 te_embedder_pool (const TeEmbedder * e, const TeBatch * batch, float *out)
 {
   for (int r = 0; r < batch->batch; r++) {
-    float *v = out + (gsize) r * e->hidden;
+    float *v = e->pooled;
 
     /* te_batch_set_row() puts the real tokens first in the row. */
     int skip = (int) MIN (e->pool_skip, (guint) batch->lengths[r]);
@@ -222,8 +233,10 @@ te_embedder_pool (const TeEmbedder * e, const TeBatch * batch, float *out)
           batch->lengths[r] - skip, e->hidden, e->pooling, v);
     else
       memset (v, 0, sizeof (float) * e->hidden);  /* nothing but the prompt: a zero mean */
+    /* the first dims values (all of them unless truncated), then the normalisation */
+    memcpy (out + (gsize) r * e->dims, v, sizeof (float) * e->dims);
     if (e->normalize)
-      te_l2_normalize (v, e->hidden);
+      te_l2_normalize (out + (gsize) r * e->dims, e->dims);
   }
 }
 
@@ -260,7 +273,7 @@ te_embedder_embed (TeEmbedder * e, const char *const *texts, const gsize * lens,
         *failed = n;
       goto out;
     }
-    te_embedder_pool (e, batch, out + (gsize) done * e->hidden);
+    te_embedder_pool (e, batch, out + (gsize) done * e->dims);
     te_batch_free (batch);
     done += m;
   }

@@ -28,6 +28,10 @@ typedef struct {
   /* Leading tokens of every text left out of the pooling: the prompt's (te_tokenizer_prompt_length)
    * for a model whose pooling has include_prompt=false, else 0. */
   guint pool_skip;
+  /* Floats per embedding: the first @dims of the pooled vector (Matryoshka truncation), then
+   * the L2 normalisation when @normalize; 0 = all of them (the hidden size). More than the
+   * hidden size is TE_ERROR_INVALID. */
+  int dims;
 } TeEmbedderOptions;
 
 /* Defaults from @model: backend "cpu", the sentence-transformers pooling / normalize /

@@ -801,6 +801,24 @@ te_model_dir (const TeModel * m)
   return m->dir;
 }
 
+gboolean
+te_model_says_matryoshka (const TeModel * m)
+{
+  g_return_val_if_fail (m != NULL, FALSE);
+  char *path = g_build_filename (m->dir, "README.md", NULL), *text = NULL;
+  gsize len = 0;
+  gboolean yes = FALSE;
+  if (g_file_get_contents (path, &text, &len, NULL)) {
+    /* case-insensitive search (the card is untrusted: any bytes, NULs included) */
+    static const char word[] = "matryoshka";
+    for (gsize i = 0; !yes && i + sizeof word - 1 <= len; i++)
+      yes = g_ascii_strncasecmp (text + i, word, sizeof word - 1) == 0;
+  }
+  g_free (text);
+  g_free (path);
+  return yes;
+}
+
 const TeBertConfig *
 te_model_config (const TeModel * m)
 {

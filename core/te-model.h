@@ -88,6 +88,11 @@ const TeTokenizer *te_model_tokenizer (const TeModel * model);
 const TeBertWeights *te_model_weights (const TeModel * model);
 /* Bytes of fp32 weights held (after any fp16/bf16 conversion). */
 gsize te_model_weights_size (const TeModel * model);
+/* Whether the model says it was trained for Matryoshka truncation (a prefix of its embedding is
+ * itself an embedding): its README.md (the model card sentence-transformers and the hub keep
+ * next to the weights) mentions "Matryoshka" (MatryoshkaLoss, Matryoshka Representation
+ * Learning). FALSE when it does not, or has no README.md. A hint for a warning, not a check. */
+gboolean te_model_says_matryoshka (const TeModel * model);
 
 /* ---- prompts (config_sentence_transformers.json "prompts" and "default_prompt_name") ---- */
 

@@ -9,7 +9,10 @@
  * token, or the element-wise max; then optional L2 normalisation. With the properties on "auto" the
  * model's sentence-transformers configuration decides (1_Pooling/config.json, a Normalize module in
  * modules.json); a plain transformers directory gets mean pooling without normalisation.
- * A zero vector stays zero under normalisation (no NaN). A model whose 1_Pooling/config.json says
+ * A zero vector stays zero under normalisation (no NaN). #GstEmbedPooler:dimensions keeps only
+ * the first N values of the pooled vector (Matryoshka truncation), normalised after the cut:
+ * meaningful only for models trained for it (docs/elements.md lists some); for a model whose
+ * README.md does not mention Matryoshka a warning says so on the bus. A model whose 1_Pooling/config.json says
  * `include_prompt: false` has the prompt's tokens (#GstTextChunkMeta `n_prompt_tokens`, set by
  * texttokenizer) left out of the pooling, as sentence-transformers does; otherwise they are pooled
  * with the text's.
@@ -25,6 +28,9 @@
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker ! texttokenizer ! npuencoder ! embedpooler pooling=cls normalize=false ! embedsink location=out.jsonl
  * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=doc.txt ! textchunker model=DIR ! texttokenizer model=DIR ! npuencoder model=DIR ! embedpooler model=DIR dimensions=256 ! embedsink location=out.jsonl
+ * ]| (DIR a Matryoshka-trained model such as nomic-embed-text-v1.5: 256 of its 768 dimensions)
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -46,6 +52,7 @@ enum
   PROP_MODEL,
   PROP_POOLING,
   PROP_NORMALIZE,
+  PROP_DIMENSIONS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -150,6 +157,20 @@ gst_embed_pooler_class_init (GstEmbedPoolerClass * klass)
           gst_embed_pooler_normalize_get_type (), GST_EMBED_POOLER_NORMALIZE_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstEmbedPooler:dimensions:
+   *
+   * Keep the first N values of each pooled vector, then normalise (when #GstEmbedPooler:normalize
+   * does): Matryoshka truncation, for models trained so that a prefix of the embedding is an
+   * embedding. 0: all of them (the model's hidden size). More than the hidden size is an error
+   * when the element starts; a model whose README.md does not mention Matryoshka gets a warning.
+   * The output caps' dimension and the store's embedding identity follow it.
+   */
+  g_object_class_install_property (gobject_class, PROP_DIMENSIONS,
+      g_param_spec_uint ("dimensions", "Dimensions", "Keep the first N values of each "
+          "embedding, then normalise (Matryoshka models); 0 = all", 0, G_MAXINT, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Embedding pooler",
@@ -202,6 +223,7 @@ gst_embed_pooler_finalize (GObject * object)
 {
   GstEmbedPooler *self = GST_EMBED_POOLER (object);
   g_free (self->model_path);
+  g_free (self->pooled);
   G_OBJECT_CLASS (gst_embed_pooler_parent_class)->finalize (object);
 }
 
@@ -222,6 +244,9 @@ gst_embed_pooler_set_property (GObject * object, guint prop_id, const GValue * v
       break;
     case PROP_NORMALIZE:
       self->normalize = g_value_get_enum (value);
+      break;
+    case PROP_DIMENSIONS:
+      self->dimensions = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -247,6 +272,9 @@ gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_NORMALIZE:
       g_value_set_enum (value, self->normalize);
       break;
+    case PROP_DIMENSIONS:
+      g_value_set_uint (value, self->dimensions);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -260,11 +288,28 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   GST_OBJECT_LOCK (self);
   GstEmbedPoolerPooling pooling = self->pooling;
   GstEmbedPoolerNormalize normalize = self->normalize;
+  guint dimensions = self->dimensions;
   GST_OBJECT_UNLOCK (self);
 
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
   if (!self->model)
     return FALSE;
+  gint hidden = te_model_config (self->model)->hidden_size;
+  if (dimensions > (guint) hidden) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("dimensions=%u, but the model %s gives %d: "
+            "set at most %d (or 0 for all)", dimensions, te_model_dir (self->model), hidden,
+            hidden), (NULL));
+    g_clear_pointer (&self->model, gst_text_embed_model_release);
+    return FALSE;
+  }
+  if (dimensions > 0 && dimensions < (guint) hidden
+      && !te_model_says_matryoshka (self->model)) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("Truncating to %u of %d dimensions, but the "
+            "model %s does not say it was trained for it (no \"Matryoshka\" in its README.md): "
+            "its embeddings may lose much of their quality", dimensions, hidden,
+            te_model_dir (self->model)), ("only models trained with a Matryoshka loss keep "
+            "their meaning in a prefix; docs/elements.md lists some"));
+  }
 
   const TeSentenceConfig *sc = te_model_sentence_config (self->model);
   switch (pooling) {
@@ -284,13 +329,15 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   GST_OBJECT_LOCK (self);
   self->do_normalize = normalize == GST_EMBED_POOLER_NORMALIZE_AUTO ? sc->normalize
       : normalize == GST_EMBED_POOLER_NORMALIZE_TRUE;
-  self->id_dims = te_model_config (self->model)->hidden_size;
+  self->out_dim = dimensions > 0 ? (gint) dimensions : hidden;
+  self->id_dims = self->out_dim;
   self->include_prompt = sc->include_prompt;
   GST_OBJECT_UNLOCK (self);
   self->dim = 0;
   self->caps_sent = FALSE;
-  GST_INFO_OBJECT (self, "pooling %s, normalize %s", te_pool_mode_to_string (self->mode),
-      self->do_normalize ? "yes" : "no");
+  GST_INFO_OBJECT (self, "pooling %s, normalize %s, %d of %d dimensions",
+      te_pool_mode_to_string (self->mode), self->do_normalize ? "yes" : "no", self->out_dim,
+      hidden);
   return TRUE;
 }
 
@@ -333,9 +380,11 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
     return FALSE;
   }
   self->dim = h;
+  g_free (self->pooled);
+  self->pooled = g_new (float, h);
   GstCaps *out = gst_caps_new_simple ("application/x-embedding",
       "format", G_TYPE_STRING, "F32LE",
-      "dimension", G_TYPE_INT, h, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
+      "dimension", G_TYPE_INT, self->out_dim, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
       "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
       "include-prompt", G_TYPE_BOOLEAN, self->include_prompt, NULL);
   /* what the encoder says about itself travels on, for stores (see gsttextembedmeta.h) */
@@ -372,11 +421,11 @@ gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
 
-  GstBuffer *out = gst_buffer_new_allocate (NULL, row, NULL);
+  GstBuffer *out = gst_buffer_new_allocate (NULL, (gsize) self->out_dim * sizeof (float), NULL);
   GstMapInfo omap;
   gst_buffer_map (buf, &map, GST_MAP_READ);
   gst_buffer_map (out, &omap, GST_MAP_WRITE);
-  float *v = (float *) omap.data;
+  float *v = self->pooled;
   gsize n = size / row, skip = 0;
   GstTextChunkMeta *meta = gst_buffer_get_text_chunk_meta (buf);
   if (!self->include_prompt && meta)
@@ -385,8 +434,10 @@ gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     te_pool ((const float *) map.data + skip * self->dim, n - skip, self->dim, self->mode, v);
   else
     memset (v, 0, row);         /* nothing but the prompt: sentence-transformers' zero mean */
+  /* the first out_dim values (all unless truncated), then the normalisation */
+  memcpy (omap.data, v, (gsize) self->out_dim * sizeof (float));
   if (self->do_normalize)
-    te_l2_normalize (v, self->dim);
+    te_l2_normalize ((float *) omap.data, self->out_dim);
   gst_buffer_unmap (out, &omap);
   gst_buffer_unmap (buf, &map);
 

@@ -34,6 +34,7 @@ struct _GstEmbedPooler
   gchar *model_path;
   GstEmbedPoolerPooling pooling;
   GstEmbedPoolerNormalize normalize;
+  guint dimensions;             /* 0 = the model's hidden size */
 
   /* streaming state */
   TeModel *model;
@@ -41,9 +42,11 @@ struct _GstEmbedPooler
   gboolean do_normalize;
   gboolean include_prompt;      /* the model's 1_Pooling include_prompt */
   gint dim;                     /* from the input caps */
+  gint out_dim;                 /* floats per output embedding (dimensions, else dim) */
+  float *pooled;                /* [dim] scratch: the pooled vector before truncation */
   gboolean caps_sent;
   /* the identity part a document-status query gets (object lock; another thread reads it):
-   * the model's hidden size while started, 0 when stopped */
+   * the output dimension while started, 0 when stopped */
   gint id_dims;
 };
 

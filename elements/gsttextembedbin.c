@@ -36,6 +36,7 @@ enum
   PROP_BATCH_SIZE,
   PROP_POOLING,
   PROP_NORMALIZE,
+  PROP_DIMENSIONS,
   PROP_MAX_LATENCY,
   PROP_MAX_BATCH_TOKENS,
   PROP_MAX_INFLIGHT,
@@ -118,6 +119,9 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
       return self->pooler;
     case PROP_NORMALIZE:
       *name = "normalize";
+      return self->pooler;
+    case PROP_DIMENSIONS:
+      *name = "dimensions";
       return self->pooler;
     default:
       return NULL;
@@ -281,6 +285,7 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * embedpooler's #GstEmbedPooler:normalize.
    */
   proxy_property (gobject_class, PROP_NORMALIZE, "embedpooler", "normalize");
+  proxy_property (gobject_class, PROP_DIMENSIONS, "embedpooler", "dimensions");
   /**
    * GstTextEmbedBin:max-latency:
    *

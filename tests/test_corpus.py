@@ -106,9 +106,9 @@ def table_contents(store):
                 for t in ("meta", "documents", "chunks")}
 
 
-def floats(blob):
-    assert len(blob) == DIMS * 4, f"embedding BLOB of {len(blob)} bytes"
-    return struct.unpack(f"<{DIMS}f", blob)
+def floats(blob, dims=DIMS):
+    assert len(blob) == dims * 4, f"embedding BLOB of {len(blob)} bytes"
+    return struct.unpack(f"<{dims}f", blob)
 
 
 def cosine(a, b):
@@ -1042,6 +1042,38 @@ def test_embeddings_and_search_match_sentence_transformers(tmp_path):
         top = res["hits"][0]
         assert top["doc"] == d and top["index"] == 0, (d, res["hits"])
         assert top["score"] >= 0.999, (d, top)
+
+
+def test_matryoshka_dimensions_store_and_search(tmp_path):
+    """te-ingest --dimensions 64: the store holds the first 64 values of sentence-transformers'
+    vectors, renormalised (cosine >= 0.9999), its meta says 64, and te-search cuts the queries
+    the same way (each reference text finds itself)."""
+    ref = json.loads((ROOT / "tests/data/reference_embeddings.json").read_text())
+    items = ref["items"][:12]
+    src = tmp_path / "ref.jsonl"
+    src.write_text("".join(json.dumps({"_id": f"ref{i:02d}", "text": it["text"]}) + "\n"
+                           for i, it in enumerate(items)), encoding="utf-8")
+    store = tmp_path / "ref64.sqlite"
+    p = ingest(src, store, "--backend", "cpu", "--dimensions", "64")
+    assert "Matryoshka" in p.stderr, "no warning for a model not trained for truncation"
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'dims'").fetchone()[0] == "64"
+    chunks = chunk_rows(store)
+    compared = 0
+    for i, it in enumerate(items):
+        rows = chunks[f"ref{i:02d}"]
+        if len(rows) != 1:
+            continue
+        v = floats(rows[0]["embedding"], 64)
+        want = it["embedding"][:64]
+        assert cosine(v, want) >= 0.9999, (i, cosine(v, want))
+        assert abs(sum(x * x for x in v) - 1.0) < 1e-5
+        compared += 1
+    assert compared >= 8
+    queries = {f"ref{i:02d}": items[i]["text"] for i in (1, 5, 9)}
+    p = run([TOOLS / "te-search", "--json", "-k", "1", store, *queries.values()])
+    results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    assert [r["hits"][0]["doc"] for r in results] == list(queries)
 
 
 # ---- 10. failures that are not the documents' fault ----------------------------------------

@@ -118,6 +118,21 @@ def test_embeddings_match_sentence_transformers(tmp_path):
     assert not bad, f"texts below 0.9999: {bad}"
 
 
+def test_bin_dimensions(tmp_path):
+    """textembed dimensions=32 (embedpooler's Matryoshka truncation through the bin): 32 values,
+    the first 32 of sentence-transformers' vector renormalised; a bus warning for a model that
+    was not trained for it."""
+    item = json.loads((ROOT / "tests/data/reference_embeddings.json").read_text())["items"][0]
+    src = tmp_path / "text.txt"
+    src.write_text(item["text"], encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    p = launch("filesrc", f"location={src}", "!", "textembed", "dimensions=32", "!", "embedsink",
+               f"location={out}")
+    rows = read_jsonl(out)
+    assert len(rows) == 1 and len(rows[0]["embedding"]) == 32
+    assert cosine(rows[0]["embedding"], item["embedding"][:32]) >= 0.9999
+
+
 def test_missing_model_is_clear_error(tmp_path):
     p = launch("filesrc", f"location={GPL}", "!", "textembed", "model=/no/such/model", "!",
                "embedsink", f"location={tmp_path / 'x.jsonl'}", check=False)

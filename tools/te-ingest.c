@@ -15,7 +15,8 @@ static gchar *opt_format, *opt_include, *opt_exclude, *opt_id_field, *opt_title_
     *opt_text_field, *opt_model, *opt_invalid_utf8, *opt_backend, *opt_backend_options,
     *opt_fallback, *opt_prompt, *opt_prompt_name, *opt_instruction;
 static gint opt_shard_index = -1, opt_shard_count = -1, opt_max_tokens = -1,
-    opt_overlap_tokens = -1, opt_batch_size = -1, opt_progress_interval = -1;
+    opt_overlap_tokens = -1, opt_batch_size = -1, opt_progress_interval = -1,
+    opt_dimensions = -1;
 static gboolean opt_no_resume, opt_no_text, opt_quiet;
 
 static GOptionEntry entries[] = {
@@ -51,6 +52,8 @@ static GOptionEntry entries[] = {
   {"instruction", 0, 0, G_OPTION_ARG_STRING, &opt_instruction,
       "textchunker instruction: the prompt becomes \"Instruct: TASK\\nQuery: \"", "TASK"},
   {"batch-size", 0, 0, G_OPTION_ARG_INT, &opt_batch_size, "npuencoder batch-size", "N"},
+  {"dimensions", 0, 0, G_OPTION_ARG_INT, &opt_dimensions,
+      "embedpooler dimensions (Matryoshka truncation; te-search follows the store)", "N"},
   {"backend", 0, 0, G_OPTION_ARG_STRING, &opt_backend, "npuencoder backend", "NAME"},
   {"backend-options", 0, 0, G_OPTION_ARG_STRING, &opt_backend_options,
       "npuencoder backend-options", "K=V,..."},
@@ -321,6 +324,8 @@ main (int argc, char **argv)
     g_object_set (encoder, "backend-options", opt_backend_options, NULL);
   if (opt_fallback)
     set_enum (encoder, "fallback", opt_fallback);
+  if (opt_dimensions >= 0)
+    g_object_set (pooler, "dimensions", (guint) opt_dimensions, NULL);
   set_enum (sink, "format", "sqlite");
   g_object_set (sink, "location", argv[2], NULL);
   if (opt_no_text)

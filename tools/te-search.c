@@ -361,13 +361,22 @@ main (int argc, char **argv)
         "mean, cls or max", store_path, meta_pooling);
     goto out;
   }
-  if (meta_dims
-      && g_ascii_strtoll (meta_dims, NULL, 10) != te_model_config (model)->hidden_size) {
-    g_set_error (&error, TE_ERROR, TE_ERROR_INVALID,
-        "store %s holds %s-dim embeddings but the model %s produces %d dims: search with the "
-        "model the store was embedded with (--model DIR)", store_path, meta_dims, model_dir,
-        te_model_config (model)->hidden_size);
-    goto out;
+  if (meta_dims) {
+    gint64 d = g_ascii_strtoll (meta_dims, NULL, 10);
+    int hidden = te_model_config (model)->hidden_size;
+    /* fewer dims than the model gives: the store was embedded with embedpooler's
+     * "dimensions" (Matryoshka truncation), so the queries are cut the same way; only with the
+     * store's own model, so that another model is never silently cut to fit */
+    gboolean same_model = !opt_model || (meta_dir && g_strcmp0 (opt_model, meta_dir) == 0);
+    if (d > 0 && d < hidden && same_model) {
+      eo.dims = (int) d;
+    } else if (d != hidden) {
+      g_set_error (&error, TE_ERROR, TE_ERROR_INVALID,
+          "store %s holds %s-dim embeddings but the model %s produces %d dims: search with "
+          "the model the store was embedded with (--model DIR)", store_path, meta_dims,
+          model_dir, hidden);
+      goto out;
+    }
   }
   /* the model's own query prompt (config_sentence_transformers.json "query", else its
    * default_prompt_name) when neither the command line nor the store names one */

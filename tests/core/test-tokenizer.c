@@ -447,11 +447,11 @@ test_errors (void)
   /* unsupported components name themselves and their type */
   expect_error ("\"type\": \"WordPiece\"", "\"type\": \"BPE\"", TE_ERROR_UNSUPPORTED,
       "model type \"BPE\" is not supported (supported: WordPiece, Unigram)");
-  expect_error ("\"type\": \"BertNormalizer\"", "\"type\": \"NFKC\"", TE_ERROR_UNSUPPORTED,
-      "normalizer type \"NFKC\" is not supported");
+  expect_error ("\"type\": \"BertNormalizer\"", "\"type\": \"Prepend\"", TE_ERROR_UNSUPPORTED,
+      "normalizer type \"Prepend\" is not supported");
   expect_error ("\"normalizer\": {", "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\":"
-      " [{\"type\": \"NFD\"}, {\"type\": \"NFKC\"}]},"
-      " \"x\": {", TE_ERROR_UNSUPPORTED, "normalizer type \"NFKC\"");
+      " [{\"type\": \"NFD\"}, {\"type\": \"ByteLevel\"}]},"
+      " \"x\": {", TE_ERROR_UNSUPPORTED, "normalizer type \"ByteLevel\"");
   expect_error ("\"normalizer\": {", "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\":"
       " [{\"type\": \"NFD\"}, {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}]},"
       " \"x\": {", TE_ERROR_PARSE, "precompiled_charsmap is too short");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-embedpooler.c — GstHarness tests of embedpooler: pooling arithmetic on hand-made token
- * embeddings, normalisation, zero vectors, width mismatch. */
+ * embeddings, normalisation, zero vectors, width mismatch, Matryoshka truncation. */
 #include <math.h>
 #include <string.h>
 #include "test-util.h"
@@ -125,6 +125,57 @@ GST_START_TEST (test_ragged_buffer)
 }
 GST_END_TEST;
 
+/* dimensions=N: the first N values of the mean, normalised over them; caps and the
+ * document-status identity say N; MiniLM's card does not mention Matryoshka: a warning. */
+GST_START_TEST (test_dimensions)
+{
+  GstBus *bus;
+  GstHarness *h = test_harness_new ("embedpooler", &bus, "dimensions", 16, NULL);
+  gst_util_set_object_arg (G_OBJECT (h->element), "pooling", "mean");
+  gst_util_set_object_arg (G_OBJECT (h->element), "normalize", "true");
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  gchar *warn = test_pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (warn && strstr (warn, "16 of 384") && strstr (warn, "Matryoshka"), "%s", warn);
+  g_free (warn);
+  fail_unless_equals_int (gst_harness_push (h, tokens_buffer (1)), GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (h);
+  fail_unless_equals_int (gst_buffer_get_size (out), 16 * sizeof (float));
+  float v[16];
+  gst_buffer_extract (out, 0, v, sizeof v);
+  gst_buffer_unref (out);
+  /* the mean is 2 * (d % 5 - 2); its first 16 values normalised */
+  double norm = 0;
+  for (int d = 0; d < 16; d++)
+    norm += 4.0 * (d % 5 - 2) * (d % 5 - 2);
+  for (int d = 0; d < 16; d++)
+    fail_unless (fabs (v[d] - 2 * (d % 5 - 2) / sqrt (norm)) < 1e-6, "%d: %g", d, v[d]);
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  gint dim = 0;
+  fail_unless (gst_structure_get_int (gst_caps_get_structure (caps, 0), "dimension", &dim));
+  fail_unless_equals_int (dim, 16);
+  gst_caps_unref (caps);
+  GstQuery *q = gst_query_new_custom (GST_QUERY_CUSTOM,
+      gst_structure_new (GST_TEXT_EMBED_DOCUMENT_STATUS, "id", G_TYPE_STRING, "doc", NULL));
+  gst_pad_peer_query (h->srcpad, q);    /* (nothing downstream answers; the part is added) */
+  gint qdim = 0;
+  fail_unless (gst_structure_get_int (gst_text_embed_query_get_document_status (q),
+          "dimension", &qdim));
+  fail_unless_equals_int (qdim, 16);
+  gst_query_unref (q);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+
+  /* more than the model has: an error naming both numbers when the element starts */
+  GstElement *e = gst_element_factory_make ("embedpooler", NULL);
+  g_object_set (e, "dimensions", 385, NULL);
+  gchar *msg = test_start_failure_text (e);
+  fail_unless (msg && strstr (msg, "dimensions=385") && strstr (msg, "384"), "%s", msg);
+  g_free (msg);
+  gst_object_unref (e);
+}
+GST_END_TEST;
+
 static Suite *
 embedpooler_suite (void)
 {
@@ -137,6 +188,7 @@ embedpooler_suite (void)
   tcase_add_test (tc, test_zero_vector_no_nan);
   tcase_add_test (tc, test_width_mismatch);
   tcase_add_test (tc, test_ragged_buffer);
+  tcase_add_test (tc, test_dimensions);
   return s;
 }
 
