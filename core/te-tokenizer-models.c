@@ -325,57 +325,62 @@ trie_clear (TeTrie * t)
 {
   g_free (t->slots);
   g_free (t->value);
-  g_free (t->first);
-  g_free (t->edge_byte);
-  g_free (t->edge_child);
+  g_free (t->nodes);
+  g_free (t->edges);
   memset (t, 0, sizeof (*t));
 }
 
 /* Turn the build-time hash table into the lookup layout (see TeTrie): one pass to count each
- * node's children, one to place them, then each node's few edges sorted by byte. The walk of
- * the Viterbi then reads one small contiguous run per byte instead of probing a large table. */
+ * node's children, one to place them, then each node's few edges sorted by byte; each node
+ * carries its key's id and score. The Viterbi walk then reads a node and one short contiguous
+ * run of edges per byte instead of probing a large table. */
 static void
-trie_freeze (TeTrie * t)
+trie_freeze (TeTrie * t, const double *scores)
 {
   guint32 n = t->n_nodes, *fill;
 
-  t->first = g_new0 (guint32, (gsize) n + 1);
-  t->edge_byte = g_new (guint8, n);
-  t->edge_child = g_new (guint32, n);
+  t->nodes = g_new0 (TeTrieNode, (gsize) n + 1);
+  t->edges = g_new (TeTrieEdge, n);
   memset (t->root, 0, sizeof (t->root));
   for (guint32 i = 0; i <= t->mask; i++)
     if (t->slots[i].key)
-      t->first[((t->slots[i].key - 1) >> 8) + 1]++;
+      t->nodes[((t->slots[i].key - 1) >> 8) + 1].first++;
   for (guint32 v = 0; v < n; v++)
-    t->first[v + 1] += t->first[v];
-  fill = g_memdup2 (t->first, (gsize) n * sizeof (guint32));
+    t->nodes[v + 1].first += t->nodes[v].first;
+  fill = g_new (guint32, n);
+  for (guint32 v = 0; v < n; v++) {
+    fill[v] = t->nodes[v].first;
+    t->nodes[v].value = t->value[v];
+    t->nodes[v].score = t->value[v] >= 0 ? scores[t->value[v]] : 0.0;
+  }
+  t->nodes[n].value = -1;
   for (guint32 i = 0; i <= t->mask; i++) {
     guint32 key = t->slots[i].key, parent, at;
     if (!key)
       continue;
     parent = (key - 1) >> 8;
     at = fill[parent]++;
-    t->edge_byte[at] = (guint8) ((key - 1) & 0xFF);
-    t->edge_child[at] = t->slots[i].child;
+    t->edges[at].byte = (key - 1) & 0xFF;
+    t->edges[at].child = t->slots[i].child;
     if (parent == 0)
       t->root[(key - 1) & 0xFF] = t->slots[i].child;
   }
   g_free (fill);
   for (guint32 v = 1; v < n; v++) {    /* insertion sort: a node has at most 256 children */
-    for (guint32 a = t->first[v] + 1; a < t->first[v + 1]; a++) {
-      guint8 b = t->edge_byte[a];
-      guint32 c = t->edge_child[a], k = a;
-      while (k > t->first[v] && t->edge_byte[k - 1] > b) {
-        t->edge_byte[k] = t->edge_byte[k - 1];
-        t->edge_child[k] = t->edge_child[k - 1];
+    for (guint32 a = t->nodes[v].first + 1; a < t->nodes[v + 1].first; a++) {
+      TeTrieEdge e = t->edges[a];
+      guint32 k = a;
+      while (k > t->nodes[v].first && t->edges[k - 1].byte > e.byte) {
+        t->edges[k] = t->edges[k - 1];
         k--;
       }
-      t->edge_byte[k] = b;
-      t->edge_child[k] = c;
+      t->edges[k] = e;
     }
   }
   g_free (t->slots);
   t->slots = NULL;
+  g_free (t->value);
+  t->value = NULL;
 }
 
 static inline guint32
@@ -393,18 +398,18 @@ trie_child (const TeTrie * t, guint32 node, guint8 byte)
 
   if (node == 0)
     return t->root[byte];
-  lo = t->first[node];
-  hi = t->first[node + 1];
+  lo = t->nodes[node].first;
+  hi = t->nodes[node + 1].first;
   while (hi - lo > 8) {         /* binary search down to a short run */
     guint32 mid = lo + (hi - lo) / 2;
-    if (t->edge_byte[mid] <= byte)
+    if (t->edges[mid].byte <= byte)
       lo = mid;
     else
       hi = mid;
   }
   for (; lo < hi; lo++)
-    if (t->edge_byte[lo] == byte)
-      return t->edge_child[lo];
+    if (t->edges[lo].byte == byte)
+      return t->edges[lo].child;
   return 0;
 }
 
@@ -518,7 +523,7 @@ parse_unigram (TeWordModel * m, JsonObject * o, GError ** error)
     if (offs[2 * i + 1] > 0)
       trie_insert (&m->trie, key, offs[2 * i + 1], (gint32) i);
   }
-  trie_freeze (&m->trie);
+  trie_freeze (&m->trie, m->scores);
   for (i = 0; i < 256; i++) {
     char name[8];
     g_snprintf (name, sizeof (name), "<0x%02X>", i);
@@ -628,10 +633,11 @@ unigram_word (const TeWordModel * m, TeWork * w, const TeNChar * a, gsize n, TeE
       gint32 id;
       if (!(node = trie_child (&m->trie, node, w->word[k])))
         break;
-      if ((id = m->trie.value[node]) < 0)
+      const TeTrieNode *nd = &m->trie.nodes[node];
+      if ((id = nd->value) < 0)
         continue;
       key_pos = k + 1;
-      cand = m->scores[id] + base;
+      cand = nd->score + base;
       if (w->vstart[key_pos] < 0 || cand > w->vscore[key_pos]) {
         w->vscore[key_pos] = cand;
         w->vstart[key_pos] = (gint32) st;

@@ -349,17 +349,31 @@ typedef struct
   guint32 child;
 } TeTrieSlot;
 
+/* Frozen trie node: its children are edges[first .. next node's first), and the key ending
+ * here, if any, with its score (what the Viterbi step reads, in one cache line). */
+typedef struct
+{
+  guint32 first;
+  gint32 value;                 /* the id of the key ending here, or -1 */
+  double score;                 /* its log probability */
+} TeTrieNode;
+
+typedef struct
+{
+  guint32 child;
+  guint32 byte;
+} TeTrieEdge;
+
 typedef struct
 {
   TeTrieSlot *slots;            /* while building (freed by the freeze) */
   guint32 mask;
   guint32 n_nodes;
-  gint32 *value;                /* per node: the id of the key ending there, or -1 */
-  /* frozen for lookups: the children of node v (> 0) are edge_byte/edge_child[first[v] ..
-   * first[v + 1]), sorted by byte, next to each other in memory; the root's are in root[] */
-  guint32 *first;
-  guint8 *edge_byte;
-  guint32 *edge_child;
+  gint32 *value;                /* while building: per node, the id of the key ending there */
+  /* frozen for lookups: node v's children (v > 0) are edges[nodes[v].first ..
+   * nodes[v + 1].first), sorted by byte, next to each other; the root's are in root[] */
+  TeTrieNode *nodes;            /* n_nodes + 1 (a sentinel) */
+  TeTrieEdge *edges;
   guint32 root[256];            /* child of the root by byte, 0 = none */
 } TeTrie;
 
