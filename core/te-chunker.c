@@ -595,6 +595,7 @@ emit_one (TeChunker * c, gboolean final, gboolean keep_overlap, TeChunkFunc func
     .text = text,
     .len = end,
     .n_tokens = c->enc2.n + te_tokenizer_num_special_tokens (c->tok),
+    .overlap_len = MIN (c->min_end, end),
   };
 
   /* where the next chunk starts: @overlap tokens back, moved forward to a word start, and near

@@ -19,6 +19,8 @@ typedef struct {
   const char *text;     /* @len bytes, valid UTF-8, exactly the source bytes of the range */
   gsize len;
   guint n_tokens;       /* tokens the encoder will see: prompt, text and special tokens */
+  gsize overlap_len;    /* the first bytes of @text that the previous chunk of the document also
+                         * holds (its overlap tail; 0 without overlap) */
 } TeChunk;
 
 /* Return FALSE to stop (e.g. downstream refused the chunk); the chunker then returns FALSE

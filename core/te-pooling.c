@@ -6,23 +6,26 @@
 #include <math.h>
 #include <string.h>
 
-void
-te_pool (const float *tokens, int n, int h, TePoolMode mode, float *out)
+/* Pool the rows [0, a) and [b, n) (a <= b <= n). */
+static void
+pool_two_ranges (const float *tokens, int n, int h, int a, int b, TePoolMode mode, float *out)
 {
-  g_return_if_fail (out != NULL && h >= 0);
+  int count = a + (n - b), first = a > 0 ? 0 : b;
 
-  /* No real token (cannot happen with special tokens, but be defined): a zero vector. */
-  if (n <= 0 || tokens == NULL) {
+  /* No row (cannot happen with special tokens, but be defined): a zero vector. */
+  if (count <= 0 || tokens == NULL) {
     memset (out, 0, (gsize) h * sizeof (float));
     return;
   }
   switch (mode) {
     case TE_POOL_CLS:
-      memcpy (out, tokens, (gsize) h * sizeof (float));
+      memcpy (out, tokens + (gsize) first * h, (gsize) h * sizeof (float));
       break;
     case TE_POOL_MAX:
-      memcpy (out, tokens, (gsize) h * sizeof (float));
-      for (int t = 1; t < n; t++) {
+      memcpy (out, tokens + (gsize) first * h, (gsize) h * sizeof (float));
+      for (int t = first + 1; t < n; t++) {
+        if (t >= a && t < b)
+          continue;
         const float *row = tokens + (gsize) t * h;
         for (int j = 0; j < h; j++)
           if (row[j] > out[j])
@@ -34,17 +37,38 @@ te_pool (const float *tokens, int n, int h, TePoolMode mode, float *out)
       /* Column sums in double, token-major so the input is read sequentially. */
       {
         double *acc = g_new0 (double, h > 0 ? h : 1);
-        for (int t = 0; t < n; t++) {
+        for (int t = first; t < n; t++) {
+          if (t >= a && t < b)
+            continue;
           const float *row = tokens + (gsize) t * h;
           for (int j = 0; j < h; j++)
             acc[j] += row[j];
         }
         for (int j = 0; j < h; j++)
-          out[j] = (float) (acc[j] / n);
+          out[j] = (float) (acc[j] / count);
         g_free (acc);
       }
       break;
   }
+}
+
+void
+te_pool (const float *tokens, int n, int h, TePoolMode mode, float *out)
+{
+  g_return_if_fail (out != NULL && h >= 0);
+  n = MAX (n, 0);
+  pool_two_ranges (tokens, n, h, n, n, mode, out);
+}
+
+void
+te_pool_except (const float *tokens, int n, int h, int skip_first, int skip_n,
+    TePoolMode mode, float *out)
+{
+  g_return_if_fail (out != NULL && h >= 0);
+  n = MAX (n, 0);
+  int a = CLAMP (skip_first, 0, n);
+  int b = CLAMP ((gint64) skip_first + MAX (skip_n, 0), a, n);
+  pool_two_ranges (tokens, n, h, a, b, mode, out);
 }
 
 void

@@ -9,7 +9,9 @@
  * token, or the element-wise max; then optional L2 normalisation. With the properties on "auto" the
  * model's sentence-transformers configuration decides (1_Pooling/config.json, a Normalize module in
  * modules.json); a plain transformers directory gets mean pooling without normalisation.
- * A zero vector stays zero under normalisation (no NaN). #GstEmbedPooler:dimensions keeps only
+ * A zero vector stays zero under normalisation (no NaN). #GstEmbedPooler:exclude-overlap pools
+ * only a chunk's own tokens, leaving out those of the text it shares with the previous chunk
+ * (textchunker overlap-tokens). #GstEmbedPooler:dimensions keeps only
  * the first N values of the pooled vector (Matryoshka truncation), normalised after the cut:
  * meaningful only for models trained for it (docs/elements.md lists some); for a model whose
  * README.md does not mention Matryoshka a warning says so on the bus. A model whose 1_Pooling/config.json says
@@ -53,6 +55,7 @@ enum
   PROP_POOLING,
   PROP_NORMALIZE,
   PROP_DIMENSIONS,
+  PROP_EXCLUDE_OVERLAP,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -171,6 +174,19 @@ gst_embed_pooler_class_init (GstEmbedPoolerClass * klass)
           "embedding, then normalise (Matryoshka models); 0 = all", 0, G_MAXINT, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstEmbedPooler:exclude-overlap:
+   *
+   * Pool only a chunk's own tokens: leave out the tokens of the text the previous chunk of the
+   * document also holds (textchunker overlap-tokens; #GstTextChunkMeta `n_overlap_tokens`, set
+   * by texttokenizer), so that overlapping chunks do not count them twice. Mean and max
+   * pooling; [CLS] and [SEP] stay. Part of the embedding identity.
+   */
+  g_object_class_install_property (gobject_class, PROP_EXCLUDE_OVERLAP,
+      g_param_spec_boolean ("exclude-overlap", "Exclude overlap", "Pool only each chunk's own "
+          "tokens, not those it shares with the previous chunk (overlap-tokens)", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Embedding pooler",
@@ -195,11 +211,13 @@ gst_embed_pooler_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     TePoolMode mode = self->mode;
     gboolean normalize = self->do_normalize;
     gboolean include_prompt = self->include_prompt;
+    gboolean exclude_overlap = self->do_exclude_overlap;
     GST_OBJECT_UNLOCK (self);
     if (dims > 0)
       gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (mode),
           "normalized", G_TYPE_BOOLEAN, normalize, "dimension", G_TYPE_INT, dims,
-          "include-prompt", G_TYPE_BOOLEAN, include_prompt, NULL);
+          "include-prompt", G_TYPE_BOOLEAN, include_prompt,
+          "exclude-overlap", G_TYPE_BOOLEAN, exclude_overlap, NULL);
   }
   return gst_pad_query_default (pad, parent, query);
 }
@@ -248,6 +266,9 @@ gst_embed_pooler_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_DIMENSIONS:
       self->dimensions = g_value_get_uint (value);
       break;
+    case PROP_EXCLUDE_OVERLAP:
+      self->exclude_overlap = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -275,6 +296,9 @@ gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_DIMENSIONS:
       g_value_set_uint (value, self->dimensions);
       break;
+    case PROP_EXCLUDE_OVERLAP:
+      g_value_set_boolean (value, self->exclude_overlap);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -289,6 +313,7 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   GstEmbedPoolerPooling pooling = self->pooling;
   GstEmbedPoolerNormalize normalize = self->normalize;
   guint dimensions = self->dimensions;
+  gboolean exclude_overlap = self->exclude_overlap;
   GST_OBJECT_UNLOCK (self);
 
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
@@ -332,6 +357,7 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   self->out_dim = dimensions > 0 ? (gint) dimensions : hidden;
   self->id_dims = self->out_dim;
   self->include_prompt = sc->include_prompt;
+  self->do_exclude_overlap = exclude_overlap;
   GST_OBJECT_UNLOCK (self);
   self->dim = 0;
   self->caps_sent = FALSE;
@@ -386,7 +412,8 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
       "format", G_TYPE_STRING, "F32LE",
       "dimension", G_TYPE_INT, self->out_dim, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
       "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
-      "include-prompt", G_TYPE_BOOLEAN, self->include_prompt, NULL);
+      "include-prompt", G_TYPE_BOOLEAN, self->include_prompt,
+      "exclude-overlap", G_TYPE_BOOLEAN, self->do_exclude_overlap, NULL);
   /* what the encoder says about itself travels on, for stores (see gsttextembedmeta.h) */
   const gchar *encoder = gst_structure_get_string (s, "encoder");
   const gchar *model_dir = gst_structure_get_string (s, "model-dir");
@@ -430,8 +457,16 @@ gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstTextChunkMeta *meta = gst_buffer_get_text_chunk_meta (buf);
   if (!self->include_prompt && meta)
     skip = MIN (meta->n_prompt_tokens, n);
+  /* the overlap's tokens (after [CLS] and the prompt), relative to the rows pooled */
+  gsize ov_first = 0, ov_n = 0;
+  if (self->do_exclude_overlap && meta && meta->n_overlap_tokens > 0
+      && meta->overlap_first >= skip) {
+    ov_first = meta->overlap_first - skip;
+    ov_n = meta->n_overlap_tokens;
+  }
   if (skip < n)
-    te_pool ((const float *) map.data + skip * self->dim, n - skip, self->dim, self->mode, v);
+    te_pool_except ((const float *) map.data + skip * self->dim, n - skip, self->dim,
+        (int) MIN (ov_first, n), (int) MIN (ov_n, n), self->mode, v);
   else
     memset (v, 0, row);         /* nothing but the prompt: sentence-transformers' zero mean */
   /* the first out_dim values (all unless truncated), then the normalisation */

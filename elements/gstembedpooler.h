@@ -35,12 +35,14 @@ struct _GstEmbedPooler
   GstEmbedPoolerPooling pooling;
   GstEmbedPoolerNormalize normalize;
   guint dimensions;             /* 0 = the model's hidden size */
+  gboolean exclude_overlap;
 
   /* streaming state */
   TeModel *model;
   TePoolMode mode;
   gboolean do_normalize;
   gboolean include_prompt;      /* the model's 1_Pooling include_prompt */
+  gboolean do_exclude_overlap;  /* exclude-overlap, as started (object lock: the query reads it) */
   gint dim;                     /* from the input caps */
   gint out_dim;                 /* floats per output embedding (dimensions, else dim) */
   float *pooled;                /* [dim] scratch: the pooled vector before truncation */

@@ -1071,8 +1071,9 @@ push_chunk (const TeChunk * chunk, gpointer user_data)
   GST_BUFFER_DURATION (buf) = duration;
   GST_BUFFER_OFFSET (buf) = chunk->start;
   GST_BUFFER_OFFSET_END (buf) = chunk->end;
-  gst_buffer_add_text_chunk_meta (buf, self->doc_id, chunk->index, chunk->start, chunk->end,
-      chunk->text, chunk->len, chunk->n_tokens);
+  GstTextChunkMeta *meta = gst_buffer_add_text_chunk_meta (buf, self->doc_id, chunk->index,
+      chunk->start, chunk->end, chunk->text, chunk->len, chunk->n_tokens);
+  meta->overlap_len = chunk->overlap_len;
   GST_DEBUG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " [%" G_GUINT64_FORMAT ", %"
       G_GUINT64_FORMAT ") %u tokens, pts %" GST_TIME_FORMAT " duration %" GST_TIME_FORMAT,
       chunk->index, chunk->start, chunk->end, chunk->n_tokens, GST_TIME_ARGS (pts),

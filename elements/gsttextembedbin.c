@@ -37,6 +37,7 @@ enum
   PROP_POOLING,
   PROP_NORMALIZE,
   PROP_DIMENSIONS,
+  PROP_EXCLUDE_OVERLAP,
   PROP_MAX_LATENCY,
   PROP_MAX_BATCH_TOKENS,
   PROP_MAX_INFLIGHT,
@@ -122,6 +123,9 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
       return self->pooler;
     case PROP_DIMENSIONS:
       *name = "dimensions";
+      return self->pooler;
+    case PROP_EXCLUDE_OVERLAP:
+      *name = "exclude-overlap";
       return self->pooler;
     default:
       return NULL;
@@ -210,6 +214,9 @@ proxy_property (GObjectClass * klass, guint prop_id, const gchar * factory, cons
   } else if (G_IS_PARAM_SPEC_ENUM (p)) {
     GParamSpecEnum *en = G_PARAM_SPEC_ENUM (p);
     copy = g_param_spec_enum (name, nick, blurb, p->value_type, en->default_value, flags);
+  } else if (G_IS_PARAM_SPEC_BOOLEAN (p)) {
+    copy = g_param_spec_boolean (name, nick, blurb, G_PARAM_SPEC_BOOLEAN (p)->default_value,
+        flags);
   }
   g_assert (copy != NULL);
   g_object_class_install_property (klass, prop_id, copy);
@@ -286,6 +293,7 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    */
   proxy_property (gobject_class, PROP_NORMALIZE, "embedpooler", "normalize");
   proxy_property (gobject_class, PROP_DIMENSIONS, "embedpooler", "dimensions");
+  proxy_property (gobject_class, PROP_EXCLUDE_OVERLAP, "embedpooler", "exclude-overlap");
   /**
    * GstTextEmbedBin:max-latency:
    *

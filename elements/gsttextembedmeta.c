@@ -27,6 +27,8 @@ text_chunk_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->index = m->start = m->end = 0;
   m->n_tokens = 0;
   m->n_prompt_tokens = 0;
+  m->overlap_len = 0;
+  m->overlap_first = m->n_overlap_tokens = 0;
   return TRUE;
 }
 
@@ -38,6 +40,18 @@ text_chunk_meta_free (GstMeta * meta, GstBuffer * buffer)
   g_free (m->text);
 }
 
+/* The fields gst_buffer_add_text_chunk_meta() does not take. */
+static void
+copy_token_fields (GstTextChunkMeta * d, const GstTextChunkMeta * m)
+{
+  if (!d)
+    return;
+  d->n_prompt_tokens = m->n_prompt_tokens;
+  d->overlap_len = m->overlap_len;
+  d->overlap_first = m->overlap_first;
+  d->n_overlap_tokens = m->n_overlap_tokens;
+}
+
 static gboolean
 text_chunk_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer, GQuark type,
     gpointer data)
@@ -47,8 +61,7 @@ text_chunk_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer,
    * for any other transformation alike. */
   GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
       m->end, m->text, m->text_len, m->n_tokens);
-  if (d)
-    d->n_prompt_tokens = m->n_prompt_tokens;
+  copy_token_fields (d, m);
   return d != NULL;
 }
 
@@ -97,8 +110,7 @@ gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src)
     GstTextChunkMeta *m = (GstTextChunkMeta *) meta;
     GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
         m->end, m->text, m->text_len, m->n_tokens);
-    if (d)
-      d->n_prompt_tokens = m->n_prompt_tokens;
+    copy_token_fields (d, m);
   }
 }
 
@@ -136,9 +148,12 @@ gst_text_embed_identity_from_structure (const GstStructure * s)
   const gchar *chunking = gst_structure_get_string (s, "chunking");
   /* a pooling that leaves the prompt's tokens out (1_Pooling include_prompt=false) gives other
    * vectors: part of the identity, written only then so that other identities stay as before */
-  gboolean include_prompt = TRUE;
+  gboolean include_prompt = TRUE, exclude_overlap = FALSE;
   gst_structure_get_boolean (s, "include-prompt", &include_prompt);
-  return g_strdup_printf ("%s;pooling=%s%s;normalized=%d;dims=%d%s%s", encoder,
-      pooling ? pooling : "?", include_prompt ? "" : ",exclude-prompt", normalized ? 1 : 0,
+  /* likewise embedpooler exclude-overlap */
+  gst_structure_get_boolean (s, "exclude-overlap", &exclude_overlap);
+  return g_strdup_printf ("%s;pooling=%s%s%s;normalized=%d;dims=%d%s%s", encoder,
+      pooling ? pooling : "?", include_prompt ? "" : ",exclude-prompt",
+      exclude_overlap ? ",exclude-overlap" : "", normalized ? 1 : 0,
       dims, chunking ? ";chunking=" : "", chunking ? chunking : "");
 }

@@ -21,6 +21,11 @@ typedef struct {
                            * counts them ([CLS] + the prompt's own; 0 = no prompt): what pooling
                            * leaves out when the model's include_prompt is false. Set by
                            * texttokenizer; the text, byte range and offsets never include them. */
+  gsize overlap_len;    /* the first bytes of text that the previous chunk of the document also
+                         * holds (textchunker overlap-tokens; 0 = none). Set by textchunker. */
+  guint overlap_first;  /* the tokens of those bytes: n_overlap_tokens tokens from index */
+  guint n_overlap_tokens;  /* overlap_first (after [CLS] and the prompt). Set by texttokenizer;
+                            * embedpooler exclude-overlap leaves them out of the pooling. */
 } GstTextChunkMeta;
 
 GType gst_text_chunk_meta_api_get_type (void);
@@ -85,9 +90,10 @@ GstStructure *gst_text_embed_query_get_document_status (GstQuery * query);
 
 /* The embedding identity string from the fields textchunker, npuencoder and embedpooler put in a
  * document-status query or in their caps and events ("encoder", "pooling", "include-prompt",
- * "normalized", "dimension", and "chunking" when present, last):
- * "<encoder>;pooling=P[,exclude-prompt];normalized=N;dims=D[;chunking=C]" (",exclude-prompt"
- * when include-prompt is FALSE: the model's pooling leaves a prompt's tokens out). NULL when
+ * "normalized", "dimension", "exclude-overlap", and "chunking" when present, last):
+ * "<encoder>;pooling=P[,exclude-prompt][,exclude-overlap];normalized=N;dims=D[;chunking=C]"
+ * (",exclude-prompt" when include-prompt is FALSE: the model's pooling leaves a prompt's tokens
+ * out; ",exclude-overlap" when embedpooler leaves the overlap's tokens out). NULL when
  * "encoder" is missing. */
 gchar *gst_text_embed_identity_from_structure (const GstStructure * s);
 

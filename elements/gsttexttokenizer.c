@@ -294,6 +294,21 @@ gst_text_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     self->anon_offset += map.size;
   }
   ometa->n_prompt_tokens = self->prompt ? MIN (self->prompt_tokens, n) : 0;
+  /* the tokens of the text the previous chunk also holds: those starting in its first
+   * overlap_len bytes (after the prompt); they follow [CLS] and the prompt */
+  ometa->overlap_first = ometa->n_overlap_tokens = 0;
+  if (ometa->overlap_len > 0) {
+    gsize plen = self->prompt ? strlen (self->prompt) : 0;
+    for (guint i = 0; i < n; i++) {
+      if (self->enc.special[i] || self->enc.starts[i] < plen)
+        continue;
+      if (self->enc.starts[i] - plen >= ometa->overlap_len)
+        break;
+      if (ometa->n_overlap_tokens == 0)
+        ometa->overlap_first = i;
+      ometa->n_overlap_tokens++;
+    }
+  }
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
 

@@ -133,6 +133,48 @@ def test_bin_dimensions(tmp_path):
     assert cosine(rows[0]["embedding"], item["embedding"][:32]) >= 0.9999
 
 
+@pytest.mark.parametrize("exclude", [True, False])
+def test_exclude_overlap_pools_own_tokens(tmp_path, hf_tokenizer, exclude):
+    """embedpooler exclude-overlap: each chunk's vector is the mean of its token embeddings but
+    those of the text the previous chunk also holds (the overlap, from the byte ranges), found
+    with HF tokenizers' offsets; the token embeddings come from te-embed --ids --hidden (the
+    encoder is checked against sentence-transformers elsewhere). Without the option the same
+    reference must NOT match where there is an overlap (the exclusion has an effect)."""
+    import numpy as np
+    src = tmp_path / "g.txt"
+    src.write_bytes(GPL.read_bytes()[:4000])
+    out = tmp_path / "out.jsonl"
+    launch("filesrc", f"location={src}", "!", "textchunker", "max-tokens=64", "overlap-tokens=16",
+           "!", "texttokenizer", "!", "npuencoder", "!", "embedpooler",
+           f"exclude-overlap={'true' if exclude else 'false'}", "!", "embedsink",
+           f"location={out}")
+    rows = read_jsonl(out)
+    assert len(rows) >= 8
+    encs = [hf_tokenizer.encode(r["text"]) for r in rows]
+    ids = "".join(json.dumps(e.ids) + "\n" for e in encs)
+    p = subprocess.run([str(BUILD / "tools" / "te-embed"), "--model", str(MODEL), "--ids",
+                        "--hidden"], input=ids, capture_output=True, text=True, check=True)
+    hidden = [np.array(json.loads(l), dtype=np.float64) for l in p.stdout.splitlines()]
+    with_overlap = 0
+    for i, (r, e, hs) in enumerate(zip(rows, encs, hidden)):
+        overlap = max(0, rows[i - 1]["end"] - r["start"]) if i > 0 else 0
+        text = r["text"]
+        cum = [0]
+        for ch in text:
+            cum.append(cum[-1] + len(ch.encode("utf-8")))
+        keep = [k for k, (s, _) in enumerate(e.offsets)
+                if e.special_tokens_mask[k] or cum[s] >= overlap]
+        with_overlap += len(keep) < len(e.ids)
+        want = hs[keep].mean(axis=0)
+        want /= np.linalg.norm(want)
+        c = cosine(r["embedding"], want.tolist())
+        if exclude or len(keep) == len(e.ids):
+            assert c >= 0.9999, (i, overlap, c)
+        else:
+            assert c < 0.9999, (i, overlap, c)
+    assert with_overlap >= len(rows) - 2
+
+
 def test_missing_model_is_clear_error(tmp_path):
     p = launch("filesrc", f"location={GPL}", "!", "textembed", "model=/no/such/model", "!",
                "embedsink", f"location={tmp_path / 'x.jsonl'}", check=False)

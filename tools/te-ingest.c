@@ -17,7 +17,7 @@ static gchar *opt_format, *opt_include, *opt_exclude, *opt_id_field, *opt_title_
 static gint opt_shard_index = -1, opt_shard_count = -1, opt_max_tokens = -1,
     opt_overlap_tokens = -1, opt_batch_size = -1, opt_progress_interval = -1,
     opt_dimensions = -1;
-static gboolean opt_no_resume, opt_no_text, opt_quiet;
+static gboolean opt_no_resume, opt_no_text, opt_quiet, opt_exclude_overlap;
 
 static GOptionEntry entries[] = {
   {"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
@@ -52,6 +52,8 @@ static GOptionEntry entries[] = {
   {"instruction", 0, 0, G_OPTION_ARG_STRING, &opt_instruction,
       "textchunker instruction: the prompt becomes \"Instruct: TASK\\nQuery: \"", "TASK"},
   {"batch-size", 0, 0, G_OPTION_ARG_INT, &opt_batch_size, "npuencoder batch-size", "N"},
+  {"exclude-overlap", 0, 0, G_OPTION_ARG_NONE, &opt_exclude_overlap,
+      "embedpooler exclude-overlap (pool each chunk's own tokens only)", NULL},
   {"dimensions", 0, 0, G_OPTION_ARG_INT, &opt_dimensions,
       "embedpooler dimensions (Matryoshka truncation; te-search follows the store)", "N"},
   {"backend", 0, 0, G_OPTION_ARG_STRING, &opt_backend, "npuencoder backend", "NAME"},
@@ -326,6 +328,8 @@ main (int argc, char **argv)
     set_enum (encoder, "fallback", opt_fallback);
   if (opt_dimensions >= 0)
     g_object_set (pooler, "dimensions", (guint) opt_dimensions, NULL);
+  if (opt_exclude_overlap)
+    g_object_set (pooler, "exclude-overlap", TRUE, NULL);
   set_enum (sink, "format", "sqlite");
   g_object_set (sink, "location", argv[2], NULL);
   if (opt_no_text)

@@ -82,6 +82,37 @@ test_empty (void)
     g_assert_cmpfloat (out[j], ==, 0.0f);
 }
 
+/* te_pool_except: the rows outside the skipped range only. */
+static void
+test_except (void)
+{
+  float out[4];
+
+  /* skip row 1: mean of rows 0 and 2, max of them, cls = row 0 */
+  te_pool_except (tokens, 3, 4, 1, 1, TE_POOL_MEAN, out);
+  g_assert_cmpfloat (out[0], ==, 3.0f);
+  g_assert_cmpfloat (out[1], ==, 3.0f);
+  g_assert_cmpfloat (out[2], ==, 4.5f);
+  te_pool_except (tokens, 3, 4, 1, 1, TE_POOL_MAX, out);
+  g_assert_cmpfloat (out[0], ==, 5.0f);
+  g_assert_cmpfloat (out[2], ==, 6.0f);
+  /* skip row 0: cls takes the first row kept */
+  te_pool_except (tokens, 3, 4, 0, 1, TE_POOL_CLS, out);
+  for (int j = 0; j < 4; j++)
+    g_assert_cmpfloat (out[j], ==, tokens[4 + j]);
+  /* nothing skipped = te_pool; a range past the end is clamped; everything skipped = zero */
+  float ref[4];
+  te_pool (tokens, 3, 4, TE_POOL_MEAN, ref);
+  te_pool_except (tokens, 3, 4, 1, 0, TE_POOL_MEAN, out);
+  for (int j = 0; j < 4; j++)
+    g_assert_cmpfloat (out[j], ==, ref[j]);
+  te_pool_except (tokens, 3, 4, 2, 100, TE_POOL_MEAN, out);
+  g_assert_cmpfloat (out[0], ==, 2.0f);
+  te_pool_except (tokens, 3, 4, 0, 3, TE_POOL_MAX, out);
+  for (int j = 0; j < 4; j++)
+    g_assert_cmpfloat (out[j], ==, 0.0f);
+}
+
 static void
 test_names (void)
 {
@@ -108,6 +139,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pooling/mean", test_mean);
   g_test_add_func ("/pooling/cls", test_cls);
   g_test_add_func ("/pooling/max", test_max);
+  g_test_add_func ("/pooling/except", test_except);
   g_test_add_func ("/pooling/normalize", test_normalize);
   g_test_add_func ("/pooling/empty", test_empty);
   g_test_add_func ("/pooling/names", test_names);

@@ -130,9 +130,8 @@ GST_END_TEST;
 GST_START_TEST (test_dimensions)
 {
   GstBus *bus;
-  GstHarness *h = test_harness_new ("embedpooler", &bus, "dimensions", 16, NULL);
-  gst_util_set_object_arg (G_OBJECT (h->element), "pooling", "mean");
-  gst_util_set_object_arg (G_OBJECT (h->element), "normalize", "true");
+  GstHarness *h = test_harness_new ("embedpooler", &bus, "dimensions", 16,
+      "normalize", 1 /* true */ , "pooling", 1 /* mean */ , NULL);
   gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
       "hidden-size=384");
   gchar *warn = test_pop_message_text (bus, GST_MESSAGE_WARNING);
@@ -176,6 +175,57 @@ GST_START_TEST (test_dimensions)
 }
 GST_END_TEST;
 
+/* exclude-overlap: the n_overlap_tokens from overlap_first are left out of the mean */
+GST_START_TEST (test_exclude_overlap)
+{
+  GstHarness *h = test_harness_new ("embedpooler", NULL, "exclude-overlap", TRUE,
+      "normalize", 2 /* false */ , "pooling", 1 /* mean */ , NULL);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  GstBuffer *in = tokens_buffer (1);
+  GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (in);
+  m->overlap_len = 2;
+  m->overlap_first = 1;
+  m->n_overlap_tokens = 1;
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (h);
+  float v[H];
+  gst_buffer_extract (out, 0, v, sizeof v);
+  /* rows 0 and 2 (1 and 3 times the base): their mean is 2 * base, as without the exclusion;
+   * the second buffer tells them apart */
+  for (int d = 0; d < H; d++)
+    fail_unless (fabsf (v[d] - 2 * (d % 5 - 2)) < 1e-6);
+  GstTextChunkMeta *om = gst_buffer_get_text_chunk_meta (out);
+  fail_unless (om && om->n_overlap_tokens == 1 && om->overlap_first == 1 && om->overlap_len == 2);
+  gst_buffer_unref (out);
+  in = tokens_buffer (1);
+  m = gst_buffer_get_text_chunk_meta (in);
+  m->overlap_first = 1;
+  m->n_overlap_tokens = 2;      /* only row 0 (value 1 x base) is left */
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  gst_buffer_extract (out, 0, v, sizeof v);
+  for (int d = 0; d < H; d++)
+    fail_unless (fabsf (v[d] - (d % 5 - 2)) < 1e-6);
+  gst_buffer_unref (out);
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  gboolean ex = FALSE;
+  fail_unless (gst_structure_get_boolean (gst_caps_get_structure (caps, 0), "exclude-overlap",
+          &ex) && ex);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+  /* the identity a store keeps says so, so that switching it re-embeds */
+  GstStructure *st = gst_structure_new ("x", "encoder", G_TYPE_STRING, "model=m;backend=cpu",
+      "pooling", G_TYPE_STRING, "mean", "exclude-overlap", G_TYPE_BOOLEAN, TRUE,
+      "normalized", G_TYPE_BOOLEAN, TRUE, "dimension", G_TYPE_INT, 384, NULL);
+  gchar *id = gst_text_embed_identity_from_structure (st);
+  fail_unless_equals_string (id, "model=m;backend=cpu;pooling=mean,exclude-overlap;"
+      "normalized=1;dims=384");
+  g_free (id);
+  gst_structure_free (st);
+}
+GST_END_TEST;
+
 static Suite *
 embedpooler_suite (void)
 {
@@ -189,6 +239,7 @@ embedpooler_suite (void)
   tcase_add_test (tc, test_width_mismatch);
   tcase_add_test (tc, test_ragged_buffer);
   tcase_add_test (tc, test_dimensions);
+  tcase_add_test (tc, test_exclude_overlap);
   return s;
 }
 
