@@ -190,12 +190,53 @@ encode_piece (const TeTokenizer * tok, TeWork * w, const guint8 * text, gsize st
 static void trim_offsets (const TeTokenizer * tok, const TeWork * w, const guint8 * text,
     guint seq_start, TeEncoding * out);
 
+/* Work buffers are kept per thread between encodes, so that short texts (a query, a line, a
+ * chunk) do not pay for allocating and faulting them in each time; more than
+ * TE_WORK_KEEP_BYTES of them are freed after the encode (memory stays bounded). */
+#define TE_WORK_KEEP_BYTES (4u << 20)
+
+static void
+work_free (gpointer p)
+{
+  te_work_clear (p);
+  g_free (p);
+}
+
+static GPrivate work_cache = G_PRIVATE_INIT (work_free);
+
+static TeWork *
+work_take (void)
+{
+  TeWork *w = g_private_get (&work_cache);
+  if (!w)
+    return g_new0 (TeWork, 1);
+  g_private_set (&work_cache, NULL);
+  w->n_unk_ws = 0;
+  return w;
+}
+
+static void
+work_give_back (TeWork * w)
+{
+  gsize bytes = (w->cap_a + w->cap_b + w->cap_run_tmp + w->cap_pt + w->cap_pt2) * sizeof (TeNChar)
+      + (w->cap_word + w->cap_run_ccc + w->cap_run_first + w->cap_run_fl + w->cap_sp_text)
+      + (w->cap_wcb + w->cap_b2c + w->cap_pieces + w->cap_pt_seg + w->cap_pt_seg2
+      + w->cap_unk_ws + w->cap_tr_c + w->cap_tr_ch + w->cap_sp_b2c + w->cap_sp_cut) * 4
+      + w->cap_v * (sizeof (double) + 2 * sizeof (gint32));
+  if (bytes > TE_WORK_KEEP_BYTES)
+    te_work_clear (w);
+  if (g_private_get (&work_cache) == NULL)
+    g_private_set (&work_cache, w);
+  else
+    work_free (w);
+}
+
 /* The single sequence: raw added-token split → normalizer → pre-tokenizer → model. */
 static gboolean
 encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, guint seq_start,
     TeEncoding * out, GError ** error)
 {
-  TeWork w = { 0 };
+  TeWork *w = work_take ();
   gsize pos = 0, start_offset = 0, start, stop;
   gboolean ok = TRUE;
   gint ti;
@@ -203,17 +244,17 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, guint 
   while ((ti = te_added_vocab_next_raw (&tok->added, text, len, pos, start_offset, &start,
               &stop, &pos)) >= 0) {
     if (start_offset < start
-        && !(ok = encode_piece (tok, &w, text, start_offset, start, out, error)))
+        && !(ok = encode_piece (tok, w, text, start_offset, start, out, error)))
       goto done;
     te_encoding_push (out, tok->added.tokens[ti].id, (guint32) start, (guint32) stop);
     start_offset = stop;
   }
   if (start_offset < len)
-    ok = encode_piece (tok, &w, text, start_offset, len, out, error);
+    ok = encode_piece (tok, w, text, start_offset, len, out, error);
   if (ok && tok->post.trim_offsets)
-    trim_offsets (tok, &w, text, seq_start, out);
+    trim_offsets (tok, w, text, seq_start, out);
 done:
-  te_work_clear (&w);
+  work_give_back (w);
   return ok;
 }
 
