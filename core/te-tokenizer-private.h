@@ -493,6 +493,9 @@ struct _TeTokenizer
   guint n_ids;
   gint32 pad_id;
   char fingerprint[65];
+  /* Work buffers of finished encodes, for the next ones (a cache, not state: an encode takes
+   * one with an atomic exchange, or allocates; te_tokenizer_free frees them). */
+  gpointer work_cache[4];
 };
 
 /* Pre-tokenise a normalised piece a[0..n) and run the model on each word. */

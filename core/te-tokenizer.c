@@ -190,34 +190,37 @@ encode_piece (const TeTokenizer * tok, TeWork * w, const guint8 * text, gsize st
 static void trim_offsets (const TeTokenizer * tok, const TeWork * w, const guint8 * text,
     guint seq_start, TeEncoding * out);
 
-/* Work buffers are kept per thread between encodes, so that short texts (a query, a line, a
- * chunk) do not pay for allocating and faulting them in each time; more than
- * TE_WORK_KEEP_BYTES of them are freed after the encode (memory stays bounded). */
+/* Work buffers are kept in the tokenizer between encodes (a few, for concurrent callers), so
+ * that short texts (a query, a line, a chunk) do not pay for allocating and faulting them in
+ * each time; more than TE_WORK_KEEP_BYTES of them are freed after the encode (memory stays
+ * bounded). The tokenizer is otherwise immutable: the slots are taken and returned atomically. */
 #define TE_WORK_KEEP_BYTES (4u << 20)
 
 static void
-work_free (gpointer p)
+work_free (TeWork * w)
 {
-  te_work_clear (p);
-  g_free (p);
+  te_work_clear (w);
+  g_free (w);
 }
 
-static GPrivate work_cache = G_PRIVATE_INIT (work_free);
-
 static TeWork *
-work_take (void)
+work_take (const TeTokenizer * tok)
 {
-  TeWork *w = g_private_get (&work_cache);
-  if (!w)
-    return g_new0 (TeWork, 1);
-  g_private_set (&work_cache, NULL);
-  w->n_unk_ws = 0;
-  return w;
+  gpointer *slots = (gpointer *) tok->work_cache;
+  for (guint i = 0; i < G_N_ELEMENTS (tok->work_cache); i++) {
+    TeWork *w = g_atomic_pointer_get (&slots[i]);
+    if (w && g_atomic_pointer_compare_and_exchange (&slots[i], w, NULL)) {
+      w->n_unk_ws = 0;
+      return w;
+    }
+  }
+  return g_new0 (TeWork, 1);
 }
 
 static void
-work_give_back (TeWork * w)
+work_give_back (const TeTokenizer * tok, TeWork * w)
 {
+  gpointer *slots = (gpointer *) tok->work_cache;
   gsize bytes = (w->cap_a + w->cap_b + w->cap_run_tmp + w->cap_pt + w->cap_pt2) * sizeof (TeNChar)
       + (w->cap_word + w->cap_run_ccc + w->cap_run_first + w->cap_run_fl + w->cap_sp_text)
       + (w->cap_wcb + w->cap_b2c + w->cap_pieces + w->cap_pt_seg + w->cap_pt_seg2
@@ -225,10 +228,10 @@ work_give_back (TeWork * w)
       + w->cap_v * (sizeof (double) + 2 * sizeof (gint32));
   if (bytes > TE_WORK_KEEP_BYTES)
     te_work_clear (w);
-  if (g_private_get (&work_cache) == NULL)
-    g_private_set (&work_cache, w);
-  else
-    work_free (w);
+  for (guint i = 0; i < G_N_ELEMENTS (tok->work_cache); i++)
+    if (g_atomic_pointer_compare_and_exchange (&slots[i], NULL, w))
+      return;
+  work_free (w);
 }
 
 /* The single sequence: raw added-token split → normalizer → pre-tokenizer → model. */
@@ -236,7 +239,7 @@ static gboolean
 encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, guint seq_start,
     TeEncoding * out, GError ** error)
 {
-  TeWork *w = work_take ();
+  TeWork *w = work_take (tok);
   gsize pos = 0, start_offset = 0, start, stop;
   gboolean ok = TRUE;
   gint ti;
@@ -254,7 +257,7 @@ encode_sequence (const TeTokenizer * tok, const guint8 * text, gsize len, guint 
   if (ok && tok->post.trim_offsets)
     trim_offsets (tok, w, text, seq_start, out);
 done:
-  work_give_back (w);
+  work_give_back (tok, w);
   return ok;
 }
 
@@ -538,6 +541,9 @@ te_tokenizer_free (TeTokenizer * tok)
   te_post_processor_clear (&tok->post);
   te_added_vocab_clear (&tok->added);
   g_free (tok->id_to_tok);
+  for (guint i = 0; i < G_N_ELEMENTS (tok->work_cache); i++)
+    if (tok->work_cache[i])
+      work_free (tok->work_cache[i]);
   g_free (tok);
 }
 
