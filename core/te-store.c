@@ -16,21 +16,31 @@
 #define STORE_PAGE_SIZE 16384
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-G_STATIC_ASSERT (TE_STORE_SCHEMA_VERSION == 1);
+G_STATIC_ASSERT (TE_STORE_SCHEMA_VERSION == 2);
 static const char schema_sql[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;\n"
     "CREATE TABLE documents (id TEXT PRIMARY KEY, path TEXT, size INTEGER, mtime INTEGER, "
     "hash TEXT, model TEXT, dims INTEGER, prompt TEXT, status TEXT NOT NULL CHECK (status IN "
     "('complete','skipped','deleted')), reason TEXT, chunks INTEGER NOT NULL, tokens INTEGER "
-    "NOT NULL) WITHOUT ROWID;\n"
+    "NOT NULL, embedding BLOB) WITHOUT ROWID;\n"
     "CREATE TABLE chunks (doc TEXT NOT NULL, idx INTEGER NOT NULL, byte_start INTEGER NOT NULL, "
     "byte_end INTEGER NOT NULL, pts INTEGER, duration INTEGER, tokens INTEGER NOT NULL, "
     "text TEXT, embedding BLOB NOT NULL, PRIMARY KEY (doc, idx)) WITHOUT ROWID;\n"
-    "PRAGMA user_version = 1;\n";
+    "PRAGMA user_version = 2;\n";
+
+/* Version 1 had no documents.embedding (the document vector): a writer adds it, in place. */
+static const char migrate_1_to_2_sql[] =
+    "ALTER TABLE documents ADD COLUMN embedding BLOB;\n"
+    "PRAGMA user_version = 2;\n";
 
 #define DOC_COLUMNS \
-    "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens"
-#define DOC_N_COLUMNS 12
+    "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens, embedding"
+#define DOC_N_COLUMNS 13
+/* What a reader selects for DOC_COLUMNS: a version-1 store opened read-only has no document
+ * vectors. */
+#define DOC_COLUMNS_V1 \
+    "id, path, size, mtime, hash, model, dims, prompt, status, reason, chunks, tokens, NULL"
+#define DOC_SELECT(s) ((s)->version == 1 ? DOC_COLUMNS_V1 : DOC_COLUMNS)
 #define CHUNK_COLUMNS "doc, idx, byte_start, byte_end, pts, duration, tokens, text, embedding"
 #define CHUNK_N_COLUMNS 9
 
@@ -38,6 +48,7 @@ struct _TeStore {
   sqlite3 *db;
   char *path;
   gboolean readonly;
+  gint64 version;            /* the schema's: TE_STORE_SCHEMA_VERSION, or 1 when read-only */
 
   /* The open document (doc_id NULL when none). */
   char *doc_id;
@@ -48,6 +59,8 @@ struct _TeStore {
 
   float *floats;             /* scratch: embeddings in the other byte order */
   gsize floats_len;
+  float *doc_floats;         /* the document vector of the row read last (host order) */
+  gsize doc_floats_len;
 
   sqlite3_stmt *st_delete_chunks, *st_insert_chunk, *st_put_doc, *st_seen, *st_is_current;
 };
@@ -350,6 +363,22 @@ check_schema (TeStore * s, GError ** error)
         "(PRAGMA user_version is 0)", s->path);
     return FALSE;
   }
+  if (info.version == 1 && !info.missing && !s->readonly) {
+    if (!exec (s, "BEGIN IMMEDIATE", "upgrading the schema to version 2", error))
+      return FALSE;
+    /* another writer may have upgraded it meanwhile */
+    if (!schema_info (s, &info, error)
+        || (info.version == 1 && !exec (s, migrate_1_to_2_sql, "upgrading the schema to "
+                "version 2", error))
+        || !exec (s, "COMMIT", "upgrading the schema to version 2", error)) {
+      sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+    info.version = TE_STORE_SCHEMA_VERSION;
+  }
+  s->version = info.version;
+  if (info.version == 1 && s->readonly && !info.missing)
+    return TRUE;                /* read as it is: no document vectors */
   if (info.version != TE_STORE_SCHEMA_VERSION) {
     g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED,
         "store %s has schema version %" G_GINT64_FORMAT ", this gst-textembed reads and writes "
@@ -386,7 +415,7 @@ prepare_statements (TeStore * s, GError ** error)
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", TRUE, error);
   if (s->st_insert_chunk)
     s->st_put_doc = prepare (s, "INSERT OR REPLACE INTO documents (" DOC_COLUMNS ") VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", TRUE, error);
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", TRUE, error);
   if (s->st_put_doc)
     s->st_seen = prepare (s, "INSERT OR IGNORE INTO temp.seen (id) VALUES (?1)", TRUE, error);
   return s->st_seen != NULL;
@@ -466,6 +495,7 @@ te_store_close (TeStore * s)
   g_ptr_array_free (s->seen_pending, TRUE);
   g_free (s->doc_id);
   g_free (s->floats);
+  g_free (s->doc_floats);
   g_free (s->path);
   g_free (s);
 }
@@ -635,6 +665,11 @@ put_doc_row (TeStore * s, const TeStoreDoc * doc)
   bind_text_or_null (st, 10, doc->reason);
   sqlite3_bind_int64 (st, 11, (gint64) doc->n_chunks);
   sqlite3_bind_int64 (st, 12, (gint64) doc->n_tokens);
+  if (doc->embedding && doc->status == TE_DOC_COMPLETE)
+    sqlite3_bind_blob64 (st, 13, floats_to_le (s, doc->embedding, doc->dims),
+        (sqlite3_uint64) doc->dims * 4, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (st, 13);
   rc = sqlite3_step (st);
   return rc;
 }
@@ -1049,6 +1084,23 @@ doc_from_row (TeStore * s, sqlite3_stmt * st, TeStoreDoc * doc, GError ** error)
         s->path, doc->id ? doc->id : "(null)", column_text_or_null (st, 8));
     return FALSE;
   }
+  if (sqlite3_column_type (st, 12) != SQLITE_NULL) {
+    const void *blob = sqlite3_column_blob (st, 12);
+    gsize bytes = (gsize) sqlite3_column_bytes (st, 12);
+    if (blob == NULL || doc->dims == 0 || bytes != (gsize) doc->dims * 4) {
+      g_set_error (error, TE_ERROR, TE_ERROR_PARSE, "store %s: document \"%s\" has a document "
+          "vector of %" G_GSIZE_FORMAT " bytes for %u dims: the store is damaged", s->path,
+          doc->id ? doc->id : "(null)", bytes, doc->dims);
+      return FALSE;
+    }
+    if (s->doc_floats_len < doc->dims) {
+      g_free (s->doc_floats);
+      s->doc_floats = g_new (float, doc->dims);
+      s->doc_floats_len = doc->dims;
+    }
+    floats_from_le (blob, s->doc_floats, doc->dims);
+    doc->embedding = s->doc_floats;
+  }
   return TRUE;
 }
 
@@ -1061,7 +1113,9 @@ te_store_get_doc (TeStore * s, const char *id, TeStoreDoc * doc, GError ** error
 
   g_return_val_if_fail (s != NULL && id != NULL && doc != NULL, FALSE);
   memset (doc, 0, sizeof (*doc));
-  st = prepare (s, "SELECT " DOC_COLUMNS " FROM documents WHERE id = ?1", FALSE, error);
+  gchar *sql = g_strdup_printf ("SELECT %s FROM documents WHERE id = ?1", DOC_SELECT (s));
+  st = prepare (s, sql, FALSE, error);
+  g_free (sql);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
@@ -1077,6 +1131,8 @@ te_store_get_doc (TeStore * s, const char *id, TeStoreDoc * doc, GError ** error
       doc->model = g_strdup (row.model);
       doc->prompt = g_strdup (row.prompt);
       doc->reason = g_strdup (row.reason);
+      doc->embedding = row.embedding ? g_memdup2 (row.embedding, row.dims * sizeof (float))
+          : NULL;
       found = TRUE;
     }
   } else if (rc != SQLITE_DONE) {
@@ -1097,6 +1153,7 @@ te_store_doc_clear (TeStoreDoc * doc)
   g_free ((char *) doc->model);
   g_free ((char *) doc->prompt);
   g_free ((char *) doc->reason);
+  g_free ((float *) doc->embedding);
   memset (doc, 0, sizeof (*doc));
 }
 
@@ -1263,6 +1320,10 @@ heap_to_hits (TeStore * s, GArray * heap, sqlite3_stmt * text_st, GError ** erro
     hit.start = c->start;
     hit.end = c->end;
     hit.score = c->score;
+    if (text_st == NULL) {      /* document vectors: no text */
+      g_array_append_val (hits, hit);
+      continue;
+    }
     sqlite3_bind_text (text_st, 1, c->doc, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (text_st, 2, (gint64) c->index);
     rc = sqlite3_step (text_st);
@@ -1285,9 +1346,9 @@ heap_to_hits (TeStore * s, GArray * heap, sqlite3_stmt * text_st, GError ** erro
   return hits;
 }
 
-GPtrArray *
-te_store_search (TeStore * s, const char *model, const float *queries, guint n_queries,
-    guint dims, guint k, GError ** error)
+static GPtrArray *
+store_search (TeStore * s, gboolean documents, const char *model, const float *queries,
+    guint n_queries, guint dims, guint k, GError ** error)
 {
   GPtrArray *heaps = NULL, *result = NULL;
   sqlite3_stmt *scan = NULL, *text_st = NULL;
@@ -1326,11 +1387,23 @@ te_store_search (TeStore * s, const char *model, const float *queries, guint n_q
       goto out;
     own_txn = TRUE;
   }
-  scan = prepare (s, model ?
-      "SELECT c.doc, c.idx, c.byte_start, c.byte_end, c.embedding, d.dims FROM chunks c "
-      "JOIN documents d ON d.id = c.doc WHERE d.status = 'complete' AND d.model = ?1" :
-      "SELECT c.doc, c.idx, c.byte_start, c.byte_end, c.embedding, d.dims FROM chunks c "
-      "JOIN documents d ON d.id = c.doc WHERE d.status = 'complete'", FALSE, error);
+  if (documents && s->version < 2) {
+    g_set_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED, "store %s has schema version %"
+        G_GINT64_FORMAT ", without document vectors", s->path, s->version);
+    goto out;
+  }
+  if (documents)
+    scan = prepare (s, model ?
+        "SELECT d.id, d.chunks, 0, coalesce(d.size, 0), d.embedding, d.dims FROM documents d "
+        "WHERE d.status = 'complete' AND d.embedding IS NOT NULL AND d.model = ?1" :
+        "SELECT d.id, d.chunks, 0, coalesce(d.size, 0), d.embedding, d.dims FROM documents d "
+        "WHERE d.status = 'complete' AND d.embedding IS NOT NULL", FALSE, error);
+  else
+    scan = prepare (s, model ?
+        "SELECT c.doc, c.idx, c.byte_start, c.byte_end, c.embedding, d.dims FROM chunks c "
+        "JOIN documents d ON d.id = c.doc WHERE d.status = 'complete' AND d.model = ?1" :
+        "SELECT c.doc, c.idx, c.byte_start, c.byte_end, c.embedding, d.dims FROM chunks c "
+        "JOIN documents d ON d.id = c.doc WHERE d.status = 'complete'", FALSE, error);
   if (scan == NULL)
     goto out;
   if (model)
@@ -1345,10 +1418,11 @@ te_store_search (TeStore * s, const char *model, const float *queries, guint n_q
       doc = "";
     if (bytes != (int) dims * 4 || blob == NULL) {
       g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-          "store %s: chunk %" G_GINT64_FORMAT " of document \"%s\" has an embedding of %d "
+          "store %s: %s %" G_GINT64_FORMAT " of document \"%s\" has an embedding of %d "
           "bytes (its document says %" G_GINT64_FORMAT " dims), the query has %u dims (%u "
           "bytes): search with the store's model, or the store is damaged", s->path,
-          (gint64) sqlite3_column_int64 (scan, 1), doc, bytes,
+          documents ? "the vector of the" : "chunk",
+          documents ? (gint64) 0 : (gint64) sqlite3_column_int64 (scan, 1), doc, bytes,
           (gint64) sqlite3_column_int64 (scan, 5), dims,
           dims * 4);
       goto out;
@@ -1374,8 +1448,9 @@ te_store_search (TeStore * s, const char *model, const float *queries, guint n_q
   block_flush (&b, queries, qnorm, n_queries, dims, heaps, k);
   g_clear_pointer (&scan, sqlite3_finalize);
 
-  text_st = prepare (s, "SELECT text FROM chunks WHERE doc = ?1 AND idx = ?2", FALSE, error);
-  if (text_st == NULL)
+  text_st = documents ? NULL : prepare (s, "SELECT text FROM chunks WHERE doc = ?1 AND "
+      "idx = ?2", FALSE, error);
+  if (text_st == NULL && !documents)
     goto out;
   result = g_ptr_array_new_full (n_queries, (GDestroyNotify) g_array_unref);
   for (guint q = 0; q < n_queries; q++) {
@@ -1405,6 +1480,20 @@ out:
   g_free (qnorm);
   g_free (meta_model);
   return result;
+}
+
+GPtrArray *
+te_store_search (TeStore * s, const char *model, const float *queries, guint n_queries,
+    guint dims, guint k, GError ** error)
+{
+  return store_search (s, FALSE, model, queries, n_queries, dims, k, error);
+}
+
+GPtrArray *
+te_store_search_documents (TeStore * s, const char *model, const float *queries,
+    guint n_queries, guint dims, guint k, GError ** error)
+{
+  return store_search (s, TRUE, model, queries, n_queries, dims, k, error);
 }
 
 /* ---- listing ---- */
@@ -1438,7 +1527,9 @@ te_store_foreach_doc (TeStore * s, TeStoreDocFunc func, gpointer user_data, GErr
   int rc;
 
   g_return_val_if_fail (s != NULL && func != NULL, FALSE);
-  st = prepare (s, "SELECT " DOC_COLUMNS " FROM documents ORDER BY id", FALSE, error);
+  gchar *sql = g_strdup_printf ("SELECT %s FROM documents ORDER BY id", DOC_SELECT (s));
+  st = prepare (s, sql, FALSE, error);
+  g_free (sql);
   if (st == NULL)
     return FALSE;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
@@ -1644,8 +1735,9 @@ merge_chunks (Merge * m, TeStore * in, sqlite3_stmt * chunks, const char *id, gu
 static gboolean
 merge_docs (Merge * m, TeStore * in, guint i, GError ** error)
 {
-  sqlite3_stmt *docs = prepare (in, "SELECT " DOC_COLUMNS " FROM documents ORDER BY id", FALSE,
-      error);
+  gchar *sql = g_strdup_printf ("SELECT %s FROM documents ORDER BY id", DOC_SELECT (in));
+  sqlite3_stmt *docs = prepare (in, sql, FALSE, error);
+  g_free (sql);
   sqlite3_stmt *chunks = docs ? prepare (in, "SELECT " CHUNK_COLUMNS " FROM chunks "
       "WHERE doc = ?1 ORDER BY idx", FALSE, error) : NULL;
   gboolean ok = FALSE;
@@ -1740,7 +1832,7 @@ te_store_merge (const char *out_path, const char *const *inputs, guint n_inputs,
   m.find_doc = m.ins_meta ? prepare (m.out, "SELECT " DOC_COLUMNS " FROM documents "
       "WHERE id = ?1", FALSE, error) : NULL;
   m.ins_doc = m.find_doc ? prepare (m.out, "INSERT INTO documents (" DOC_COLUMNS ") VALUES "
-      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", FALSE, error) : NULL;
+      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", FALSE, error) : NULL;
   m.ins_chunk = m.ins_doc ? prepare (m.out, "INSERT INTO chunks (" CHUNK_COLUMNS ") VALUES "
       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", FALSE, error) : NULL;
   if (m.ins_chunk == NULL)

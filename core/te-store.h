@@ -11,7 +11,9 @@ G_BEGIN_DECLS
 
 /* PRAGMA user_version of the stores this code writes. Opening a store of another version is an
  * error that names both versions. */
-#define TE_STORE_SCHEMA_VERSION 1
+#define TE_STORE_SCHEMA_VERSION 2
+/* Version 1 (no document vectors) is upgraded in place when opened for writing, and read as it
+ * is when opened read-only. */
 
 typedef enum {
   TE_DOC_COMPLETE,   /* every chunk embedded and committed */
@@ -37,6 +39,9 @@ typedef struct {
   const char *reason;    /* why skipped, NULL otherwise */
   guint64 n_chunks;
   guint64 n_tokens;      /* sum of the chunks' tokens (special tokens included) */
+  const float *embedding;  /* the document vector (embedpooler document-vectors): dims floats,
+                            * stored as a little-endian BLOB; NULL = none (and for documents
+                            * that are not complete) */
 } TeStoreDoc;
 
 /* A chunk row. */
@@ -120,8 +125,9 @@ typedef struct {
 
 gboolean te_store_counts (TeStore * store, TeStoreCounts * counts, GError ** error);
 
-/* Look a document up; FALSE when absent. Strings in @doc are newly allocated: free them with
- * te_store_doc_clear(). */
+/* Look a document up; FALSE when absent. Strings and the embedding in @doc are newly
+ * allocated: free them with te_store_doc_clear(). te_store_foreach_doc()'s rows point into the
+ * store (valid during the call only). */
 gboolean te_store_get_doc (TeStore * store, const char *id, TeStoreDoc * doc, GError ** error);
 void te_store_doc_clear (TeStoreDoc * doc);
 
@@ -143,6 +149,12 @@ void te_store_hit_clear (TeStoreHit * hit);
  * TeStoreHit. Memory: the hits only; the embeddings are streamed. A zero query or chunk vector
  * scores 0. An embedding that is not @dims floats is an error naming the document and chunk. */
 GPtrArray *te_store_search (TeStore * store, const char *model, const float *queries,
+    guint n_queries, guint dims, guint k, GError ** error);
+
+/* te_store_search() over the document vectors instead of the chunks: documents without one are
+ * left out; a hit's index is the document's chunk count, its byte range [0, size), its text
+ * NULL. A version-1 store (read-only) is TE_ERROR_UNSUPPORTED. */
+GPtrArray *te_store_search_documents (TeStore * store, const char *model, const float *queries,
     guint n_queries, guint dims, guint k, GError ** error);
 
 /* ---- listing (te-store info, dump) ---- */

@@ -18,6 +18,7 @@ static gboolean opt_json = FALSE;
 static char *opt_queries = NULL;
 static int opt_batch = 32;
 static gboolean opt_stats = FALSE;
+static gboolean opt_documents = FALSE;
 
 static GOptionEntry entries[] = {
   {"top-k", 'k', 0, G_OPTION_ARG_INT, &opt_top_k, "Hits per query (default 10)", "K"},
@@ -37,6 +38,9 @@ static GOptionEntry entries[] = {
       "N"},
   {"stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats,
       "Report on stderr the time spent embedding the queries and scanning the store", NULL},
+  {"documents", 0, 0, G_OPTION_ARG_NONE, &opt_documents,
+      "Search the document vectors (te-ingest --document-vectors) instead of the chunks; a hit's "
+      "index is the document's chunk count", NULL},
   {NULL}
 };
 
@@ -398,8 +402,8 @@ main (int argc, char **argv)
   if (!embed_queries (e, queries, prompt, qv, &error))
     goto out;
   t1 = g_get_monotonic_time ();
-  results = te_store_search (store, NULL, qv, queries->len, (guint) te_embedder_dims (e),
-      (guint) opt_top_k, &error);
+  results = (opt_documents ? te_store_search_documents : te_store_search) (store, NULL, qv,
+      queries->len, (guint) te_embedder_dims (e), (guint) opt_top_k, &error);
   if (results == NULL)
     goto out;
   t2 = g_get_monotonic_time ();

@@ -161,6 +161,17 @@ dump_doc (const TeStoreDoc * d, gpointer user_data)
   put_str (line, d->reason, -1);
   g_string_append_printf (line, " chunks=%" G_GUINT64_FORMAT " tokens=%" G_GUINT64_FORMAT,
       d->n_chunks, d->n_tokens);
+  /* the document vector, as stored (little-endian float32), or NULL */
+  g_string_append (line, " embedding=");
+  if (!d->embedding)
+    g_string_append (line, "NULL");
+  for (guint i = 0; d->embedding && i < d->dims; i++) {
+    guint32 u;
+
+    memcpy (&u, &d->embedding[i], 4);
+    g_string_append_printf (line, "%02x%02x%02x%02x", u & 0xff, (u >> 8) & 0xff,
+        (u >> 16) & 0xff, u >> 24);
+  }
   emit (line);
   return TRUE;
 }

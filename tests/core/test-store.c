@@ -273,11 +273,109 @@ static const char *const want_tables[][2] = {
   {"documents", "CREATE TABLE documents (id TEXT PRIMARY KEY, path TEXT, size INTEGER, "
         "mtime INTEGER, hash TEXT, model TEXT, dims INTEGER, prompt TEXT, status TEXT NOT NULL "
         "CHECK (status IN ('complete','skipped','deleted')), reason TEXT, chunks INTEGER NOT "
-        "NULL, tokens INTEGER NOT NULL) WITHOUT ROWID"},
+        "NULL, tokens INTEGER NOT NULL, embedding BLOB) WITHOUT ROWID"},
   {"chunks", "CREATE TABLE chunks (doc TEXT NOT NULL, idx INTEGER NOT NULL, byte_start INTEGER "
         "NOT NULL, byte_end INTEGER NOT NULL, pts INTEGER, duration INTEGER, tokens INTEGER NOT "
         "NULL, text TEXT, embedding BLOB NOT NULL, PRIMARY KEY (doc, idx)) WITHOUT ROWID"},
 };
+
+/* Document vectors (schema version 2): written with the row, read back bit for bit by
+ * te_store_get_doc and te_store_foreach_doc, searched by te_store_search_documents; a
+ * version-1 store is read as it is and upgraded in place by a writer. */
+static gboolean
+collect_doc_vector (const TeStoreDoc * d, gpointer user_data)
+{
+  if (d->embedding)
+    g_ptr_array_add (user_data, g_memdup2 (d->embedding, d->dims * sizeof (float)));
+  return TRUE;
+}
+
+static void
+test_document_vectors (void)
+{
+  GError *error = NULL;
+  char *path;
+  TeStore *store = open_new ("docvec.db", &path);
+  const guint dims = 4;
+  float emb[4 * 2] = { 1, 0, 0, 0, 0, 1, 0, 0 };
+  const float vec_a[4] = { 0.5f, -0.25f, 0.125f, 3.0f }, vec_b[4] = { -1, 2, -3, 4 };
+  const char *ids[] = { "a", "b" };
+  const float *vecs[] = { vec_a, vec_b };
+
+  for (guint d = 0; d < 2; d++) {
+    g_assert_true (te_store_doc_begin (store, ids[d], &error));
+    TeStoreChunk c = { .index = 0, .start = 0, .end = 1, .pts = -1, .duration = -1,
+      .n_tokens = 3, .embedding = emb + d * dims, .dims = dims };
+    g_assert_true (te_store_doc_add_chunk (store, &c, &error));
+    TeStoreDoc row = { .id = ids[d], .size = 1, .mtime = -1, .model = "m", .dims = dims,
+      .status = TE_DOC_COMPLETE, .n_chunks = 1, .n_tokens = 3, .embedding = vecs[d] };
+    g_assert_true (te_store_doc_commit (store, &row, &error));
+    g_assert_no_error (error);
+  }
+  TeStoreDoc got;
+  g_assert_true (te_store_get_doc (store, "b", &got, &error));
+  g_assert_nonnull (got.embedding);
+  g_assert_cmpmem (got.embedding, dims * 4, vec_b, dims * 4);
+  te_store_doc_clear (&got);
+  GPtrArray *all = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (te_store_foreach_doc (store, collect_doc_vector, all, &error));
+  g_assert_cmpuint (all->len, ==, 2);
+  g_assert_cmpmem (all->pdata[0], dims * 4, vec_a, dims * 4);
+  g_ptr_array_unref (all);
+  /* the query is vec_b itself: b first, scored 1 */
+  GPtrArray *res = te_store_search_documents (store, "m", vec_b, 1, dims, 2, &error);
+  g_assert_no_error (error);
+  GArray *hits = g_ptr_array_index (res, 0);
+  g_assert_cmpuint (hits->len, ==, 2);
+  g_assert_cmpstr (g_array_index (hits, TeStoreHit, 0).doc, ==, "b");
+  g_assert_cmpfloat_with_epsilon (g_array_index (hits, TeStoreHit, 0).score, 1.0, 1e-6);
+  g_assert_cmpuint (g_array_index (hits, TeStoreHit, 0).index, ==, 1);
+  g_assert_null (g_array_index (hits, TeStoreHit, 0).text);
+  g_ptr_array_unref (res);
+  te_store_close (store);
+  /* stored little-endian, dims * 4 bytes */
+  char *hex = raw_text (path, "SELECT hex(embedding) FROM documents WHERE id = 'a'");
+  g_assert_cmpstr (hex, ==, "0000003F000080BE0000003E00004040");
+  g_free (hex);
+
+  /* a damaged vector is an error naming the document */
+  raw_exec (path, "UPDATE documents SET embedding = x'0001' WHERE id = 'a'");
+  store = te_store_open_readonly (path, &error);
+  g_assert_false (te_store_get_doc (store, "a", &got, &error));
+  g_assert_error (error, TE_ERROR, TE_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "\"a\""));
+  g_clear_error (&error);
+  te_store_close (store);
+
+  /* version 1: read-only as it is (no vectors), upgraded by a writer */
+  raw_exec (path, "ALTER TABLE documents DROP COLUMN embedding; PRAGMA user_version = 1");
+  store = te_store_open_readonly (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (te_store_get_doc (store, "b", &got, &error));
+  g_assert_null (got.embedding);
+  g_assert_cmpuint (got.n_chunks, ==, 1);
+  te_store_doc_clear (&got);
+  g_assert_null (te_store_search_documents (store, NULL, vec_b, 1, dims, 2, &error));
+  g_assert_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  res = te_store_search (store, NULL, emb, 1, dims, 2, &error);
+  g_assert_no_error (error);
+  g_ptr_array_unref (res);
+  te_store_close (store);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  store = te_store_open (path, &error);
+  g_assert_no_error (error);
+  te_store_close (store);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
+  hex = raw_text (path, "SELECT count(*) FROM documents WHERE embedding IS NULL");
+  g_assert_cmpstr (hex, ==, "2");
+  g_free (hex);
+  /* the upgraded table is the one a new store gets */
+  hex = raw_text (path, "SELECT sql FROM sqlite_master WHERE name = 'documents'");
+  g_assert_cmpstr (hex, ==, want_tables[1][1]);
+  g_free (hex);
+  g_free (path);
+}
 
 static void
 test_create_reopen (void)
@@ -295,7 +393,7 @@ test_create_reopen (void)
   g_assert_no_error (error);
   te_store_close (store);
 
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
   v = raw_text (path, "PRAGMA journal_mode");
   g_assert_cmpstr (v, ==, "wal");
   g_free (v);
@@ -353,7 +451,7 @@ test_create_reopen (void)
   store = te_store_open (empty, &error);
   g_assert_no_error (error);
   te_store_close (store);
-  g_assert_cmpint (raw_int (empty, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (empty, "PRAGMA user_version"), ==, 2);
   g_free (empty);
   g_free (path);
 }
@@ -372,7 +470,7 @@ test_version_mismatch (void)
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, path));
   g_assert_nonnull (strstr (error->message, "version 7"));
-  g_assert_nonnull (strstr (error->message, "version 1"));
+  g_assert_nonnull (strstr (error->message, "version 2"));
   g_clear_error (&error);
   g_assert_null (te_store_open_readonly (path, &error));
   g_assert_error (error, TE_ERROR, TE_ERROR_UNSUPPORTED);
@@ -1497,6 +1595,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/version-mismatch", test_version_mismatch);
   g_test_add_func ("/store/not-sqlite", test_not_sqlite);
   g_test_add_func ("/store/write-read", test_write_read);
+  g_test_add_func ("/store/document-vectors", test_document_vectors);
   g_test_add_func ("/store/misuse", test_misuse);
   g_test_add_func ("/store/abort", test_abort);
   g_test_add_func ("/store/replace-and-skip", test_replace_and_skip);
