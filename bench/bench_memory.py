@@ -7,7 +7,7 @@ bounded time.
 
     .venv/bin/python bench/bench_memory.py [--sizes 100M,1G] [--backend null] [--seconds 0]
         [--kind prose|noboundary|multilingual] [--sink fakesink|embedsink|store]
-        [--source fdsrc|corpus]
+        [--source fdsrc|corpus] [--late-chunking]
 
 --kind multilingual generates paragraphs in turn in many scripts (Latin, Chinese, Japanese,
 Korean, Devanagari, Arabic, Thai, Myanmar, Ethiopic, Armenian, emoji ZWJ sequences, combining
@@ -141,7 +141,11 @@ def run(size, a, tmp):
         src = "fdsrc fd=0 blocksize=65536 ! textchunker max-tokens=128 document-id=bench"
         gen = subprocess.Popen([sys.executable, "-c", GENERATOR, str(size), a.kind],
                                stdout=subprocess.PIPE)
-    desc = f"{src} ! texttokenizer ! {enc} ! embedpooler ! {sink}"
+    tok, pool = "texttokenizer", "embedpooler"
+    if a.late_chunking:
+        tok += " late-chunking=true"
+        pool += " document-vectors=true"
+    desc = f"{src} ! {tok} ! {enc} ! {pool} ! {sink}"
     cmd = ["/usr/bin/time", "-v", "gst-launch-1.0", "-q", "-e", *desc.split()]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=gen.stdout if gen else subprocess.DEVNULL, env=env,
@@ -175,6 +179,8 @@ def main():
     ap.add_argument("--kind", default="prose", choices=["prose", "noboundary", "multilingual"])
     ap.add_argument("--sink", default="fakesink", choices=["fakesink", "embedsink", "store"])
     ap.add_argument("--source", default="fdsrc", choices=["fdsrc", "corpus"])
+    ap.add_argument("--late-chunking", action="store_true",
+                    help="texttokenizer late-chunking=true and embedpooler document-vectors=true")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="te-bench-memory-")
 

@@ -23,6 +23,21 @@
  * exactly D float32 values in native byte order; the #GstTextChunkMeta (document, index, byte range,
  * text), timestamps and offsets of the chunk are kept, so an appsink can use them directly.
  *
+ * Late chunking (texttokenizer late-chunking): an input buffer is then a window of a document
+ * whose #GstTextChunkMeta list the chunks it gives vectors for, each with its token rows
+ * (`span_first`, `span_n`): one output buffer per chunk, pooled over those rows only, with that
+ * chunk's meta, timestamps and byte range. Mean and max pooling; cls pooling is an error (a
+ * chunk inside a window has no [CLS] of its own).
+ *
+ * With #GstEmbedPooler:document-vectors, each document ends with one more buffer: the mean of
+ * its chunk vectors weighted by their tokens (the tokens a chunk shares with the previous one
+ * through overlap are counted once, with the previous chunk; the prompt's are not counted when
+ * the pooling leaves them out), normalised when the element normalises. Its meta has `kind`
+ * GST_TEXT_CHUNK_KIND_DOCUMENT, `index` the document's chunk count, `start`/`end` and the
+ * timestamps spanning its chunks, no text, and `n_tokens` the total weight. It goes out before
+ * the document's "textembed/document-end" event, or when the next document's chunks begin, or
+ * at EOS.
+ *
  * The #GstEmbedPooler:model property only supplies defaults; its hidden size must match the
  * encoder's (else negotiation fails with an error).
  *
@@ -56,6 +71,7 @@ enum
   PROP_NORMALIZE,
   PROP_DIMENSIONS,
   PROP_EXCLUDE_OVERLAP,
+  PROP_DOCUMENT_VECTORS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -187,6 +203,19 @@ gst_embed_pooler_class_init (GstEmbedPoolerClass * klass)
           "tokens, not those it shares with the previous chunk (overlap-tokens)", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstEmbedPooler:document-vectors:
+   *
+   * At each document's end, emit one more embedding for the whole document: the token-weighted
+   * mean of its chunk vectors, normalised when the element normalises, marked
+   * GST_TEXT_CHUNK_KIND_DOCUMENT in its #GstTextChunkMeta. embedsink writes it as a "document"
+   * line (JSON Lines) or in the document's row (SQLite). Part of the embedding identity.
+   */
+  g_object_class_install_property (gobject_class, PROP_DOCUMENT_VECTORS,
+      g_param_spec_boolean ("document-vectors", "Document vectors", "Also emit one embedding "
+          "per document: the token-weighted mean of its chunk vectors", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Embedding pooler",
@@ -212,12 +241,14 @@ gst_embed_pooler_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     gboolean normalize = self->do_normalize;
     gboolean include_prompt = self->include_prompt;
     gboolean exclude_overlap = self->do_exclude_overlap;
+    gboolean document_vectors = self->do_document_vectors;
     GST_OBJECT_UNLOCK (self);
     if (dims > 0)
       gst_structure_set (s, "pooling", G_TYPE_STRING, te_pool_mode_to_string (mode),
           "normalized", G_TYPE_BOOLEAN, normalize, "dimension", G_TYPE_INT, dims,
           "include-prompt", G_TYPE_BOOLEAN, include_prompt,
-          "exclude-overlap", G_TYPE_BOOLEAN, exclude_overlap, NULL);
+          "exclude-overlap", G_TYPE_BOOLEAN, exclude_overlap,
+          "document-vectors", G_TYPE_BOOLEAN, document_vectors, NULL);
   }
   return gst_pad_query_default (pad, parent, query);
 }
@@ -242,6 +273,9 @@ gst_embed_pooler_finalize (GObject * object)
   GstEmbedPooler *self = GST_EMBED_POOLER (object);
   g_free (self->model_path);
   g_free (self->pooled);
+  g_free (self->doc_id);
+  g_free (self->doc_sum);
+  g_free (self->doc_plain);
   G_OBJECT_CLASS (gst_embed_pooler_parent_class)->finalize (object);
 }
 
@@ -268,6 +302,9 @@ gst_embed_pooler_set_property (GObject * object, guint prop_id, const GValue * v
       break;
     case PROP_EXCLUDE_OVERLAP:
       self->exclude_overlap = g_value_get_boolean (value);
+      break;
+    case PROP_DOCUMENT_VECTORS:
+      self->document_vectors = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -299,6 +336,9 @@ gst_embed_pooler_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_EXCLUDE_OVERLAP:
       g_value_set_boolean (value, self->exclude_overlap);
       break;
+    case PROP_DOCUMENT_VECTORS:
+      g_value_set_boolean (value, self->document_vectors);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -314,6 +354,7 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   GstEmbedPoolerNormalize normalize = self->normalize;
   guint dimensions = self->dimensions;
   gboolean exclude_overlap = self->exclude_overlap;
+  gboolean document_vectors = self->document_vectors;
   GST_OBJECT_UNLOCK (self);
 
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), FALSE);
@@ -358,7 +399,13 @@ gst_embed_pooler_start (GstEmbedPooler * self)
   self->id_dims = self->out_dim;
   self->include_prompt = sc->include_prompt;
   self->do_exclude_overlap = exclude_overlap;
+  self->do_document_vectors = document_vectors;
   GST_OBJECT_UNLOCK (self);
+  g_free (self->doc_sum);
+  g_free (self->doc_plain);
+  self->doc_sum = g_new0 (double, self->out_dim);
+  self->doc_plain = g_new0 (double, self->out_dim);
+  g_clear_pointer (&self->doc_id, g_free);
   self->dim = 0;
   self->caps_sent = FALSE;
   GST_INFO_OBJECT (self, "pooling %s, normalize %s, %d of %d dimensions",
@@ -413,7 +460,8 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
       "dimension", G_TYPE_INT, self->out_dim, "normalized", G_TYPE_BOOLEAN, self->do_normalize,
       "pooling", G_TYPE_STRING, te_pool_mode_to_string (self->mode),
       "include-prompt", G_TYPE_BOOLEAN, self->include_prompt,
-      "exclude-overlap", G_TYPE_BOOLEAN, self->do_exclude_overlap, NULL);
+      "exclude-overlap", G_TYPE_BOOLEAN, self->do_exclude_overlap,
+      "document-vectors", G_TYPE_BOOLEAN, self->do_document_vectors, NULL);
   /* what the encoder says about itself travels on, for stores (see gsttextembedmeta.h) */
   const gchar *encoder = gst_structure_get_string (s, "encoder");
   const gchar *model_dir = gst_structure_get_string (s, "model-dir");
@@ -427,11 +475,110 @@ gst_embed_pooler_set_caps (GstEmbedPooler * self, GstCaps * caps)
   return ok;
 }
 
+/* The open document's vector goes out (document-vectors), if it has chunks. */
+static GstFlowReturn
+gst_embed_pooler_push_document (GstEmbedPooler * self)
+{
+  if (!self->doc_id)
+    return GST_FLOW_OK;
+  GstBuffer *out = gst_buffer_new_allocate (NULL, (gsize) self->out_dim * sizeof (float), NULL);
+  GstMapInfo omap;
+  gst_buffer_map (out, &omap, GST_MAP_WRITE);
+  float *v = (float *) omap.data;
+  /* every weight 0 (chunks of nothing but shared tokens): the plain mean */
+  const double *sum = self->doc_weight > 0 ? self->doc_sum : self->doc_plain;
+  double total = self->doc_weight > 0 ? self->doc_weight : (double) self->doc_chunks;
+  for (gint i = 0; i < self->out_dim; i++)
+    v[i] = (float) (sum[i] / total);
+  if (self->do_normalize)
+    te_l2_normalize (v, self->out_dim);
+  gst_buffer_unmap (out, &omap);
+  GstTextChunkMeta *m = gst_buffer_add_text_chunk_meta (out, self->doc_id, self->doc_chunks,
+      self->doc_start, self->doc_end, "", 0, (guint) MIN (self->doc_weight, G_MAXUINT));
+  m->kind = GST_TEXT_CHUNK_KIND_DOCUMENT;
+  GST_BUFFER_OFFSET (out) = self->doc_start;
+  GST_BUFFER_OFFSET_END (out) = self->doc_end;
+  GST_BUFFER_PTS (out) = self->doc_pts;
+  if (GST_CLOCK_TIME_IS_VALID (self->doc_pts) && GST_CLOCK_TIME_IS_VALID (self->doc_last_end)
+      && self->doc_last_end >= self->doc_pts)
+    GST_BUFFER_DURATION (out) = self->doc_last_end - self->doc_pts;
+  GST_DEBUG_OBJECT (self, "document \"%s\": %" G_GUINT64_FORMAT " chunks, weight %.0f",
+      self->doc_id, self->doc_chunks, self->doc_weight);
+  g_clear_pointer (&self->doc_id, g_free);
+  return gst_pad_push (self->srcpad, out);
+}
+
+/* Adds a chunk vector to its document's (document-vectors); a new document id first sends the
+ * previous document's vector. */
+static GstFlowReturn
+gst_embed_pooler_add_to_document (GstEmbedPooler * self, const GstTextChunkMeta * m,
+    const float *v, double weight, GstClockTime pts, GstClockTime duration)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  const gchar *id = m ? m->doc_id : "";
+  if (self->doc_id && strcmp (self->doc_id, id) != 0)
+    ret = gst_embed_pooler_push_document (self);
+  if (!self->doc_id) {
+    self->doc_id = g_strdup (id);
+    memset (self->doc_sum, 0, (gsize) self->out_dim * sizeof (double));
+    memset (self->doc_plain, 0, (gsize) self->out_dim * sizeof (double));
+    self->doc_weight = 0;
+    self->doc_chunks = 0;
+    self->doc_start = m ? m->start : 0;
+    self->doc_pts = pts;
+    self->doc_last_end = GST_CLOCK_TIME_NONE;
+  }
+  for (gint i = 0; i < self->out_dim; i++) {
+    self->doc_sum[i] += weight * v[i];
+    self->doc_plain[i] += v[i];
+  }
+  self->doc_weight += weight;
+  self->doc_chunks++;
+  if (m)
+    self->doc_end = MAX (self->doc_end, m->end);
+  if (!GST_CLOCK_TIME_IS_VALID (self->doc_pts))
+    self->doc_pts = pts;
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    self->doc_last_end = GST_CLOCK_TIME_IS_VALID (duration) ? pts + duration : pts;
+  return ret;
+}
+
+/* Pools @n token rows (@base: their first row in the buffer, which the meta's row numbers
+ * count from) into @out_buf's out_dim floats; returns the chunk's weight in its document: the
+ * rows pooled for it, less the prompt's when left out and the overlap's (the previous chunk's). */
+static double
+gst_embed_pooler_pool (GstEmbedPooler * self, const float *rows, gsize n, gsize base,
+    const GstTextChunkMeta * meta, float *out)
+{
+  float *v = self->pooled;
+  gsize skip = 0;
+  if (!self->include_prompt && meta)
+    skip = MIN (meta->n_prompt_tokens, n);
+  /* the overlap's tokens (after [CLS] and the prompt), relative to the rows pooled */
+  gsize ov_first = 0, ov_n = 0;
+  if (meta && meta->n_overlap_tokens > 0 && meta->overlap_first >= base + skip) {
+    ov_first = MIN (meta->overlap_first - base - skip, n - skip);
+    ov_n = MIN (meta->n_overlap_tokens, n - skip - ov_first);
+  }
+  if (skip < n)
+    te_pool_except (rows + skip * self->dim, n - skip, self->dim,
+        self->do_exclude_overlap ? (int) ov_first : 0,
+        self->do_exclude_overlap ? (int) ov_n : 0, self->mode, v);
+  else
+    memset (v, 0, (gsize) self->dim * sizeof (float));  /* nothing but the prompt: zero */
+  /* the first out_dim values (all unless truncated), then the normalisation */
+  memcpy (out, v, (gsize) self->out_dim * sizeof (float));
+  if (self->do_normalize)
+    te_l2_normalize (out, self->out_dim);
+  return (double) (n - skip - ov_n);
+}
+
 static GstFlowReturn
 gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstEmbedPooler *self = GST_EMBED_POOLER (parent);
   GstMapInfo map;
+  GstFlowReturn ret = GST_FLOW_OK;
 
   if (!self->caps_sent) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before data"), (NULL));
@@ -447,41 +594,78 @@ gst_embed_pooler_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+  gsize n = size / row;
 
-  GstBuffer *out = gst_buffer_new_allocate (NULL, (gsize) self->out_dim * sizeof (float), NULL);
-  GstMapInfo omap;
-  gst_buffer_map (buf, &map, GST_MAP_READ);
-  gst_buffer_map (out, &omap, GST_MAP_WRITE);
-  float *v = self->pooled;
-  gsize n = size / row, skip = 0;
-  GstTextChunkMeta *meta = gst_buffer_get_text_chunk_meta (buf);
-  if (!self->include_prompt && meta)
-    skip = MIN (meta->n_prompt_tokens, n);
-  /* the overlap's tokens (after [CLS] and the prompt), relative to the rows pooled */
-  gsize ov_first = 0, ov_n = 0;
-  if (self->do_exclude_overlap && meta && meta->n_overlap_tokens > 0
-      && meta->overlap_first >= skip) {
-    ov_first = meta->overlap_first - skip;
-    ov_n = meta->n_overlap_tokens;
+  /* late chunking: the metas with token rows are the chunks this window gives */
+  GPtrArray *spans = g_ptr_array_new ();
+  gpointer state = NULL;
+  GstMeta *gm;
+  while ((gm = gst_buffer_iterate_meta_filtered (buf, &state, GST_TEXT_CHUNK_META_API_TYPE))) {
+    GstTextChunkMeta *m = (GstTextChunkMeta *) gm;
+    if (m->span_n == 0)
+      continue;
+    if ((gsize) m->span_first + m->span_n > n) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Chunk %" G_GUINT64_FORMAT " of \"%s\" pools "
+              "token rows %u..%u of a window of %" G_GSIZE_FORMAT, m->index, m->doc_id,
+              m->span_first, m->span_first + m->span_n - 1, n), (NULL));
+      ret = GST_FLOW_ERROR;
+      break;
+    }
+    g_ptr_array_add (spans, m);
   }
-  if (skip < n)
-    te_pool_except ((const float *) map.data + skip * self->dim, n - skip, self->dim,
-        (int) MIN (ov_first, n), (int) MIN (ov_n, n), self->mode, v);
-  else
-    memset (v, 0, row);         /* nothing but the prompt: sentence-transformers' zero mean */
-  /* the first out_dim values (all unless truncated), then the normalisation */
-  memcpy (omap.data, v, (gsize) self->out_dim * sizeof (float));
-  if (self->do_normalize)
-    te_l2_normalize ((float *) omap.data, self->out_dim);
-  gst_buffer_unmap (out, &omap);
-  gst_buffer_unmap (buf, &map);
+  if (ret == GST_FLOW_OK && spans->len > 0 && self->mode == TE_POOL_CLS) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("Late chunking needs mean or max pooling: a "
+            "chunk inside a window has no [CLS] token of its own"),
+        ("set embedpooler pooling=mean (or max), or texttokenizer late-chunking=false"));
+    ret = GST_FLOW_ERROR;
+  }
+  if (ret != GST_FLOW_OK) {
+    g_ptr_array_unref (spans);
+    gst_buffer_unref (buf);
+    return ret;
+  }
 
-  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
-  GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (buf);
-  GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (buf);
-  gst_text_chunk_meta_copy_all (out, buf);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  const float *rows = (const float *) map.data;
+  guint n_out = spans->len > 0 ? spans->len : 1;
+  for (guint k = 0; k < n_out && ret == GST_FLOW_OK; k++) {
+    GstTextChunkMeta *m = spans->len > 0 ? g_ptr_array_index (spans, k)
+        : gst_buffer_get_text_chunk_meta (buf);
+    gsize first = spans->len > 0 ? m->span_first : 0;
+    gsize count = spans->len > 0 ? m->span_n : n;
+    GstBuffer *out = gst_buffer_new_allocate (NULL, (gsize) self->out_dim * sizeof (float),
+        NULL);
+    GstMapInfo omap;
+    gst_buffer_map (out, &omap, GST_MAP_WRITE);
+    double weight = gst_embed_pooler_pool (self, rows + first * self->dim, count, first, m,
+        (float *) omap.data);
+    if (spans->len > 0) {
+      /* one of the window's chunks: its own meta, times and byte range */
+      gst_text_chunk_meta_copy (out, m);
+      GST_BUFFER_PTS (out) = m->pts;
+      GST_BUFFER_DURATION (out) = m->duration;
+      GST_BUFFER_OFFSET (out) = m->start;
+      GST_BUFFER_OFFSET_END (out) = m->end;
+    } else {
+      gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0,
+          -1);
+      GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (buf);
+      GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET_END (buf);
+      gst_text_chunk_meta_copy_all (out, buf);
+    }
+    if (self->do_document_vectors)
+      ret = gst_embed_pooler_add_to_document (self, m, (const float *) omap.data, weight,
+          GST_BUFFER_PTS (out), GST_BUFFER_DURATION (out));
+    gst_buffer_unmap (out, &omap);
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (self->srcpad, out);
+    else
+      gst_buffer_unref (out);
+  }
+  gst_buffer_unmap (buf, &map);
+  g_ptr_array_unref (spans);
   gst_buffer_unref (buf);
-  return gst_pad_push (self->srcpad, out);
+  return ret;
 }
 
 static gboolean
@@ -495,6 +679,27 @@ gst_embed_pooler_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     gboolean ok = gst_embed_pooler_set_caps (self, caps);
     gst_event_unref (event);
     return ok;
+  }
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      gst_embed_pooler_push_document (self);
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      /* the document's vector goes before its end (and before the next one starts) */
+      if (gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_END)
+          || gst_text_embed_event_get_document (event, GST_TEXT_EMBED_DOCUMENT_START)) {
+        GstFlowReturn ret = gst_embed_pooler_push_document (self);
+        if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING) {
+          gst_event_unref (event);
+          return FALSE;
+        }
+      }
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      g_clear_pointer (&self->doc_id, g_free);
+      break;
+    default:
+      break;
   }
   return gst_pad_event_default (pad, parent, event);
 }

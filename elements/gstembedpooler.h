@@ -36,6 +36,7 @@ struct _GstEmbedPooler
   GstEmbedPoolerNormalize normalize;
   guint dimensions;             /* 0 = the model's hidden size */
   gboolean exclude_overlap;
+  gboolean document_vectors;
 
   /* streaming state */
   TeModel *model;
@@ -50,6 +51,15 @@ struct _GstEmbedPooler
   /* the identity part a document-status query gets (object lock; another thread reads it):
    * the output dimension while started, 0 when stopped */
   gint id_dims;
+  gboolean do_document_vectors; /* document-vectors, as started (object lock) */
+  /* the open document's vector (document-vectors): the weighted sum of its chunk vectors */
+  gchar *doc_id;                /* NULL: none open */
+  double *doc_sum;              /* [out_dim] weighted */
+  double *doc_plain;            /* [out_dim] unweighted, when every weight is 0 */
+  double doc_weight;
+  guint64 doc_chunks;
+  guint64 doc_start, doc_end;
+  GstClockTime doc_pts, doc_last_end;
 };
 
 GType gst_embed_pooler_pooling_get_type (void);

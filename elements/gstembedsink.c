@@ -22,7 +22,13 @@
  * written before it was given up stay. A document embedded with a prompt (textchunker's prompt,
  * prompt-name, instruction or the model's default) starts with one line
  * `{"doc":...,"prompt":...}`; its chunk lines' "text" is the source text, without the prompt.
- * Readers tell the three kinds of line apart by their "embedding", "prompt" or "status" member.
+ * With late chunking (texttokenizer late-chunking) a chunk line also has "window": the byte
+ * range [start, end) of the document text its vector was computed in. With embedpooler
+ * document-vectors, each document's chunk lines are followed by one document
+ * line `{"doc":...,"kind":"document","chunks":N,"start":...,"end":...,"tokens":W,
+ * "embedding":[...]}` (no "index", no "text"; "tokens" is the vector's weight). Readers tell the
+ * kinds of line apart by their "kind" ("document"; chunk lines have none), "embedding", "prompt"
+ * or "status" member.
  *
  * Every line is written whole with one write() as its buffer arrives, so a killed pipeline leaves
  * only complete lines; the file is fsync()ed at EOS. A write error (disk full...) is an element
@@ -32,7 +38,8 @@
  *
  * With `format=sqlite` (or a location ending in .sqlite, .sqlite3 or .db) the embeddings go into
  * the store described in docs/store.md: a row per document (id, path, size, mtime, content
- * hash, chunk and token counts, embedding identity, status) and a row per chunk (byte range,
+ * hash, chunk and token counts, embedding identity, status, and its document vector when
+ * embedpooler sends one) and a row per chunk (byte range,
  * times, tokens, text unless #GstEmbedSink:include-text is off, the embedding as a
  * little-endian float32 BLOB). A document's chunks and its row are written in one transaction
  * at its "textembed/document-end" event, so a killed pipeline leaves only whole documents; a
@@ -114,6 +121,7 @@ struct _GstEmbedSink
   guint64 n_written;
   GstStructure *caps_fields;    /* the caps' identity fields (encoder, pooling, ...) */
   gchar *doc_identity;          /* the open document's: the caps' fields + its chunking */
+  float *doc_vector;            /* the open document's vector (embedpooler document-vectors) */
   gchar *meta_model;            /* the "model" meta last written */
   gchar *model_dir;
   gchar *pooling;               /* from the caps, for te-search */
@@ -433,6 +441,7 @@ gst_embed_sink_drop_document (GstEmbedSink * self)
   gst_embed_sink_flush_seen (self);
   self->doc_implicit = FALSE;
   g_clear_pointer (&self->doc, gst_structure_free);
+  g_clear_pointer (&self->doc_vector, g_free);
   self->doc_chunks = self->doc_tokens = 0;
   g_mutex_unlock (&self->store_lock);
 }
@@ -449,6 +458,7 @@ gst_embed_sink_stop (GstBaseSink * sink)
   g_mutex_unlock (&self->store_lock);
   g_clear_pointer (&self->caps_fields, gst_structure_free);
   g_clear_pointer (&self->doc_identity, g_free);
+  g_clear_pointer (&self->doc_vector, g_free);
   g_clear_pointer (&self->meta_model, g_free);
   g_clear_pointer (&self->model_dir, g_free);
   g_clear_pointer (&self->pooling, g_free);
@@ -659,6 +669,8 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
 {
   GError *err = NULL;
   const GstStructure *start = self->doc;
+  /* the document's vector, if one came, is this document's only */
+  g_autofree float *doc_vector = g_steal_pointer (&self->doc_vector);
   const gchar *id = start ? gst_structure_get_string (start, "id") : NULL;
   if (!id && end)
     id = gst_structure_get_string (end, "id");
@@ -709,6 +721,7 @@ gst_embed_sink_store_finish (GstEmbedSink * self, const GstStructure * end, cons
     .reason = reason,
     .n_chunks = reason ? 0 : self->doc_chunks,
     .n_tokens = reason ? 0 : self->doc_tokens,
+    .embedding = reason ? NULL : doc_vector,
   };
   gboolean ok;
   if (reason) {
@@ -755,6 +768,21 @@ gst_embed_sink_render_sqlite (GstEmbedSink * self, GstBuffer * buf, GstTextChunk
   gst_embed_sink_progress_start (self);
   g_mutex_lock (&self->store_lock);
   const gchar *open_id = self->doc ? gst_structure_get_string (self->doc, "id") : NULL;
+  if (m->kind == GST_TEXT_CHUNK_KIND_DOCUMENT) {
+    /* the document vector: written in its row when the document commits */
+    if (!self->doc_begun || g_strcmp0 (open_id, m->doc_id) != 0) {
+      g_mutex_unlock (&self->store_lock);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Document vector of \"%s\" outside its "
+              "document (%s)", m->doc_id, open_id ? open_id : "none open"),
+          ("embedpooler sends it after the document's chunks, before its end"));
+      return GST_FLOW_ERROR;
+    }
+    g_free (self->doc_vector);
+    self->doc_vector = g_new (float, self->dim);
+    gst_buffer_extract (buf, 0, self->doc_vector, (gsize) self->dim * sizeof (float));
+    g_mutex_unlock (&self->store_lock);
+    return GST_FLOW_OK;
+  }
   if (open_id && g_strcmp0 (open_id, m->doc_id) != 0) {
     if (!self->doc_implicit) {
       g_mutex_unlock (&self->store_lock);
@@ -863,15 +891,23 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
     append_json_string (l, m->doc_id, strlen (m->doc_id));
   else
     g_string_append (l, "null");
-  if (m)
+  gboolean is_doc = m && m->kind == GST_TEXT_CHUNK_KIND_DOCUMENT;
+  if (is_doc)
+    g_string_append_printf (l, ",\"kind\":\"document\",\"chunks\":%" G_GUINT64_FORMAT
+        ",\"start\":%" G_GUINT64_FORMAT ",\"end\":%" G_GUINT64_FORMAT ",\"tokens\":%u",
+        m->index, m->start, m->end, m->n_tokens);
+  else if (m)
     g_string_append_printf (l, ",\"index\":%" G_GUINT64_FORMAT ",\"start\":%" G_GUINT64_FORMAT
         ",\"end\":%" G_GUINT64_FORMAT ",\"tokens\":%u", m->index, m->start, m->end,
         m->n_tokens);
+  if (m && m->span_n > 0)
+    g_string_append_printf (l, ",\"window\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "]",
+        m->window_start, m->window_end);
   if (GST_BUFFER_PTS_IS_VALID (buf))
     g_string_append_printf (l, ",\"pts\":%" G_GUINT64_FORMAT, GST_BUFFER_PTS (buf));
   if (GST_BUFFER_DURATION_IS_VALID (buf))
     g_string_append_printf (l, ",\"duration\":%" G_GUINT64_FORMAT, GST_BUFFER_DURATION (buf));
-  if (include_text && m) {
+  if (include_text && m && !is_doc) {
     g_string_append (l, ",\"text\":");
     append_json_string (l, m->text, m->text_len);
   }
@@ -895,10 +931,12 @@ gst_embed_sink_render (GstBaseSink * sink, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   self->n_written++;
-  GST_OBJECT_LOCK (self);
-  self->chunks++;
-  self->tokens += m ? m->n_tokens : 0;
-  GST_OBJECT_UNLOCK (self);
+  if (!is_doc) {
+    GST_OBJECT_LOCK (self);
+    self->chunks++;
+    self->tokens += m ? m->n_tokens : 0;
+    GST_OBJECT_UNLOCK (self);
+  }
   gst_embed_sink_post_progress (self, FALSE);
   return GST_FLOW_OK;
 }

@@ -1600,6 +1600,19 @@ gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
       /* our output buffers are not upstream's: nothing to share downstream */
       return FALSE;
     case GST_QUERY_CUSTOM:{
+      const GstStructure *qs = gst_query_get_structure (query);
+      if (qs && gst_structure_has_name (qs, GST_TEXT_EMBED_ENCODER_LIMITS)) {
+        /* texttokenizer's late-chunking windows: the longest sequence the backend takes */
+        g_mutex_lock (&self->identity_lock);
+        gint max = self->id_backend ? (self->caps.n_buckets > 0
+            ? self->caps.buckets[self->caps.n_buckets - 1] : self->caps.max_seq_len) : 0;
+        g_mutex_unlock (&self->identity_lock);
+        if (max <= 0)
+          return FALSE;
+        gst_structure_set (gst_query_writable_structure (query), "max-length", G_TYPE_INT, max,
+            NULL);
+        return TRUE;
+      }
       /* a store asks whether a document is current: our part of the identity */
       GstStructure *s = gst_text_embed_query_get_document_status (query);
       gchar *identity = s ? gst_npu_encoder_identity (self) : NULL;

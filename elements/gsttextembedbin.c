@@ -13,6 +13,10 @@
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textembed max-tokens=128 ! embedsink location=out.jsonl
  * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textembed max-tokens=64 late-chunking=true document-vectors=true ! embedsink location=out.jsonl
+ * ]| Late chunking (each 64-token chunk embedded in the context of a window of up to 512
+ * tokens) and a vector for the whole document.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -38,6 +42,9 @@ enum
   PROP_NORMALIZE,
   PROP_DIMENSIONS,
   PROP_EXCLUDE_OVERLAP,
+  PROP_DOCUMENT_VECTORS,
+  PROP_LATE_CHUNKING,
+  PROP_WINDOW_TOKENS,
   PROP_MAX_LATENCY,
   PROP_MAX_BATCH_TOKENS,
   PROP_MAX_INFLIGHT,
@@ -127,6 +134,15 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
     case PROP_EXCLUDE_OVERLAP:
       *name = "exclude-overlap";
       return self->pooler;
+    case PROP_DOCUMENT_VECTORS:
+      *name = "document-vectors";
+      return self->pooler;
+    case PROP_LATE_CHUNKING:
+      *name = "late-chunking";
+      return self->tokenizer;
+    case PROP_WINDOW_TOKENS:
+      *name = "window-tokens";
+      return self->tokenizer;
     default:
       return NULL;
   }
@@ -294,6 +310,25 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
   proxy_property (gobject_class, PROP_NORMALIZE, "embedpooler", "normalize");
   proxy_property (gobject_class, PROP_DIMENSIONS, "embedpooler", "dimensions");
   proxy_property (gobject_class, PROP_EXCLUDE_OVERLAP, "embedpooler", "exclude-overlap");
+  /**
+   * GstTextEmbedBin:document-vectors:
+   *
+   * embedpooler's #GstEmbedPooler:document-vectors: one more embedding per document.
+   */
+  proxy_property (gobject_class, PROP_DOCUMENT_VECTORS, "embedpooler", "document-vectors");
+  /**
+   * GstTextEmbedBin:late-chunking:
+   *
+   * texttokenizer's #GstTextTokenizer:late-chunking: each chunk embedded in the context of a
+   * window of its document (mean or max pooling).
+   */
+  proxy_property (gobject_class, PROP_LATE_CHUNKING, "texttokenizer", "late-chunking");
+  /**
+   * GstTextEmbedBin:window-tokens:
+   *
+   * texttokenizer's #GstTextTokenizer:window-tokens (late chunking).
+   */
+  proxy_property (gobject_class, PROP_WINDOW_TOKENS, "texttokenizer", "window-tokens");
   /**
    * GstTextEmbedBin:max-latency:
    *

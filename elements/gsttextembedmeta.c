@@ -29,6 +29,10 @@ text_chunk_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->n_prompt_tokens = 0;
   m->overlap_len = 0;
   m->overlap_first = m->n_overlap_tokens = 0;
+  m->kind = GST_TEXT_CHUNK_KIND_CHUNK;
+  m->span_first = m->span_n = 0;
+  m->window_start = m->window_end = 0;
+  m->pts = m->duration = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
 
@@ -50,6 +54,13 @@ copy_token_fields (GstTextChunkMeta * d, const GstTextChunkMeta * m)
   d->overlap_len = m->overlap_len;
   d->overlap_first = m->overlap_first;
   d->n_overlap_tokens = m->n_overlap_tokens;
+  d->kind = m->kind;
+  d->span_first = m->span_first;
+  d->span_n = m->span_n;
+  d->window_start = m->window_start;
+  d->window_end = m->window_end;
+  d->pts = m->pts;
+  d->duration = m->duration;
 }
 
 static gboolean
@@ -59,10 +70,7 @@ text_chunk_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer,
   GstTextChunkMeta *m = (GstTextChunkMeta *) meta;
   /* The meta describes the whole chunk, whatever happens to the bytes: copy it for copies and
    * for any other transformation alike. */
-  GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
-      m->end, m->text, m->text_len, m->n_tokens);
-  copy_token_fields (d, m);
-  return d != NULL;
+  return gst_text_chunk_meta_copy (dest, m) != NULL;
 }
 
 const GstMetaInfo *
@@ -101,17 +109,22 @@ gst_buffer_add_text_chunk_meta (GstBuffer * buffer, const gchar * doc_id, guint6
   return m;
 }
 
+GstTextChunkMeta *
+gst_text_chunk_meta_copy (GstBuffer * dest, const GstTextChunkMeta * m)
+{
+  GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
+      m->end, m->text, m->text_len, m->n_tokens);
+  copy_token_fields (d, m);
+  return d;
+}
+
 void
 gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src)
 {
   gpointer state = NULL;
   GstMeta *meta;
-  while ((meta = gst_buffer_iterate_meta_filtered (src, &state, GST_TEXT_CHUNK_META_API_TYPE))) {
-    GstTextChunkMeta *m = (GstTextChunkMeta *) meta;
-    GstTextChunkMeta *d = gst_buffer_add_text_chunk_meta (dest, m->doc_id, m->index, m->start,
-        m->end, m->text, m->text_len, m->n_tokens);
-    copy_token_fields (d, m);
-  }
+  while ((meta = gst_buffer_iterate_meta_filtered (src, &state, GST_TEXT_CHUNK_META_API_TYPE)))
+    gst_text_chunk_meta_copy (dest, (GstTextChunkMeta *) meta);
 }
 
 const GstStructure *
@@ -150,10 +163,13 @@ gst_text_embed_identity_from_structure (const GstStructure * s)
    * vectors: part of the identity, written only then so that other identities stay as before */
   gboolean include_prompt = TRUE, exclude_overlap = FALSE;
   gst_structure_get_boolean (s, "include-prompt", &include_prompt);
-  /* likewise embedpooler exclude-overlap */
+  /* likewise embedpooler exclude-overlap and document-vectors */
+  gboolean document_vectors = FALSE;
   gst_structure_get_boolean (s, "exclude-overlap", &exclude_overlap);
-  return g_strdup_printf ("%s;pooling=%s%s%s;normalized=%d;dims=%d%s%s", encoder,
+  gst_structure_get_boolean (s, "document-vectors", &document_vectors);
+  return g_strdup_printf ("%s;pooling=%s%s%s%s;normalized=%d;dims=%d%s%s", encoder,
       pooling ? pooling : "?", include_prompt ? "" : ",exclude-prompt",
-      exclude_overlap ? ",exclude-overlap" : "", normalized ? 1 : 0,
+      exclude_overlap ? ",exclude-overlap" : "",
+      document_vectors ? ",document-vectors" : "", normalized ? 1 : 0,
       dims, chunking ? ";chunking=" : "", chunking ? chunking : "");
 }

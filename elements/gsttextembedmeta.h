@@ -8,6 +8,12 @@
 
 G_BEGIN_DECLS
 
+/* What a buffer's vector stands for (embedpooler document-vectors). */
+typedef enum {
+  GST_TEXT_CHUNK_KIND_CHUNK = 0,     /* a chunk of a document (every buffer before embedpooler) */
+  GST_TEXT_CHUNK_KIND_DOCUMENT = 1,  /* the whole document: embedpooler's document vector */
+} GstTextChunkKind;
+
 typedef struct {
   GstMeta meta;
   gchar *doc_id;        /* document identifier */
@@ -26,6 +32,21 @@ typedef struct {
   guint overlap_first;  /* the tokens of those bytes: n_overlap_tokens tokens from index */
   guint n_overlap_tokens;  /* overlap_first (after [CLS] and the prompt). Set by texttokenizer;
                             * embedpooler exclude-overlap leaves them out of the pooling. */
+  GstTextChunkKind kind;  /* chunk, or (after embedpooler document-vectors) document: then
+                           * index is the document's chunk count, start/end span its chunks,
+                           * text is empty and n_tokens is the weight of its vector */
+  /* Late chunking (texttokenizer late-chunking): a buffer is a window of a document's text and
+   * carries one meta per chunk whose vector it gives. The chunk pools the span_n token rows from
+   * span_first (its own tokens; the window's first chunk also takes the leading special and
+   * prompt tokens, its last the trailing ones); n_prompt_tokens, overlap_first and
+   * n_overlap_tokens count rows of the window; window_start and window_end the document bytes
+   * the window holds. pts and duration are the chunk's own timestamps
+   * (the window buffer's span its chunks'). span_n 0: the buffer is the chunk alone. */
+  guint span_first;
+  guint span_n;
+  guint64 window_start, window_end;  /* the window's byte range in the document */
+  GstClockTime pts;
+  GstClockTime duration;
 } GstTextChunkMeta;
 
 GType gst_text_chunk_meta_api_get_type (void);
@@ -39,6 +60,9 @@ const GstMetaInfo *gst_text_chunk_meta_get_info (void);
 GstTextChunkMeta *gst_buffer_add_text_chunk_meta (GstBuffer * buffer, const gchar * doc_id,
     guint64 index, guint64 start, guint64 end, const gchar * text, gsize text_len,
     guint n_tokens);
+
+/* Copy @m onto @dest (all fields); returns the copy. */
+GstTextChunkMeta *gst_text_chunk_meta_copy (GstBuffer * dest, const GstTextChunkMeta * m);
 
 /* Copy every GstTextChunkMeta of @src onto @dest (all fields). */
 void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
@@ -82,6 +106,11 @@ void gst_text_chunk_meta_copy_all (GstBuffer * dest, GstBuffer * src);
 #define GST_TEXT_EMBED_CORPUS_END "textembed/corpus-end"
 #define GST_TEXT_EMBED_DOCUMENT_STATUS "textembed/document-status"
 
+/* "textembed/encoder-limits": a custom query texttokenizer sends downstream before late
+ * chunking; npuencoder answers "max-length" (int): the longest token sequence its backend takes
+ * (a static-shape backend's largest bucket). */
+#define GST_TEXT_EMBED_ENCODER_LIMITS "textembed/encoder-limits"
+
 /* The named structure of @event if it is one of the custom events above, else NULL. */
 const GstStructure *gst_text_embed_event_get_document (GstEvent * event, const gchar * name);
 
@@ -90,10 +119,12 @@ GstStructure *gst_text_embed_query_get_document_status (GstQuery * query);
 
 /* The embedding identity string from the fields textchunker, npuencoder and embedpooler put in a
  * document-status query or in their caps and events ("encoder", "pooling", "include-prompt",
- * "normalized", "dimension", "exclude-overlap", and "chunking" when present, last):
- * "<encoder>;pooling=P[,exclude-prompt][,exclude-overlap];normalized=N;dims=D[;chunking=C]"
- * (",exclude-prompt" when include-prompt is FALSE: the model's pooling leaves a prompt's tokens
- * out; ",exclude-overlap" when embedpooler leaves the overlap's tokens out). NULL when
+ * "normalized", "dimension", "exclude-overlap", "document-vectors", and "chunking" when present,
+ * last): "<encoder>;pooling=P[,exclude-prompt][,exclude-overlap][,document-vectors];
+ * normalized=N;dims=D[;chunking=C]" (",exclude-prompt" when include-prompt is FALSE: the model's
+ * pooling leaves a prompt's tokens out; ",exclude-overlap" when embedpooler leaves the overlap's
+ * tokens out; ",document-vectors" when it adds a vector per document; texttokenizer
+ * late-chunking adds ",late-chunking=W" to the chunking). NULL when
  * "encoder" is missing. */
 gchar *gst_text_embed_identity_from_structure (const GstStructure * s);
 

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 #include "te-model.h"
+#include "te-late-chunking.h"
 
 G_BEGIN_DECLS
 
@@ -18,6 +19,8 @@ struct _GstTextTokenizer
   GstPad *srcpad;
 
   gchar *model_path;            /* property, object lock */
+  gboolean late_chunking;       /* property, object lock */
+  guint window_tokens;          /* property, object lock; 0 = the encoder's limit */
 
   /* streaming state */
   TeModel *model;
@@ -28,6 +31,10 @@ struct _GstTextTokenizer
   gchar *prompt;                /* the current document's prompt (document-start), NULL = none */
   guint prompt_tokens;          /* its length as sentence-transformers counts it */
   GByteArray *joint;            /* scratch: prompt + chunk text */
+  /* late chunking */
+  gboolean late;                /* late-chunking, as the element started */
+  guint window;                 /* the window's tokens, 0 = not decided yet */
+  TeLateWindows *windows;       /* the current document's, NULL between documents */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (texttokenizer);

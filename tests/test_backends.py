@@ -78,6 +78,51 @@ def test_openvino_pipeline_matches_cpu(dtype, threshold, cpu_rows, export_cache,
     assert worst >= threshold
 
 
+def run_late(tokenizer_props, encoder_props, out):
+    """Late chunking of the GPL's first 16 kB: chunks of 48 tokens in windows."""
+    src = out.parent / "gpl-16k.txt"
+    src.write_bytes(Path(GPL).read_bytes()[:16000])
+    cmd = ["gst-launch-1.0", "-q", "filesrc", f"location={src}", "!", "textchunker",
+           "max-tokens=48", "!", "texttokenizer", "late-chunking=true", *tokenizer_props, "!",
+           "npuencoder", *encoder_props, "!", "embedpooler", "!", "embedsink",
+           f"location={out}"]
+    p = subprocess.run(cmd, env=gst_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, f"{' '.join(cmd)}:\n{p.stdout}\n{p.stderr}"
+    return rows(out), src.read_bytes()
+
+
+def test_openvino_late_chunking_uses_largest_bucket(export_cache, tmp_path):
+    """Late chunking on a static-shape backend: by default the windows are at most its largest
+    bucket (256 of 8x128,1x256, though the model's positions allow 512), and the vectors equal
+    the cpu backend's for windows of 256 (fp32, cosine >= 0.9999)."""
+    if not openvino_built():
+        pytest.skip("skipped: openvino backend not built (tools/setup.sh builds it against the "
+                    "openvino wheel; TE_NO_OPENVINO=1 turns it off)")
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(MODEL / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    ov, data = run_late([], ["backend=openvino", f"backend-options=cache-dir={export_cache},"
+                             "dtype=fp32", "fallback=none"], tmp_path / "ov.jsonl")
+    windows = {tuple(r["window"]) for r in ov}
+    lengths = [len(tok.encode(data[a:b].decode()).ids) for a, b in windows]
+    assert len(windows) >= 4 and 200 < max(lengths) <= 256, lengths
+    cpu, _ = run_late(["window-tokens=256"], [], tmp_path / "cpu.jsonl")
+    assert [(r["start"], r["end"], r["window"]) for r in ov] == \
+        [(r["start"], r["end"], r["window"]) for r in cpu]
+    worst = min(cosine(a["embedding"], b["embedding"]) for a, b in zip(ov, cpu))
+    print(f"openvino fp32 vs cpu, late chunking, {len(ov)} chunks: min cosine {worst:.7f}")
+    assert worst >= 0.9999
+
+
+def test_null_backend_late_chunking(tmp_path):
+    """The null backend runs late-chunked windows too (zero vectors, every chunk once)."""
+    null, _ = run_late(["window-tokens=128"], ["backend=null", "null-latency-ms=0"],
+                       tmp_path / "null.jsonl")
+    assert [r["index"] for r in null] == list(range(len(null))) and len(null) > 10
+    assert all(not any(r["embedding"]) for r in null)
+
+
 def test_null_backend_zero_vectors(tmp_path):
     out = tmp_path / "null.jsonl"
     run(["backend=null", "null-latency-ms=1"], out)

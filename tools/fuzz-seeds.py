@@ -301,7 +301,7 @@ def main():
 
     corpus = out / "corpus"
     seeds = {name: [] for name in ["tokenizer-load", "tokenizer-encode", "model-config",
-                                   "safetensors", "chunker"]}
+                                   "safetensors", "chunker", "late-chunking"]}
     # (a vocabulary of a few dozen entries keeps these seeds near 3 KB: a fast target)
     smaller = trimmed(base, 40)
     for name, j in tokenizer_variants(smaller).items():
@@ -320,10 +320,12 @@ def main():
         seeds["tokenizer-encode"].append(bytes([i % n_tok]) + t)
         hdr = bytes([rng.randrange(256) for _ in range(4)])
         seeds["chunker"].append(hdr + t)
+        seeds["late-chunking"].append(hdr[:2] + t)
     long = "\n\n".join(t.decode() for t in texts(rng)[:60]).encode()
     for b0 in range(8):
         seeds["chunker"].append(bytes([b0, rng.randrange(256), rng.randrange(256),
                                        rng.randrange(256)]) + long[:3000])
+        seeds["late-chunking"].append(bytes([b0 * 9 % 256, rng.randrange(256)]) + long[:1500])
     seeds["model-config"] = config_seeds(model)
     seeds["safetensors"] = safetensors_seeds(rng)
     for target, items in seeds.items():

@@ -7,7 +7,8 @@
 #     --time S       at most S seconds per target (default 60 when --runs is not given)
 #     --runs N       at most N executions per target (e.g. --runs 10000000 for a long run)
 #     --jobs J       J processes per target sharing one corpus, N/J executions each (default 1)
-#     TARGET         tokenizer-load tokenizer-encode model-config safetensors chunker (default all)
+#     TARGET         tokenizer-load tokenizer-encode model-config safetensors chunker
+#                    late-chunking (default all)
 # Prints per target the executions done and the result (a crash, a leak, a UBSan report or a
 # broken invariant fails it; the reproducer is saved as build-fuzz/fuzz/artifacts/<target>-*),
 # the log is build-fuzz/fuzz/logs/<target>.log. Ends with "N passed, N failed"; exits non-zero
@@ -17,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${TE_FUZZ_BUILD_DIR:-build-fuzz}
-ALL=(tokenizer-load tokenizer-encode model-config safetensors chunker)
+ALL=(tokenizer-load tokenizer-encode model-config safetensors chunker late-chunking)
 
 time_limit="" runs_limit="" jobs=1 targets=()
 while [ $# -gt 0 ]; do
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --time) time_limit=$2; shift ;;
     --runs) runs_limit=$2; shift ;;
     --jobs) jobs=$2; shift ;;
-    -h|--help) sed -n '3,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,18p' "$0"; exit 0 ;;
     *) targets+=("$1") ;;
   esac
   shift
@@ -44,6 +45,7 @@ fail_setup() { log "$*"; echo "0 passed, ${#targets[@]} failed"; exit 1; }
 max_len() {
   case "$1" in
     tokenizer-load) echo 8192 ;;    # the seeds are small-vocabulary tokenizer.json files
+    late-chunking) echo 1024 ;;     # windows re-encoded for the checks
     chunker) echo 256 ;;            # three chunker passes and a re-encode of every chunk per input
                                     # (cost grows with the square of the length at small
                                     # max-tokens: every chunk encodes its whole look-ahead)

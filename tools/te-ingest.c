@@ -18,6 +18,8 @@ static gint opt_shard_index = -1, opt_shard_count = -1, opt_max_tokens = -1,
     opt_overlap_tokens = -1, opt_batch_size = -1, opt_progress_interval = -1,
     opt_dimensions = -1;
 static gboolean opt_no_resume, opt_no_text, opt_quiet, opt_exclude_overlap;
+static gboolean opt_late_chunking, opt_document_vectors;
+static gint opt_window_tokens = -1;
 
 static GOptionEntry entries[] = {
   {"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
@@ -54,6 +56,13 @@ static GOptionEntry entries[] = {
   {"batch-size", 0, 0, G_OPTION_ARG_INT, &opt_batch_size, "npuencoder batch-size", "N"},
   {"exclude-overlap", 0, 0, G_OPTION_ARG_NONE, &opt_exclude_overlap,
       "embedpooler exclude-overlap (pool each chunk's own tokens only)", NULL},
+  {"late-chunking", 0, 0, G_OPTION_ARG_NONE, &opt_late_chunking,
+      "texttokenizer late-chunking (each chunk embedded in the context of a window)", NULL},
+  {"window-tokens", 0, 0, G_OPTION_ARG_INT, &opt_window_tokens,
+      "texttokenizer window-tokens (late chunking; default the most the model and encoder take)",
+      "N"},
+  {"document-vectors", 0, 0, G_OPTION_ARG_NONE, &opt_document_vectors,
+      "embedpooler document-vectors (one more vector per document, in its row)", NULL},
   {"dimensions", 0, 0, G_OPTION_ARG_INT, &opt_dimensions,
       "embedpooler dimensions (Matryoshka truncation; te-search follows the store)", "N"},
   {"backend", 0, 0, G_OPTION_ARG_STRING, &opt_backend, "npuencoder backend", "NAME"},
@@ -330,6 +339,12 @@ main (int argc, char **argv)
     g_object_set (pooler, "dimensions", (guint) opt_dimensions, NULL);
   if (opt_exclude_overlap)
     g_object_set (pooler, "exclude-overlap", TRUE, NULL);
+  if (opt_late_chunking)
+    g_object_set (tokenizer, "late-chunking", TRUE, NULL);
+  if (opt_window_tokens >= 0)
+    g_object_set (tokenizer, "window-tokens", (guint) opt_window_tokens, NULL);
+  if (opt_document_vectors)
+    g_object_set (pooler, "document-vectors", TRUE, NULL);
   set_enum (sink, "format", "sqlite");
   g_object_set (sink, "location", argv[2], NULL);
   if (opt_no_text)

@@ -226,6 +226,146 @@ GST_START_TEST (test_exclude_overlap)
 }
 GST_END_TEST;
 
+
+/* Late chunking: a window of 3 token rows whose two metas give two chunks (rows 0..1 and 2),
+ * each pooled over its rows only, with its own meta, times and byte range. */
+GST_START_TEST (test_window_spans)
+{
+  GstHarness *h = test_harness_new ("embedpooler", NULL, "normalize", 2 /* false */ ,
+      "pooling", 1 /* mean */ , NULL);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  GstBuffer *in = tokens_buffer (1);
+  /* tokens_buffer's own meta is a plain chunk: replace it by the window's two */
+  gst_buffer_remove_meta (in, (GstMeta *) gst_buffer_get_text_chunk_meta (in));
+  GstTextChunkMeta *a = gst_buffer_add_text_chunk_meta (in, "doc", 0, 0, 5, "hello", 5, 2);
+  a->span_first = 0;
+  a->span_n = 2;
+  a->pts = 1 * GST_SECOND;
+  a->duration = GST_SECOND;
+  GstTextChunkMeta *b = gst_buffer_add_text_chunk_meta (in, "doc", 1, 5, 11, " world", 6, 1);
+  b->span_first = 2;
+  b->span_n = 1;
+  b->pts = 2 * GST_SECOND;
+  b->duration = 3 * GST_SECOND;
+  GST_BUFFER_PTS (in) = GST_SECOND;
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+  const float want[2] = { 1.5f, 3.0f };       /* mean of rows 0,1; row 2 */
+  for (int k = 0; k < 2; k++) {
+    GstBuffer *out = gst_harness_pull (h);
+    float v[H];
+    gst_buffer_extract (out, 0, v, sizeof v);
+    for (int d = 0; d < H; d++)
+      fail_unless (fabsf (v[d] - want[k] * (d % 5 - 2)) < 1e-6);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (out);
+    fail_unless (m && m->index == (guint64) k);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), (k + 1) * GST_SECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), (k ? 3 : 1) * GST_SECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), k ? 5 : 0);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A span past the window's rows is an error; cls pooling of a window is an error. */
+GST_START_TEST (test_window_errors)
+{
+  for (int mode = 0; mode < 2; mode++) {
+    GstBus *bus;
+    GstHarness *h = test_harness_new ("embedpooler", &bus, "pooling", mode ? 2 /* cls */ : 1,
+        NULL);
+    gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+        "hidden-size=384");
+    GstBuffer *in = tokens_buffer (1);
+    GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (in);
+    m->span_first = mode ? 0 : 2;
+    m->span_n = 2;
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_ERROR);
+    gchar *msg = test_pop_message_text (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg && strstr (msg, mode ? "Late chunking needs mean or max" :
+            "token rows 2..3"), "%s", msg);
+    g_free (msg);
+    gst_harness_teardown (h);
+    gst_object_unref (bus);
+  }
+}
+GST_END_TEST;
+
+/* document-vectors: after the document's chunks, before its end event, the mean of its chunk
+ * vectors weighted by their tokens (rows pooled, less the overlap's), renormalised; a second
+ * document starts afresh. */
+GST_START_TEST (test_document_vector)
+{
+  GstHarness *h = test_harness_new ("embedpooler", NULL, "document-vectors", TRUE,
+      "pooling", 1 /* mean */ , NULL);
+  gst_harness_set_src_caps_str (h, "application/x-token-embeddings, format=F32LE, "
+      "hidden-size=384");
+  gst_harness_push_event (h, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+          gst_structure_new (GST_TEXT_EMBED_DOCUMENT_START, "id", G_TYPE_STRING, "doc",
+              NULL)));
+  /* chunk 0: 3 rows, mean 2 x base -> unit u (weight 3); chunk 1: 3 rows of which 1 is the
+   * overlap, scaled -1 -> -u (weight 2); weighted mean (3u - 2u) / 5 -> u */
+  GstBuffer *c0 = tokens_buffer (1);
+  GST_BUFFER_PTS (c0) = 0;
+  GST_BUFFER_DURATION (c0) = GST_SECOND;
+  GstBuffer *c1 = tokens_buffer (-1);
+  GstTextChunkMeta *m1 = gst_buffer_get_text_chunk_meta (c1);
+  m1->index = 4;
+  m1->start = 3;
+  m1->end = 9;
+  m1->overlap_first = 1;
+  m1->n_overlap_tokens = 1;
+  GST_BUFFER_PTS (c1) = GST_SECOND;
+  GST_BUFFER_DURATION (c1) = 2 * GST_SECOND;
+  fail_unless_equals_int (gst_harness_push (h, c0), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, c1), GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+          gst_structure_new (GST_TEXT_EMBED_DOCUMENT_END, "id", G_TYPE_STRING, "doc",
+              NULL)));
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 3);
+  GstBuffer *u = gst_harness_pull (h);
+  gst_buffer_unref (gst_harness_pull (h));
+  GstBuffer *doc = gst_harness_pull (h);
+  float vu[H], vd[H];
+  gst_buffer_extract (u, 0, vu, sizeof vu);
+  gst_buffer_extract (doc, 0, vd, sizeof vd);
+  for (int d = 0; d < H; d++)
+    fail_unless (fabsf (vd[d] - vu[d]) < 1e-6);
+  GstTextChunkMeta *dm = gst_buffer_get_text_chunk_meta (doc);
+  fail_unless (dm && dm->kind == GST_TEXT_CHUNK_KIND_DOCUMENT);
+  fail_unless_equals_string (dm->doc_id, "doc");
+  fail_unless_equals_uint64 (dm->index, 2);     /* its chunk count */
+  fail_unless_equals_int (dm->n_tokens, 5);
+  fail_unless_equals_uint64 (dm->start, 0);
+  fail_unless_equals_uint64 (dm->end, 9);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (doc), 0);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (doc), 3 * GST_SECOND);
+  gst_buffer_unref (u);
+  gst_buffer_unref (doc);
+  /* the end event comes after the vector */
+  GstEvent *ev;
+  gboolean saw_end = FALSE;
+  while ((ev = gst_harness_try_pull_event (h))) {
+    saw_end |= gst_text_embed_event_get_document (ev, GST_TEXT_EMBED_DOCUMENT_END) != NULL;
+    gst_event_unref (ev);
+  }
+  fail_unless (saw_end);
+  /* a document without an end event: its vector at EOS */
+  fail_unless_equals_int (gst_harness_push (h, tokens_buffer (1)), GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+  gst_buffer_unref (gst_harness_pull (h));
+  doc = gst_harness_pull (h);
+  dm = gst_buffer_get_text_chunk_meta (doc);
+  fail_unless (dm && dm->kind == GST_TEXT_CHUNK_KIND_DOCUMENT && dm->index == 1
+      && dm->n_tokens == 3);
+  gst_buffer_unref (doc);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 embedpooler_suite (void)
 {
@@ -240,6 +380,9 @@ embedpooler_suite (void)
   tcase_add_test (tc, test_ragged_buffer);
   tcase_add_test (tc, test_dimensions);
   tcase_add_test (tc, test_exclude_overlap);
+  tcase_add_test (tc, test_window_spans);
+  tcase_add_test (tc, test_window_errors);
+  tcase_add_test (tc, test_document_vector);
   return s;
 }
 
