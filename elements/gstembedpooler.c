@@ -525,6 +525,7 @@ gst_embed_pooler_add_to_document (GstEmbedPooler * self, const GstTextChunkMeta 
     self->doc_weight = 0;
     self->doc_chunks = 0;
     self->doc_start = m ? m->start : 0;
+    self->doc_end = m ? m->end : 0;
     self->doc_pts = pts;
     self->doc_last_end = GST_CLOCK_TIME_NONE;
   }

@@ -15,8 +15,8 @@
  * ]|
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textembed max-tokens=64 late-chunking=true document-vectors=true ! embedsink location=out.jsonl
- * ]| Late chunking (each 64-token chunk embedded in the context of a window of up to 512
- * tokens) and a vector for the whole document.
+ * ]| Late chunking (each 64-token chunk embedded in the context of a window of the model's
+ * max_seq_length, 256 tokens for the default model) and a vector for the whole document.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -27,8 +27,9 @@
  * straight from a source) gets one, with the buffer's running byte range.
  *
  * With #GstTextTokenizer:late-chunking, a document's chunks are tokenized together instead, in
- * windows of up to #GstTextTokenizer:window-tokens tokens (by default the most the model's
- * positions and the encoder downstream allow: a static-shape backend's largest bucket), so that
+ * windows of up to #GstTextTokenizer:window-tokens tokens (by default the model's max_seq_length,
+ * within what its positions and the encoder downstream allow: a static-shape backend's largest
+ * bucket), so that
  * each chunk's vector, pooled by embedpooler from its own tokens' hidden states in the window,
  * carries the text around it (late chunking). Windows overlap by up to half; a chunk held by two
  * takes its vector from the one where it sits most centrally (core/te-late-chunking.h has the
@@ -46,7 +47,8 @@
  * ]|
  * |[
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=64 ! texttokenizer late-chunking=true ! npuencoder ! embedpooler ! embedsink location=late.jsonl
- * ]| Chunks of 64 tokens, each embedded in the context of a window of up to 512.
+ * ]| Chunks of 64 tokens, each embedded in the context of a window of the model's max_seq_length
+ * (256 tokens for the default model).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -134,13 +136,14 @@ gst_text_tokenizer_class_init (GstTextTokenizerClass * klass)
    * GstTextTokenizer:window-tokens:
    *
    * With #GstTextTokenizer:late-chunking, the most tokens in a window, special tokens and prompt
-   * included. 0: the most the model's position table and the encoder downstream accept (for a
-   * static-shape backend its largest bucket). More than either is an error when the first
-   * document starts.
+   * included. 0: the model's max_seq_length (sentence_bert_config.json: 256 for
+   * all-MiniLM-L6-v2, 512 for the e5 models), within what the encoder downstream accepts (for a
+   * static-shape backend its largest bucket). Up to the model's position table (512 for BERT)
+   * and the encoder's limit; more is an error when the first document starts.
    */
   g_object_class_install_property (gobject_class, PROP_WINDOW_TOKENS,
       g_param_spec_uint ("window-tokens", "Window tokens", "Late chunking: tokens per window "
-          "(0 = the most the model and the encoder accept)", 0, G_MAXINT, 0,
+          "(0 = the model's max_seq_length, within the encoder's limit)", 0, G_MAXINT, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -299,8 +302,9 @@ gst_text_tokenizer_check_caps (GstTextTokenizer * self, GstCaps * caps)
 
 /* ---- late chunking ---------------------------------------------------------------------- */
 
-/* The window's tokens: window-tokens, or the most the model's positions and the encoder
- * downstream accept. 0 (an error posted) when window-tokens asks for more. */
+/* The window's tokens: window-tokens, else the model's max_seq_length (the input length its
+ * sentence-transformers configuration names), at most what the model's position table and the
+ * encoder downstream accept. 0 (an error posted) when window-tokens asks for more. */
 static guint
 gst_text_tokenizer_decide_window (GstTextTokenizer * self)
 {
@@ -323,12 +327,14 @@ gst_text_tokenizer_decide_window (GstTextTokenizer * self)
   GST_OBJECT_UNLOCK (self);
   if (want > (guint) limit) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("window-tokens=%u, but the %s accepts at most "
-            "%d tokens: set at most %d (or 0 for the most)", want, who, limit, limit),
-        ("model %s", te_model_dir (self->model)));
+            "%d tokens: set at most %d (or 0 for the model's max_seq_length)", want, who, limit,
+            limit), ("model %s", te_model_dir (self->model)));
     return 0;
   }
-  self->window = want > 0 ? want : (guint) limit;
-  GST_INFO_OBJECT (self, "late chunking in windows of %u tokens", self->window);
+  gint st_max = te_model_sentence_config (self->model)->max_seq_length;
+  self->window = want > 0 ? want : (guint) MIN (st_max, limit);
+  GST_INFO_OBJECT (self, "late chunking in windows of %u tokens (at most %d: the %s)",
+      self->window, limit, who);
   return self->window;
 }
 

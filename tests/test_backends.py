@@ -91,10 +91,21 @@ def run_late(tokenizer_props, encoder_props, out):
     return rows(out), src.read_bytes()
 
 
-def test_openvino_late_chunking_uses_largest_bucket(export_cache, tmp_path):
+@pytest.fixture(scope="module")
+def export_cache_128():
+    """Graphs of one bucket, 8x128: smaller than the model's max_seq_length (256)."""
+    cache = BUILD / "tests" / "export-cache-128"
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "te-export.py"), "--model",
+                        str(MODEL), "--cache-dir", str(cache), "--shapes", "8x128", "--dtypes",
+                        "fp32"], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    return cache
+
+
+def test_openvino_late_chunking_uses_largest_bucket(export_cache_128, tmp_path):
     """Late chunking on a static-shape backend: by default the windows are at most its largest
-    bucket (256 of 8x128,1x256, though the model's positions allow 512), and the vectors equal
-    the cpu backend's for windows of 256 (fp32, cosine >= 0.9999)."""
+    bucket (128 of 8x128, though the model's max_seq_length is 256), and the vectors equal the
+    cpu backend's for windows of 128 (fp32, cosine >= 0.9999)."""
     if not openvino_built():
         pytest.skip("skipped: openvino backend not built (tools/setup.sh builds it against the "
                     "openvino wheel; TE_NO_OPENVINO=1 turns it off)")
@@ -102,12 +113,12 @@ def test_openvino_late_chunking_uses_largest_bucket(export_cache, tmp_path):
     tok = Tokenizer.from_file(str(MODEL / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
-    ov, data = run_late([], ["backend=openvino", f"backend-options=cache-dir={export_cache},"
+    ov, data = run_late([], ["backend=openvino", f"backend-options=cache-dir={export_cache_128},"
                              "dtype=fp32", "fallback=none"], tmp_path / "ov.jsonl")
     windows = {tuple(r["window"]) for r in ov}
     lengths = [len(tok.encode(data[a:b].decode()).ids) for a, b in windows]
-    assert len(windows) >= 4 and 200 < max(lengths) <= 256, lengths
-    cpu, _ = run_late(["window-tokens=256"], [], tmp_path / "cpu.jsonl")
+    assert len(windows) >= 8 and 100 < max(lengths) <= 128, lengths
+    cpu, _ = run_late(["window-tokens=128"], [], tmp_path / "cpu.jsonl")
     assert [(r["start"], r["end"], r["window"]) for r in ov] == \
         [(r["start"], r["end"], r["window"]) for r in cpu]
     worst = min(cosine(a["embedding"], b["embedding"]) for a, b in zip(ov, cpu))

@@ -59,7 +59,7 @@ static GOptionEntry entries[] = {
   {"late-chunking", 0, 0, G_OPTION_ARG_NONE, &opt_late_chunking,
       "texttokenizer late-chunking (each chunk embedded in the context of a window)", NULL},
   {"window-tokens", 0, 0, G_OPTION_ARG_INT, &opt_window_tokens,
-      "texttokenizer window-tokens (late chunking; default the most the model and encoder take)",
+      "texttokenizer window-tokens (late chunking; default the model's max_seq_length)",
       "N"},
   {"document-vectors", 0, 0, G_OPTION_ARG_NONE, &opt_document_vectors,
       "embedpooler document-vectors (one more vector per document, in its row)", NULL},

@@ -361,6 +361,7 @@ GST_START_TEST (test_document_vector)
   dm = gst_buffer_get_text_chunk_meta (doc);
   fail_unless (dm && dm->kind == GST_TEXT_CHUNK_KIND_DOCUMENT && dm->index == 1
       && dm->n_tokens == 3);
+  fail_unless_equals_uint64 (dm->end, 5);       /* this document's, not the previous one's */
   gst_buffer_unref (doc);
   gst_harness_teardown (h);
 }
