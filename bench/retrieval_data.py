@@ -33,6 +33,12 @@ that occur more than once among all documents, case-folded (ambiguous, e.g. "Int
 "Reporting Bugs"), and titles that are too generic (2 characters or fewer, or only digits and
 punctuation). Their documents stay in the corpus as distractors.
 
+Long documents (--long CHARS, the second benchmark's shape): each manual's nodes, in the order
+the manual gives them, are joined (blank line between bodies) into documents of at least CHARS
+characters, "<manual>/part<N>" (a manual's last, shorter run joins the document before it). The
+queries are the titles (as above) of the nodes whose middle falls in the middle third of their
+long document: questions about a long document's middle, whose answer is a small part of it.
+
 Deterministic: documents sorted by _id, queries numbered in that order; --max-queries takes a
 seeded sample (queries keep their numbers). Same info files in, byte-identical files out.
 Python standard library only.
@@ -213,7 +219,8 @@ def build(info_dir, manuals_wanted, min_chars):
                     skipped[reason] += 1
                     continue
                 docs.append({"_id": f"{manual}/{node}", "text": text,
-                             "query": query_text(title, node), "heading": title is not None})
+                             "query": query_text(title, node), "heading": title is not None,
+                             "manual": manual, "seq": len(docs)})
                 n_docs += 1
         manifest_manuals.append({"manual": manual, "files": files, "nodes": n_nodes,
                                  "documents": n_docs})
@@ -236,6 +243,45 @@ def build(info_dir, manuals_wanted, min_chars):
     return docs, queries, manifest_manuals, skipped, qskipped
 
 
+def make_long(docs, queries, min_chars):
+    """Join each manual's nodes in order into documents of >= min_chars characters; keep the
+    queries of nodes in the middle third of their document, now relevant to it."""
+    query_of = {q["doc"]: q for q in queries}
+    groups = []
+    for d in sorted(docs, key=lambda d: d["seq"]):
+        if (groups and groups[-1]["manual"] == d["manual"]
+                and groups[-1]["chars"] < min_chars):
+            groups[-1]["nodes"].append(d)
+            groups[-1]["chars"] += len(d["text"]) + 2
+        else:
+            groups.append({"manual": d["manual"], "nodes": [d], "chars": len(d["text"])})
+    # a manual's short tail joins the document before it
+    merged = []
+    for g in groups:
+        if merged and merged[-1]["manual"] == g["manual"] and g["chars"] < min_chars:
+            merged[-1]["nodes"] += g["nodes"]
+            merged[-1]["chars"] += g["chars"] + 2
+        else:
+            merged.append(g)
+    long_docs, long_queries, part = [], [], collections.Counter()
+    for g in merged:
+        part[g["manual"]] += 1
+        doc_id = f"{g['manual']}/part{part[g['manual']]:03d}"
+        text = "\n\n".join(n["text"] for n in g["nodes"])
+        long_docs.append({"_id": doc_id, "text": text, "heading": True})
+        at = 0
+        for n in g["nodes"]:
+            mid = at + len(n["text"]) / 2
+            at += len(n["text"]) + 2
+            q = query_of.get(n["_id"])
+            if q and len(text) / 3 <= mid < 2 * len(text) / 3:
+                long_queries.append({"text": q["text"], "doc": doc_id})
+    long_docs.sort(key=lambda d: d["_id"])
+    for i, q in enumerate(long_queries):
+        q["_id"] = f"q{i + 1}"
+    return long_docs, long_queries
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="Build the GNU-info retrieval dataset (BEIR layout) for bench_retrieval.py.",
@@ -254,9 +300,14 @@ def main():
     ap.add_argument("--max-queries", type=int, default=0,
                     help="keep a seeded random sample of this many queries (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the --max-queries sample")
+    ap.add_argument("--long", type=int, default=0, metavar="CHARS",
+                    help="long documents: join each manual's nodes into documents of at least "
+                         "CHARS characters; queries about their middle third (default: off)")
     a = ap.parse_args()
 
     docs, queries, manuals, skipped, qskipped = build(a.info_dir, a.manuals, a.min_chars)
+    if a.long:
+        docs, queries = make_long(docs, queries, a.long)
     n_all_queries = len(queries)
     if a.max_queries and a.max_queries < len(queries):
         keep = set(random.Random(a.seed).sample(range(len(queries)), a.max_queries))
@@ -288,7 +339,7 @@ def main():
         "generator": "bench/retrieval_data.py",
         "info_dir": str(a.info_dir),
         "options": {"manuals": a.manuals, "min_chars": a.min_chars,
-                    "max_queries": a.max_queries, "seed": a.seed},
+                    "max_queries": a.max_queries, "seed": a.seed, "long": a.long},
         "manuals": manuals,
         "essential_manuals": [m["manual"] for m in manuals
                               if m["files"] and all(f["essential"] for f in m["files"])],
