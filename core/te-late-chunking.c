@@ -211,12 +211,16 @@ form_windows (TeLateWindows * w, GError ** error)
 {
   while (w->next_a < w->total) {
     guint64 a = w->next_a, b = a;
+    /* at most as many chunks as the window has tokens for text: chunks of no token (control
+     * characters only) must not make a window, and what the planner holds, grow without end */
+    guint64 max_b = a + w->capacity - 1;
     guint sum = chunk_at (w, a)->est_full;
-    while (b + 1 < w->total && sum + chunk_at (w, b + 1)->est_rest <= w->capacity) {
+    while (b + 1 < w->total && b < max_b
+        && sum + chunk_at (w, b + 1)->est_rest <= w->capacity) {
       b++;
       sum += chunk_at (w, b)->est_rest;
     }
-    if (b + 1 == w->total && !w->finished)
+    if (b + 1 == w->total && b < max_b && !w->finished)
       return TRUE;              /* more chunks may still fit */
 
     Window *win = g_new0 (Window, 1);

@@ -7,7 +7,8 @@
  * TeLateWindows plans the windows over one document's chunks as they stream in:
  *
  * - a window is the prompt (if any) and the text of consecutive chunks, tokenized as one text
- *   with the special tokens, at most @window_len tokens; it holds as many chunks as fit;
+ *   with the special tokens, at most @window_len tokens; it holds as many chunks as fit, and no
+ *   more chunks than it has tokens for text (chunks of control characters have none);
  * - the next window starts at the first chunk that starts in the second half of the window's
  *   text (at the chunk after a one-chunk window), so windows overlap by up to half;
  * - a chunk held by several windows takes its vector from the one where it sits most centrally

@@ -217,6 +217,35 @@ test_no_own_tokens (void)
   te_late_windows_free (w);
 }
 
+/* Chunks of no token (control characters, which the normaliser removes) still form windows of
+ * at most as many chunks as the window has text tokens: the planner does not hold them all. */
+static void
+test_tokenless_chunks_bounded (void)
+{
+  GError *err = NULL;
+  TeLateWindows *w = te_late_windows_new (tok, NULL, 6, NULL, &err);  /* 4 for text */
+  guint out = 0;
+  for (guint i = 0; i < 100; i++) {
+    g_assert_true (te_late_windows_push (w, "\r\x01\r", 3, 0, GUINT_TO_POINTER (i + 1), &err));
+    TeLateWindow *win;
+    while ((win = te_late_windows_pop (w))) {
+      g_assert_cmpuint (win->last_chunk - win->first_chunk + 1, <=, 4);
+      for (guint k = 0; k < win->n_spans; k++)
+        g_assert_cmpuint (win->spans[k].index, ==, out++);
+      te_late_window_free (win);
+    }
+    g_assert_cmpuint (i + 1 - out, <=, 12);
+  }
+  g_assert_true (te_late_windows_finish (w, &err));
+  TeLateWindow *win;
+  while ((win = te_late_windows_pop (w))) {
+    out += win->n_spans;
+    te_late_window_free (win);
+  }
+  g_assert_cmpuint (out, ==, 100);
+  te_late_windows_free (w);
+}
+
 static void
 test_errors (void)
 {
@@ -254,6 +283,7 @@ main (int argc, char **argv)
   g_test_add_func ("/late-chunking/overlap-not-repeated", test_overlap_not_repeated);
   g_test_add_func ("/late-chunking/spans-tile", test_spans_tile);
   g_test_add_func ("/late-chunking/no-own-tokens", test_no_own_tokens);
+  g_test_add_func ("/late-chunking/tokenless-chunks-bounded", test_tokenless_chunks_bounded);
   g_test_add_func ("/late-chunking/errors", test_errors);
   int ret = g_test_run ();
   te_tokenizer_free (tok);
