@@ -1602,10 +1602,10 @@ gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     case GST_QUERY_CUSTOM:{
       const GstStructure *qs = gst_query_get_structure (query);
       if (qs && gst_structure_has_name (qs, GST_TEXT_EMBED_ENCODER_LIMITS)) {
-        /* texttokenizer's late-chunking windows: the longest sequence the backend takes */
+        /* texttokenizer's late-chunking windows: the longest sequence the backend takes (for a
+         * static-shape backend its largest bucket, TeBackendCaps.max_seq_len) */
         g_mutex_lock (&self->identity_lock);
-        gint max = self->id_backend ? (self->caps.n_buckets > 0
-            ? self->caps.buckets[self->caps.n_buckets - 1] : self->caps.max_seq_len) : 0;
+        gint max = self->id_backend ? self->caps.max_seq_len : 0;
         g_mutex_unlock (&self->identity_lock);
         if (max <= 0)
           return FALSE;
