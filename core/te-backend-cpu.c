@@ -1,39 +1,123 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* te-backend-cpu.c — the built-in CPU backend: te_bert_forward() (OpenBLAS sgemm), synchronous,
- * any batch size and any sequence length up to the model's max_seq_len. */
+/* te-backend-cpu.c — the built-in CPU backend: synchronous, any batch size and any sequence
+ * length up to the model's max_seq_len, fp32.
+ *
+ * Options:
+ *   kernels=auto|native|openblas
+ *       native: the project's kernels (core/kernels), weights packed at open, for the level
+ *       te-cpu.h picks from the CPU's feature bits (TE_CPU_LEVEL forces one).
+ *       openblas: te_bert_forward() on OpenBLAS sgemm (the reference).
+ *       auto (default): native when the CPU has a SIMD level (AVX2+FMA, AVX-512, NEON) or
+ *       TE_CPU_LEVEL is set; OpenBLAS otherwise.
+ *   threads=N
+ *       compute threads, default the physical cores. native: the shared pool of N threads
+ *       (te-pool.h). openblas: openblas_set_num_threads(), which is process-wide.
+ *
+ * On the OpenBLAS path, the core OpenBLAS chose for itself is checked against the CPU's
+ * features: Debian's OpenBLAS 0.3.21 runs SSE3 "Prescott" kernels on some AVX-512 VMs. That is
+ * warned about once, naming OPENBLAS_CORETYPE as the fix. */
 #include "te-backend.h"
 #include "te-bert.h"
+#include "te-cpu.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <cblas.h>
 
 typedef struct {
-  /* Borrowed: the caller keeps the model alive (and unchanged) until the backend is freed.
-   * te_bert_forward() only reads it, so one model can serve several backends/threads. */
+  /* Borrowed: the caller keeps the model alive (and unchanged) until the backend is freed. */
   const TeModel *model;
+  TeBertEngine *engine;         /* NULL: OpenBLAS */
+  char kernel[96];
 } TeCpuBackend;
 
-/* Option "threads": OpenBLAS thread count. Note that this setting is process-wide in OpenBLAS,
- * not per backend. */
-static gboolean
-cpu_apply_options (GHashTable * options, GError ** error)
+/* The instruction-set class of an OpenBLAS x86-64 core name: 2 = AVX-512, 1 = AVX2, 0 = older
+ * (SSE/AVX1), -1 = a name this table does not know. */
+static int
+openblas_core_class (const char *core)
 {
-  const char *threads;
-  char *end = NULL;
-  long n;
+  static const char *const avx512[] = { "skylakex", "cooperlake", "sapphirerapids" };
+  static const char *const avx2[] = { "haswell", "zen", "excavator" };
+  static const char *const older[] = { "katmai", "coppermine", "northwood", "prescott",
+    "banias", "atom", "core2", "penryn", "dunnington", "nehalem", "athlon", "opteron",
+    "opteron_sse3", "barcelona", "nano", "sandybridge", "bulldozer", "piledriver",
+    "steamroller", "generic"
+  };
 
+  for (guint i = 0; i < G_N_ELEMENTS (avx512); i++)
+    if (g_ascii_strcasecmp (core, avx512[i]) == 0)
+      return 2;
+  for (guint i = 0; i < G_N_ELEMENTS (avx2); i++)
+    if (g_ascii_strcasecmp (core, avx2[i]) == 0)
+      return 1;
+  for (guint i = 0; i < G_N_ELEMENTS (older); i++)
+    if (g_ascii_strcasecmp (core, older[i]) == 0)
+      return 0;
+  return -1;
+}
+
+/* Warns (once per process) when OpenBLAS runs kernels below what this CPU supports. */
+static void
+check_openblas_core (void)
+{
+#if defined(__x86_64__)
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once)) {
+    const char *core = openblas_get_corename ();
+    int have = te_cpu_level_supported (TE_CPU_AVX512) ? 2
+        : te_cpu_level_supported (TE_CPU_AVX2) ? 1 : 0;
+    int cls = core ? openblas_core_class (core) : -1;
+
+    if (cls >= 0 && cls < have)
+      g_warning ("OpenBLAS chose its \"%s\" kernels on a CPU with %s: its sgemm runs several "
+          "times slower than it could. Use the cpu backend's native kernels "
+          "(backend-options=\"kernels=native\", the default), or set "
+          "OPENBLAS_CORETYPE=%s in the environment.", core, have == 2 ? "AVX-512" : "AVX2",
+          have == 2 ? "SkylakeX" : "Haswell");
+    g_once_init_leave (&once, 1);
+  }
+#endif
+}
+
+static gboolean
+parse_options (GHashTable * options, int *threads, const char **kernels, GError ** error)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  *threads = 0;
+  *kernels = "auto";
   if (options == NULL)
     return TRUE;
-  threads = g_hash_table_lookup (options, "threads");
-  if (threads == NULL)
-    return TRUE;
-  n = strtol (threads, &end, 10);
-  if (end == threads || *end != '\0' || n < 1 || n > 1024) {
-    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-        "cpu backend: option threads=\"%s\" is not a thread count (1..1024)", threads);
-    return FALSE;
+  g_hash_table_iter_init (&it, options);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    if (g_strcmp0 (key, "threads") == 0) {
+      char *end = NULL;
+      long n = strtol (value, &end, 10);
+
+      if (end == value || *end != '\0' || n < 1 || n > 1024) {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "cpu backend: option threads=\"%s\" is not a thread count (1..1024)",
+            (const char *) value);
+        return FALSE;
+      }
+      *threads = (int) n;
+    } else if (g_strcmp0 (key, "kernels") == 0) {
+      if (g_strcmp0 (value, "auto") != 0 && g_strcmp0 (value, "native") != 0
+          && g_strcmp0 (value, "openblas") != 0) {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "cpu backend: option kernels=\"%s\" is not one of auto, native, openblas",
+            (const char *) value);
+        return FALSE;
+      }
+      *kernels = value;
+    } else {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "cpu backend: unknown option \"%s\" (known: kernels, threads)", (const char *) key);
+      return FALSE;
+    }
   }
-  openblas_set_num_threads ((int) n);
   return TRUE;
 }
 
@@ -41,16 +125,50 @@ static gpointer
 cpu_open (const TeModel * model, GHashTable * options, GError ** error)
 {
   TeCpuBackend *cpu;
+  const char *kernels;
+  int threads;
+  gboolean native;
 
   if (te_model_weights (model) == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
         "cpu backend: %s was loaded without its weights", te_model_dir (model));
     return NULL;
   }
-  if (!cpu_apply_options (options, error))
+  if (!parse_options (options, &threads, &kernels, error))
     return NULL;
+  if (strcmp (kernels, "auto") == 0)
+    native = te_cpu_best_level () != TE_CPU_PORTABLE || g_getenv ("TE_CPU_LEVEL") != NULL;
+  else
+    native = strcmp (kernels, "native") == 0;
+
   cpu = g_new0 (TeCpuBackend, 1);
   cpu->model = model;
+  if (native) {
+    GError *err = NULL;
+
+    cpu->engine = te_bert_engine_new (model, -1, threads, &err);
+    if (cpu->engine == NULL) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "cpu backend: %s", err->message);
+      g_error_free (err);
+      g_free (cpu);
+      return NULL;
+    }
+    g_snprintf (cpu->kernel, sizeof cpu->kernel, "%s",
+        te_bert_engine_describe (cpu->engine));
+    g_info ("cpu backend: %s kernels (CPU features: %s), %.1f MiB of weights packed in "
+        "%.1f ms", cpu->kernel, te_cpu_features_string (),
+        te_bert_engine_packed_bytes (cpu->engine) / 1048576.0,
+        te_bert_engine_pack_seconds (cpu->engine) * 1e3);
+  } else {
+    if (threads == 0)
+      threads = te_cpu_physical_cores ();
+    openblas_set_num_threads (threads);
+    check_openblas_core ();
+    g_snprintf (cpu->kernel, sizeof cpu->kernel, "openblas-%s fp32, %d thread%s",
+        openblas_get_corename (), threads, threads == 1 ? "" : "s");
+    g_info ("cpu backend: %s kernels (CPU features: %s)", cpu->kernel,
+        te_cpu_features_string ());
+  }
   return cpu;
 }
 
@@ -64,6 +182,7 @@ cpu_get_caps (gpointer state, TeBackendCaps * caps)
   caps->n_buckets = 0;
   caps->dtypes = TE_BACKEND_DTYPE_F32;
   caps->async = FALSE;
+  g_strlcpy (caps->kernel, cpu->kernel, sizeof caps->kernel);
 }
 
 static gboolean
@@ -71,9 +190,14 @@ cpu_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer us
     GError ** error)
 {
   TeCpuBackend *cpu = state;
+  gboolean ok;
 
   /* Synchronous: a failed forward pass is reported here, and done() is then not called. */
-  if (!te_bert_forward (cpu->model, batch, error))
+  if (cpu->engine != NULL)
+    ok = te_bert_engine_forward (cpu->engine, batch, error);
+  else
+    ok = te_bert_forward (cpu->model, batch, error);
+  if (!ok)
     return FALSE;
   done (batch, NULL, user_data);
   return TRUE;
@@ -82,13 +206,17 @@ cpu_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer us
 static void
 cpu_close (gpointer state)
 {
+  TeCpuBackend *cpu = state;
+
   /* Nothing in flight: submit() completes before returning. */
-  g_free (state);
+  te_bert_engine_free (cpu->engine);
+  g_free (cpu);
 }
 
 const TeBackendClass te_backend_cpu_class = {
   .name = "cpu",
-  .description = "CPU (OpenBLAS sgemm), fp32, dynamic shapes",
+  .description = "CPU, fp32, dynamic shapes: the project's kernels chosen from the CPU's "
+      "features (AVX-512, AVX2, NEON, portable C), or OpenBLAS sgemm",
   .open = cpu_open,
   .get_caps = cpu_get_caps,
   .submit = cpu_submit,

@@ -231,3 +231,32 @@ te_backend_caps_seq_len (const TeBackendCaps * caps, int n)
       return caps->buckets[i];
   return -1;
 }
+
+GHashTable *
+te_backend_options_parse (const char *s, GError ** error)
+{
+  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  char **items;
+
+  if (s == NULL)
+    return h;
+  items = g_strsplit (s, ",", -1);
+  for (char **it = items; *it != NULL; it++) {
+    char *item = g_strstrip (*it), *eq;
+
+    if (*item == '\0')
+      continue;
+    eq = strchr (item, '=');
+    if (eq == NULL || eq == item) {
+      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+          "backend-options: \"%s\" is not key=value", item);
+      g_strfreev (items);
+      g_hash_table_unref (h);
+      return NULL;
+    }
+    *eq = '\0';
+    g_hash_table_replace (h, g_strdup (g_strstrip (item)), g_strdup (g_strstrip (eq + 1)));
+  }
+  g_strfreev (items);
+  return h;
+}

@@ -45,6 +45,8 @@ typedef struct {
   int buckets[TE_BACKEND_MAX_BUCKETS]; /* ascending fixed sequence lengths (static shapes) */
   guint dtypes;                        /* TeBackendDTypes it computes in */
   gboolean async;                      /* completion may be called from another thread */
+  char kernel[96];                     /* what computes, for logs and stats, e.g.
+                                        * "avx512 fp32, 2 threads"; "" when not said */
 } TeBackendCaps;
 
 typedef struct _TeBackend TeBackend;
@@ -81,6 +83,11 @@ gboolean te_backend_submit (TeBackend * backend, TeBatch * batch, TeBackendDoneF
     gpointer user_data, GError ** error);
 /* Submit and wait for completion, whatever the backend's threading. */
 gboolean te_backend_run (TeBackend * backend, TeBatch * batch, GError ** error);
+
+/* "key=value,key=value" (blanks around items, keys and values ignored; empty items skipped) ->
+ * a table of strings; NULL (with @error) on an item without "=" or with an empty key. @s NULL
+ * gives an empty table. */
+GHashTable *te_backend_options_parse (const char *s, GError ** error);
 
 /* The padded length to use for a longest row of @n tokens: the smallest bucket >= n, or n for
  * dynamic backends; -1 when n exceeds what the backend accepts. */

@@ -4,8 +4,23 @@
  * Hot path: every linear layer is one sgemm over all the batch's real tokens. */
 #include "te-bert.h"
 #include "te-kernels.h"
+#include "te-kern.h"
 
 #include <string.h>
+
+typedef struct {
+  TeKernW *qkv, *ao, *up, *down;
+} PackedLayer;
+
+struct _TeBertEngine {
+  const TeModel *model;
+  TeCpuLevel level;
+  TePool *pool;
+  PackedLayer *layers;
+  gsize packed_bytes;
+  double pack_seconds;
+  char describe[64];
+};
 
 /* Padding never enters the computation: the real tokens (mask != 0) of every row are packed
  * into one [T, H] matrix. Linears, LayerNorm and GELU act on tokens independently, and
@@ -35,8 +50,58 @@ position_ids (const TeBertConfig * c, const gint32 * ids, int S, int *pos)
   }
 }
 
+/* LayerNorm over rows, split across the engine's pool. */
+typedef struct {
+  float *x;
+  const float *res, *g, *b;
+  int rows, h, per_task;
+  float eps;
+} LayerNormJob;
+
+static void
+layernorm_task (void *data, int task, int worker)
+{
+  LayerNormJob *j = data;
+  int r0 = task * j->per_task, n = MIN (j->per_task, j->rows - r0);
+
+  te_layernorm (j->x + (gsize) r0 * j->h, j->res ? j->res + (gsize) r0 * j->h : NULL, j->g,
+      j->b, n, j->h, j->eps);
+}
+
+static void
+layernorm (TeBertEngine * e, float *x, const float *res, const float *g, const float *b,
+    int rows, int h, float eps)
+{
+  int threads = e ? te_pool_threads (e->pool) : 1;
+  LayerNormJob job = { x, res, g, b, rows, h, (rows + threads - 1) / threads, eps };
+
+  if (threads == 1 || rows < 2 * threads) {
+    te_layernorm (x, res, g, b, rows, h, eps);
+    return;
+  }
+  te_pool_run (e->pool, (rows + job.per_task - 1) / job.per_task, layernorm_task, &job);
+}
+
+static gboolean forward (const TeModel * model, TeBertEngine * e, TeBatch * batch,
+    GError ** error);
+
 gboolean
 te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
+{
+  g_return_val_if_fail (model != NULL && batch != NULL, FALSE);
+  return forward (model, NULL, batch, error);
+}
+
+gboolean
+te_bert_engine_forward (TeBertEngine * engine, TeBatch * batch, GError ** error)
+{
+  g_return_val_if_fail (engine != NULL && batch != NULL, FALSE);
+  return forward (engine->model, engine, batch, error);
+}
+
+/* With @e, the project's kernels on packed weights; without, OpenBLAS on the model's. */
+static gboolean
+forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** error)
 {
   const TeBertConfig *c;
   const TeBertWeights *W;
@@ -50,8 +115,6 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
   gint32 *ones = NULL;
   gsize max_len = 0;
   gboolean ok = FALSE;
-
-  g_return_val_if_fail (model != NULL && batch != NULL, FALSE);
 
   c = te_model_config (model);
   W = te_model_weights (model);
@@ -135,13 +198,13 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
    * The QKV projection and the intermediate activation are never live at the same time, so
    * they share the widest buffer. Without padding, x is batch->hidden itself. */
   wide = MAX (3 * (gsize) H, (gsize) I);
-  block = g_new (float, T * (wide + 2 * (gsize) H) + max_len * max_len
+  block = g_new (float, T * (wide + 2 * (gsize) H) + (e ? 0 : max_len * max_len)
       + (T == BS ? 0 : T * (gsize) H));
   wide_buf = block;
   ctx = wide_buf + T * wide;
   tmp = ctx + T * H;
   att = tmp + T * H;
-  x = T == BS ? batch->hidden : att + max_len * max_len;
+  x = T == BS ? batch->hidden : att + (e ? 0 : max_len * max_len);
   ones = g_new (gint32, max_len);
   for (gsize i = 0; i < max_len; i++)
     ones[i] = 1;
@@ -158,12 +221,27 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
     for (int j = 0; j < H; j++)
       row[j] = we[j] + pe[j] + te[j];
   }
-  te_layernorm (x, NULL, W->emb_ln_g, W->emb_ln_b, (int) T, H, c->layer_norm_eps);
+  layernorm (e, x, NULL, W->emb_ln_g, W->emb_ln_b, (int) T, H, c->layer_norm_eps);
 
   for (int l = 0; l < c->num_layers; l++) {
     const TeBertLayer *L = &W->layers[l];
     float *qkv = wide_buf, *inter = wide_buf;
 
+    if (e != NULL) {
+      const PackedLayer *P = &e->layers[l];
+
+      te_kern_linear (e->pool, P->qkv, x, qkv, (int) T, TE_KERN_EPI_NONE);
+      if (te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads) != 0) {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "attention: out of memory");
+        goto out;
+      }
+      te_kern_linear (e->pool, P->ao, ctx, tmp, (int) T, TE_KERN_EPI_NONE);
+      layernorm (e, x, tmp, L->ln1_g, L->ln1_b, (int) T, H, c->layer_norm_eps);
+      te_kern_linear (e->pool, P->up, x, inter, (int) T, TE_KERN_EPI_GELU);
+      te_kern_linear (e->pool, P->down, inter, tmp, (int) T, TE_KERN_EPI_NONE);
+      layernorm (e, x, tmp, L->ln2_g, L->ln2_b, (int) T, H, c->layer_norm_eps);
+      continue;
+    }
     te_linear (x, L->qkv_w, L->qkv_b, qkv, (int) T, 3 * H, H);
     for (int b = 0; b < B; b++) {
       gsize n = seg[b + 1] - seg[b];
@@ -194,4 +272,126 @@ out:
   g_free (seg);
   g_free (src);
   return ok;
+}
+
+/* ---- engine ---- */
+
+void
+te_bert_engine_free (TeBertEngine * engine)
+{
+  if (engine == NULL)
+    return;
+  for (int l = 0; engine->layers != NULL && l < te_model_config (engine->model)->num_layers;
+      l++) {
+    te_kern_free (engine->layers[l].qkv);
+    te_kern_free (engine->layers[l].ao);
+    te_kern_free (engine->layers[l].up);
+    te_kern_free (engine->layers[l].down);
+  }
+  g_free (engine->layers);
+  te_pool_release (engine->pool);
+  g_free (engine);
+}
+
+TeBertEngine *
+te_bert_engine_new (const TeModel * model, int level, int threads, GError ** error)
+{
+  const TeBertConfig *c;
+  const TeBertWeights *W;
+  TeBertEngine *e;
+  char why[256];
+  gint64 t0 = g_get_monotonic_time ();
+
+  g_return_val_if_fail (model != NULL, NULL);
+  c = te_model_config (model);
+  W = te_model_weights (model);
+  if (W == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: the model was loaded without its weights", te_model_dir (model));
+    return NULL;
+  }
+  if (level < 0) {
+    level = te_cpu_level_select (why, sizeof why);
+    if (level < 0) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "%s", why);
+      return NULL;
+    }
+  } else if (!te_cpu_level_supported (level) || !te_kern_level_available (level)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "kernel level %s: %s", te_cpu_level_name (level),
+        te_kern_level_available (level) ? "this CPU does not support it"
+        : "not built for this architecture");
+    return NULL;
+  }
+  if (c->hidden_size % c->num_heads != 0) {
+    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
+        "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+        te_model_dir (model), c->hidden_size, c->num_heads);
+    return NULL;
+  }
+  if (threads <= 0)
+    threads = te_cpu_physical_cores ();
+  e = g_new0 (TeBertEngine, 1);
+  e->model = model;
+  e->level = level;
+  e->pool = te_pool_acquire (threads);
+  if (e->pool == NULL) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "cannot start %d compute threads",
+        threads);
+    te_bert_engine_free (e);
+    return NULL;
+  }
+  e->layers = g_new0 (PackedLayer, c->num_layers);
+  for (int l = 0; l < c->num_layers; l++) {
+    const TeBertLayer *L = &W->layers[l];
+    PackedLayer *P = &e->layers[l];
+    int H = c->hidden_size, I = c->intermediate_size;
+
+    P->qkv = te_kern_pack (level, L->qkv_w, L->qkv_b, 3 * H, H);
+    P->ao = te_kern_pack (level, L->ao_w, L->ao_b, H, H);
+    P->up = te_kern_pack (level, L->i_w, L->i_b, I, H);
+    P->down = te_kern_pack (level, L->o_w, L->o_b, H, I);
+    if (!P->qkv || !P->ao || !P->up || !P->down) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "out of memory packing the weights of layer %d", l);
+      te_bert_engine_free (e);
+      return NULL;
+    }
+    e->packed_bytes += te_kern_bytes (P->qkv) + te_kern_bytes (P->ao)
+        + te_kern_bytes (P->up) + te_kern_bytes (P->down);
+  }
+  e->pack_seconds = (g_get_monotonic_time () - t0) / 1e6;
+  g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
+      te_cpu_level_name (level), threads, threads == 1 ? "" : "s");
+  return e;
+}
+
+const char *
+te_bert_engine_describe (const TeBertEngine * engine)
+{
+  return engine->describe;
+}
+
+int
+te_bert_engine_level (const TeBertEngine * engine)
+{
+  return engine->level;
+}
+
+int
+te_bert_engine_threads (const TeBertEngine * engine)
+{
+  return te_pool_threads (engine->pool);
+}
+
+gsize
+te_bert_engine_packed_bytes (const TeBertEngine * engine)
+{
+  return engine->packed_bytes;
+}
+
+double
+te_bert_engine_pack_seconds (const TeBertEngine * engine)
+{
+  return engine->pack_seconds;
 }

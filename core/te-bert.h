@@ -17,4 +17,28 @@ G_BEGIN_DECLS
  * may run batches on one model at once (scratch memory is per call). */
 gboolean te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error);
 
+/* The fast path: the model's linear weights packed once for the CPU's kernel level
+ * (core/kernels/te-kern.h), and a compute pool. te_bert_forward() above is the OpenBLAS
+ * reference; an engine computes the same function with the project's kernels.
+ *
+ * @level: a TeCpuLevel, or -1 for te_cpu_level_select() (TE_CPU_LEVEL, else the best the CPU
+ * has). @threads: compute threads (>= 1), or 0 for the physical cores. The engine borrows
+ * @model, which must outlive it. Packing copies the linear weights (the model's mapping is
+ * then only read for embeddings and LayerNorm parameters). */
+typedef struct _TeBertEngine TeBertEngine;
+
+TeBertEngine *te_bert_engine_new (const TeModel * model, int level, int threads,
+    GError ** error);
+void te_bert_engine_free (TeBertEngine * engine);
+/* Same contract as te_bert_forward(). Thread-safe; concurrent calls share the pool (a call
+ * that finds it busy computes on its own thread: te-pool.h). */
+gboolean te_bert_engine_forward (TeBertEngine * engine, TeBatch * batch, GError ** error);
+/* e.g. "avx512 fp32, 2 threads" */
+const char *te_bert_engine_describe (const TeBertEngine * engine);
+int te_bert_engine_level (const TeBertEngine * engine);
+int te_bert_engine_threads (const TeBertEngine * engine);
+/* Bytes of packed weights, and the time packing took (open to ready, in seconds). */
+gsize te_bert_engine_packed_bytes (const TeBertEngine * engine);
+double te_bert_engine_pack_seconds (const TeBertEngine * engine);
+
 G_END_DECLS

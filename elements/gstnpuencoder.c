@@ -35,8 +35,9 @@
  *
  * LATENCY queries add max-latency plus, for the null backend, its latency per batch. With
  * #GstNpuEncoder:stats-interval the element posts "npuencoder-stats" element messages (documents,
- * chunks, tokens, batches, throughput, queue depth, batches in flight), also one at EOS; the
- * fields are documented in docs/encoder-scheduling.md.
+ * chunks, tokens, batches, throughput, queue depth, batches in flight, the backend and its
+ * kernel, e.g. "avx512 fp32, 2 threads"), also one at EOS; the fields are documented in
+ * docs/encoder-scheduling.md.
  *
  * Output buffers (caps `application/x-token-embeddings, hidden-size=H, format=F32LE`) hold n·H
  * float32 values for a chunk of n tokens: the hidden state of each real token (padding removed),
@@ -724,6 +725,8 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
       "queue-depth", G_TYPE_UINT, self->pending->len,
       "inflight", G_TYPE_UINT, inflight_locked (self),
       "elapsed", G_TYPE_UINT64, (guint64) (self->st_first ? (now - self->st_first) * 1000 : 0),
+      "backend", G_TYPE_STRING, te_backend_name (self->backend),
+      "kernel", G_TYPE_STRING, self->caps.kernel,
       "eos", G_TYPE_BOOLEAN, eos, NULL);
   self->st_last_time = now;
   self->st_last_tokens = self->st_tokens;
@@ -835,33 +838,6 @@ gst_npu_encoder_worker (gpointer data)
 
 /* ---- start / stop ---- */
 
-/* "a=1,b=2" -> hash table; NULL on a malformed entry. */
-static GHashTable *
-parse_options (const gchar * s, GError ** error)
-{
-  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (!s)
-    return h;
-  gchar **items = g_strsplit (s, ",", -1);
-  for (gchar ** it = items; *it; it++) {
-    gchar *item = g_strstrip (*it);
-    if (!*item)
-      continue;
-    gchar *eq = strchr (item, '=');
-    if (!eq || eq == item) {
-      g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-          "backend-options: \"%s\" is not key=value", item);
-      g_strfreev (items);
-      g_hash_table_unref (h);
-      return NULL;
-    }
-    *eq = '\0';
-    g_hash_table_replace (h, g_strdup (g_strstrip (item)), g_strdup (g_strstrip (eq + 1)));
-  }
-  g_strfreev (items);
-  return h;
-}
-
 static gboolean
 gst_npu_encoder_start (GstNpuEncoder * self)
 {
@@ -883,7 +859,7 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   self->model = gst_text_embed_model_acquire_for_element (GST_ELEMENT (self), TRUE);
   if (!self->model)
     goto done;
-  opts = parse_options (options, &err);
+  opts = te_backend_options_parse (options, &err);
   if (!opts) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message), (NULL));
     goto done;
@@ -951,9 +927,10 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   g_clear_pointer (&self->last_doc, g_free);
   self->worker = g_thread_new ("npuencoder-submit", gst_npu_encoder_worker, self);
 
-  GST_INFO_OBJECT (self, "backend %s (%s), batch %u, max-batch-tokens %u, max-inflight %u, "
-      "model %s (hidden %d)", backend, self->caps.async ? "asynchronous" : "synchronous",
-      self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
+  GST_INFO_OBJECT (self, "backend %s (%s%s%s), batch %u, max-batch-tokens %u, "
+      "max-inflight %u, model %s (hidden %d)", te_backend_name (self->backend),
+      self->caps.async ? "asynchronous" : "synchronous", self->caps.kernel[0] ? ", " : "",
+      self->caps.kernel, self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
       te_model_dir (self->model), te_model_config (self->model)->hidden_size);
   ok = TRUE;
 

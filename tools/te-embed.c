@@ -18,6 +18,8 @@ static int opt_batch = 8;
 static double opt_bench = 0.0;
 static gboolean opt_ids = FALSE;
 static gboolean opt_hidden = FALSE;
+static char *opt_backend = NULL;
+static char *opt_backend_options = NULL;
 
 static GOptionEntry entries[] = {
   {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
@@ -37,6 +39,11 @@ static GOptionEntry entries[] = {
   {"hidden", 0, 0, G_OPTION_ARG_NONE, &opt_hidden,
       "Print the encoder's last hidden state instead of the pooled embedding: per input line a "
       "JSON array of one array of hidden-size floats per token", NULL},
+  {"backend", 0, 0, G_OPTION_ARG_STRING, &opt_backend,
+      "Encoder backend (default cpu; te_backend_class_names() lists them)", "NAME"},
+  {"backend-options", 0, 0, G_OPTION_ARG_STRING, &opt_backend_options,
+      "Backend options, as npuencoder's backend-options (e.g. \"threads=2,kernels=native\")",
+      "K=V,..."},
   {"bench", 0, 0, G_OPTION_ARG_DOUBLE, &opt_bench,
       "Instead of printing embeddings, run the encoder over the input batches repeatedly for "
       "SECONDS and report encoder tokens/s on stderr", "SECONDS"},
@@ -190,6 +197,11 @@ bench (TeEmbedder * e, GPtrArray * batches, GError ** error)
     elapsed = now () - t0;
   } while (elapsed < opt_bench);
 
+  {
+    TeBackendCaps caps;
+    te_backend_get_caps (backend, &caps);
+    fprintf (stderr, "te-embed bench: kernel %s\n", caps.kernel[0] ? caps.kernel : "(not said)");
+  }
   fprintf (stderr,
       "te-embed bench: backend %s, batch %d, %" G_GUINT64_FORMAT " forward passes, %"
       G_GUINT64_FORMAT " sequences in %.2f s\n"
@@ -207,6 +219,7 @@ main (int argc, char **argv)
   TeModel *model = NULL;
   TeEmbedder *e = NULL;
   TeEmbedderOptions eo;
+  GHashTable *backend_options = NULL;
   float *embeddings = NULL;
   TeEncoding *encs = NULL;
   GPtrArray *bench_batches = NULL;
@@ -256,6 +269,13 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: the prompt: %s\n", error->message);
     goto out;
   }
+  eo.backend = opt_backend;
+  backend_options = te_backend_options_parse (opt_backend_options, &error);
+  if (backend_options == NULL) {
+    fprintf (stderr, "te-embed: --%s\n", error->message);
+    goto out;
+  }
+  eo.backend_options = backend_options;
   e = te_embedder_new (model, &eo, &error);
   if (e == NULL) {
     fprintf (stderr, "te-embed: %s\n", error->message);
@@ -361,6 +381,8 @@ out:
     g_ptr_array_free (bench_batches, TRUE);
   g_free (embeddings);
   te_embedder_free (e);
+  if (backend_options)
+    g_hash_table_unref (backend_options);
   te_model_free (model);
   g_string_free (out_line, TRUE);
   g_array_free (ids, TRUE);
@@ -369,5 +391,7 @@ out:
   g_free (opt_model);
   g_free (opt_pooling);
   g_free (opt_prompt);
+  g_free (opt_backend);
+  g_free (opt_backend_options);
   return ret;
 }

@@ -9,6 +9,7 @@
 
 #include "te-model.h"
 #include "te-bert.h"
+#include "te-kern.h"
 #include "te-kernels.h"
 #include "te-backend.h"
 
@@ -726,14 +727,17 @@ reference_row (const TeModel * m, const gint32 * ids, const gint32 * types, cons
 
 /* Forward the tiny batch through @m; check it against the reference; return the output. */
 static float *
-forward_checked (const TeModel * m)
+forward_checked_with (const TeModel * m, TeBertEngine * engine)
 {
   GError *err = NULL;
   TeBatch *b = tiny_batch ();
   float *out, *ref = g_new (float, TS * TINY_H);
   double max_err = 0.0;
 
-  g_assert_true (te_bert_forward (m, b, &err));
+  if (engine != NULL)
+    g_assert_true (te_bert_engine_forward (engine, b, &err));
+  else
+    g_assert_true (te_bert_forward (m, b, &err));
   g_assert_no_error (err);
   for (int r = 0; r < TB; r++) {
     reference_row (m, tb_ids[r], tb_types[r], b->attention_mask + r * TS, TS, ref);
@@ -748,12 +752,19 @@ forward_checked (const TeModel * m)
       }
     }
   }
-  g_test_message ("tiny forward vs naive reference: max abs err %.3g", max_err);
+  g_test_message ("tiny forward (%s) vs naive reference: max abs err %.3g",
+      engine ? te_bert_engine_describe (engine) : "openblas", max_err);
   g_assert_cmpfloat (max_err, <, 1e-5);
   out = g_memdup2 (b->hidden, TB * TS * TINY_H * sizeof (float));
   g_free (ref);
   te_batch_free (b);
   return out;
+}
+
+static float *
+forward_checked (const TeModel * m)
+{
+  return forward_checked_with (m, NULL);
 }
 
 static void
@@ -875,6 +886,49 @@ test_tiny_backend (void)
   te_model_free (tok_only);
 
   g_hash_table_insert (opts, (gpointer) "threads", (gpointer) "2");
+  g_hash_table_insert (opts, (gpointer) "kernels", (gpointer) "fast");
+  g_assert_null (te_backend_new ("cpu", m, opts, &err));
+  check_error (err, TE_ERROR_BACKEND, NULL, "kernels=\"fast\"");
+  g_clear_error (&err);
+  g_hash_table_insert (opts, (gpointer) "kernels", (gpointer) "openblas");
+  g_hash_table_insert (opts, (gpointer) "threds", (gpointer) "2");
+  g_assert_null (te_backend_new ("cpu", m, opts, &err));
+  check_error (err, TE_ERROR_BACKEND, NULL, "unknown option \"threds\"");
+  g_clear_error (&err);
+  g_hash_table_remove (opts, "threds");
+
+  /* The project's kernels: every level this CPU runs computes the reference's function. */
+  for (int level = 0; level < TE_CPU_N_LEVELS; level++) {
+    TeBertEngine *engine;
+    float *got;
+
+    if (!te_cpu_level_supported (level) || !te_kern_level_available (level)) {
+      g_assert_null (te_bert_engine_new (m, level, 1, &err));
+      check_error (err, TE_ERROR_BACKEND, NULL, te_cpu_level_name (level));
+      g_clear_error (&err);
+      continue;
+    }
+    for (int nt = 1; nt <= 3; nt += 2) {
+      engine = te_bert_engine_new (m, level, nt, &err);
+      g_assert_no_error (err);
+      g_assert_cmpint (te_bert_engine_level (engine), ==, level);
+      g_assert_cmpint (te_bert_engine_threads (engine), ==, nt);
+      g_assert_nonnull (strstr (te_bert_engine_describe (engine), te_cpu_level_name (level)));
+      got = forward_checked_with (m, engine);
+      g_free (got);
+      te_bert_engine_free (engine);
+    }
+  }
+  {
+    /* default options: native kernels, said in the caps */
+    TeBackend *native = te_backend_new ("cpu", m, NULL, &err);
+    g_assert_no_error (err);
+    te_backend_get_caps (native, &caps);
+    g_assert_nonnull (strstr (caps.kernel, te_cpu_level_name (te_cpu_best_level ())));
+    te_backend_free (native);
+  }
+
+  /* kernels=openblas is te_bert_forward() itself: bit for bit below. */
   be = te_backend_new ("cpu", m, opts, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (te_backend_name (be), ==, "cpu");

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-cpu.h — what the CPU can do, read from its feature bits (cpuid + xgetbv on x86-64,
+ * getauxval(AT_HWCAP) on aarch64), never from a vendor or model string; and the kernel level
+ * chosen from them.
+ *
+ * A level is the instruction set the fp32 kernels are compiled for. Features on top of a level
+ * (VNNI, BF16, dotprod) select the int8 / bf16 kernels of that level.
+ *
+ *   portable  plain C (the compiler's baseline: SSE2 on x86-64, scalar elsewhere)
+ *   avx2      AVX2 + FMA (x86-64)
+ *   avx512    AVX-512 F/BW/DQ/VL (x86-64), with VNNI and BF16 used where present
+ *   neon      Advanced SIMD (aarch64), with the dot-product instructions used where present
+ *
+ * The environment variable TE_CPU_LEVEL=portable|avx2|avx512|neon forces a level, so tests can
+ * cover every path the machine supports; asking for one the CPU lacks is an error.
+ * Plain C, libc only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  TE_CPU_PORTABLE = 0,
+  TE_CPU_AVX2,
+  TE_CPU_AVX512,
+  TE_CPU_NEON,
+  TE_CPU_N_LEVELS
+} TeCpuLevel;
+
+typedef struct {
+  bool avx2_fma;      /* AVX2 and FMA3, with the OS saving YMM state */
+  bool avx512;        /* AVX-512 F, BW, DQ, VL, with the OS saving ZMM state */
+  bool avx512_vnni;   /* vpdpbusd on zmm */
+  bool avx_vnni;      /* vpdpbusd on ymm (VEX encoding, e.g. Alder Lake) */
+  bool avx512_bf16;   /* vdpbf16ps */
+  bool amx_bf16;      /* AMX tiles with bf16 (reported, not used yet) */
+  bool amx_int8;
+  bool neon;          /* aarch64 Advanced SIMD */
+  bool neon_dotprod;  /* sdot / udot */
+  bool neon_i8mm;     /* smmla (reported, not used yet) */
+  bool neon_bf16;     /* bfdot / bfmmla (reported, not used yet) */
+} TeCpuFeatures;
+
+/* The machine's features, detected once (thread-safe). */
+const TeCpuFeatures *te_cpu_features (void);
+
+/* The best level the machine supports. */
+TeCpuLevel te_cpu_best_level (void);
+
+/* Whether @level runs on this machine. */
+bool te_cpu_level_supported (TeCpuLevel level);
+
+/* "portable", "avx2", "avx512", "neon". */
+const char *te_cpu_level_name (TeCpuLevel level);
+
+/* The level named @name; -1 when no such name. */
+int te_cpu_level_from_name (const char *name);
+
+/* The level to use: TE_CPU_LEVEL when set, else the best. On a bad or unsupported TE_CPU_LEVEL,
+ * returns -1 and writes why into @err (NUL-terminated, at most @err_size bytes). */
+int te_cpu_level_select (char *err, size_t err_size);
+
+/* Features as one line, e.g. "avx2 fma avx512 avx512_vnni avx512_bf16"; static storage. */
+const char *te_cpu_features_string (void);
+
+/* Physical cores this process may run on (SMT siblings counted once; the affinity mask
+ * respected); at least 1. */
+int te_cpu_physical_cores (void);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-kern-impl.h — the kernels, written once with GCC/clang vector extensions and included by
+ * one file per level, which defines:
+ *
+ *   TE_KERN_OPS  the name of the TeKernOps to define
+ *   TE_VL        floats per vector register (4 SSE2/NEON, 8 AVX2, 16 AVX-512)
+ *   TE_NV        vectors per panel (panel width NR = TE_VL * TE_NV)
+ *   TE_MR        rows per register tile
+ *
+ * and is compiled with that level's instruction-set flags. The register tile is TE_MR x NR
+ * accumulators; the loops over it are fully unrolled for every row count 1..TE_MR, so that the
+ * accumulators live in registers. */
+#include "te-kern-private.h"
+
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+#define NR (TE_VL * TE_NV)
+#define KC 256                  /* k block: a panel's KC x NR floats stay in L1 across row tiles */
+#define MC (TE_MR * 16)         /* row block: MC x KC floats of A stay in L2 across panels */
+
+typedef float vf __attribute__ ((vector_size (TE_VL * 4)));
+typedef float vfu __attribute__ ((vector_size (TE_VL * 4), aligned (4)));
+typedef int32_t vi __attribute__ ((vector_size (TE_VL * 4)));
+
+#define VSET(c) ((vf) {} + (float) (c))
+#define LOADU(p) (*(const vfu *) (p))
+#define STOREU(p, v) (*(vfu *) (p) = (v))
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma ("GCC unroll 32")
+#else
+#define UNROLL _Pragma ("unroll")
+#endif
+#define INLINE static inline __attribute__ ((always_inline))
+
+/* e^x for x <= 0 (softmax after subtracting the row max; erf's e^(-x^2)). Range reduction
+ * x = n ln2 + r with |r| <= ln2/2, Cephes' degree-6 polynomial for e^r (about 1 ulp), 2^n from
+ * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing). */
+INLINE vf
+v_exp_neg (vf x)
+{
+  vf lo = VSET (-87.0f), fn, nf, r, p;
+  vi m = x < lo, n, bits;
+
+  x = (vf) (((vi) x & ~m) | ((vi) lo & m));
+  fn = x * 1.44269504088896341f - 0.5f;
+  n = __builtin_convertvector (fn, vi);       /* truncation: rounds x*log2(e) to nearest */
+  nf = __builtin_convertvector (n, vf);
+  r = x - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  p = VSET (1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  bits = (n + 127) << 23;
+  return p * (vf) bits;
+}
+
+/* GELU with erf (BERT's "gelu"): 0.5 x (1 + erf(x / sqrt 2)). erf by Abramowitz & Stegun
+ * 7.1.26 (absolute error <= 1.5e-7, below float resolution of 1 + erf). */
+INLINE vf
+v_gelu (vf x)
+{
+  const vi sign_bit = (vi) {} + INT32_MIN;     /* not VSET (-0.0f): 0 + -0 is +0 */
+  vf z = x * 0.70710678118654752f;
+  vi sign = (vi) z & sign_bit;
+  vf az = (vf) ((vi) z & ~sign_bit);
+  vf t = 1.0f / (az * 0.3275911f + 1.0f);
+  vf poly = VSET (1.061405429f);
+  vf erf_abs;
+
+  poly = poly * t - 1.453152027f;
+  poly = poly * t + 1.421413741f;
+  poly = poly * t - 0.284496736f;
+  poly = poly * t + 0.254829592f;
+  poly = poly * t;
+  erf_abs = 1.0f - poly * v_exp_neg (-(az * az));
+  return 0.5f * x * (1.0f + (vf) ((vi) erf_abs | sign));
+}
+
+/* One register tile: C[0..MRC, 0..NR) (row stride ldc) = (first ? bias : C) + A[0..MRC, 0..kc)
+ * (row stride lda) · B (kc x NR, packed). */
+INLINE void
+tile (const int MRC, int kc, const float *restrict A, int lda, const float *restrict B,
+    float *restrict C, int ldc, const float *restrict bias, int first, int last,
+    TeKernEpilogue epi)
+{
+  vf acc[TE_MR][TE_NV];
+
+  UNROLL for (int i = 0; i < MRC; i++)
+    UNROLL for (int v = 0; v < TE_NV; v++)
+      acc[i][v] = first ? (bias ? *(const vf *) (bias + v * TE_VL) : VSET (0))
+          : LOADU (C + (size_t) i * ldc + v * TE_VL);
+  for (int p = 0; p < kc; p++) {
+    vf b[TE_NV];
+    UNROLL for (int v = 0; v < TE_NV; v++)
+      b[v] = *(const vf *) (B + (size_t) p * NR + v * TE_VL);
+    UNROLL for (int i = 0; i < MRC; i++) {
+      float a = A[(size_t) i * lda + p];
+      UNROLL for (int v = 0; v < TE_NV; v++)
+        acc[i][v] += a * b[v];
+    }
+  }
+  if (last && epi == TE_KERN_EPI_GELU)
+    UNROLL for (int i = 0; i < MRC; i++)
+      UNROLL for (int v = 0; v < TE_NV; v++)
+        acc[i][v] = v_gelu (acc[i][v]);
+  UNROLL for (int i = 0; i < MRC; i++)
+    UNROLL for (int v = 0; v < TE_NV; v++)
+      STOREU (C + (size_t) i * ldc + v * TE_VL, acc[i][v]);
+}
+
+/* Dispatch on the row count so each count gets a fully unrolled tile. */
+static void
+tile_rows (int mr, int kc, const float *A, int lda, const float *B, float *C, int ldc,
+    const float *bias, int first, int last, TeKernEpilogue epi)
+{
+#define CASE(r) case r: tile (r, kc, A, lda, B, C, ldc, bias, first, last, epi); break;
+  switch (mr) {
+    CASE (1) CASE (2) CASE (3) CASE (4)
+#if TE_MR > 4
+    CASE (5) CASE (6)
+#endif
+#if TE_MR > 6
+    CASE (7) CASE (8) CASE (9) CASE (10) CASE (11) CASE (12)
+#endif
+    default: break;
+  }
+#undef CASE
+}
+
+static void
+linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
+    TeKernEpilogue epi)
+{
+  const int K = w->k, N = w->n;
+  float edge[TE_MR * NR];       /* output tile of the last, partial panel */
+
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    int first = k0 == 0, last = k0 + kc >= K;
+
+    for (int m0 = 0; m0 < m; m0 += MC) {
+      int mc = m - m0 < MC ? m - m0 : MC;
+
+      for (int p = p0; p < p1; p++) {
+        const float *B = w->data + (size_t) p * K * NR + (size_t) k0 * NR;
+        const float *bias = w->bias + (size_t) p * NR;
+        int n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+
+        for (int i0 = m0; i0 < m0 + mc; i0 += TE_MR) {
+          int mr = m0 + mc - i0 < TE_MR ? m0 + mc - i0 : TE_MR;
+          const float *a = A + (size_t) i0 * K + k0;
+          float *c = C + (size_t) i0 * N + n0;
+
+          if (nr == NR) {
+            tile_rows (mr, kc, a, K, B, c, N, bias, first, last, epi);
+          } else {
+            for (int i = 0; i < mr && !first; i++)
+              memcpy (edge + i * NR, c + (size_t) i * N, nr * sizeof (float));
+            tile_rows (mr, kc, a, K, B, edge, NR, bias, first, last, epi);
+            for (int i = 0; i < mr; i++)
+              memcpy (c + (size_t) i * N, edge + i * NR, nr * sizeof (float));
+          }
+        }
+      }
+    }
+    if (K == 0)
+      break;
+  }
+}
+
+/* Attention for one head, TE_KERN_ATT_TQ query rows at a time: their scores against K^T
+ * (d x s, transposed once into scratch), softmax, then the weighted sum of V rows. Each loaded
+ * vector of K^T or V serves all the tile's rows. Never more than that tile of scores is held. */
+static void
+attention_head (const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+    int s, int d, float scale, float *scratch)
+{
+  enum { TQ = TE_KERN_ATT_TQ };
+  int s_pad = (s + TE_VL - 1) / TE_VL * TE_VL;
+  float *kt = scratch;                    /* [d][s_pad] */
+  float *sc = kt + (size_t) d * s_pad;    /* [TQ][s_pad] */
+
+  for (int c = 0; c < d; c++) {
+    for (int j = 0; j < s; j++)
+      kt[(size_t) c * s_pad + j] = k[(size_t) j * ld + c];
+    for (int j = s; j < s_pad; j++)
+      kt[(size_t) c * s_pad + j] = 0.0f;
+  }
+  for (int i0 = 0; i0 < s; i0 += TQ) {
+    int tq = s - i0 < TQ ? s - i0 : TQ;
+    float inv[TQ];
+
+    /* scores = scale * q_i . K^T for the tile's rows (rows past tq repeat the last one) */
+    for (int j = 0; j < s_pad; j += TE_VL) {
+      vf acc[TQ];
+      const float *qr[TQ];
+
+      UNROLL for (int r = 0; r < TQ; r++) {
+        acc[r] = VSET (0);
+        qr[r] = q + (size_t) (i0 + (r < tq ? r : tq - 1)) * ld;
+      }
+      for (int c = 0; c < d; c++) {
+        vf kv = *(const vf *) (kt + (size_t) c * s_pad + j);
+        UNROLL for (int r = 0; r < TQ; r++)
+          acc[r] += qr[r][c] * kv;
+      }
+      UNROLL for (int r = 0; r < TQ; r++)
+        *(vf *) (sc + (size_t) r * s_pad + j) = acc[r] * scale;
+    }
+    /* softmax numerators, and 1 / their sum */
+    for (int r = 0; r < tq; r++) {
+      float *row = sc + (size_t) r * s_pad, max = -INFINITY, sum = 0.0f;
+      vf vmax = VSET (-INFINITY), vsum = VSET (0);
+
+      for (int j = 0; j + TE_VL <= s; j += TE_VL) {
+        vf x = *(vf *) (row + j);
+        vi gt = x > vmax;
+        vmax = (vf) (((vi) x & gt) | ((vi) vmax & ~gt));
+      }
+      for (int l = 0; l < TE_VL; l++)
+        max = vmax[l] > max ? vmax[l] : max;
+      for (int j = s / TE_VL * TE_VL; j < s; j++)
+        max = row[j] > max ? row[j] : max;
+      for (int j = 0; j < s_pad; j += TE_VL) {
+        vf e = v_exp_neg (*(vf *) (row + j) - max);
+        if (j + TE_VL > s)      /* padding columns of the last vector weigh nothing */
+          for (int l = s - j; l < TE_VL; l++)
+            e[l] = 0.0f;
+        *(vf *) (row + j) = e;
+        vsum += e;
+      }
+      for (int l = 0; l < TE_VL; l++)
+        sum += vsum[l];
+      inv[r] = 1.0f / sum;
+    }
+    /* out_i = sum_j p_ij v_j / sum_i */
+    if (d % TE_VL == 0) {
+      for (int c = 0; c < d; c += TE_VL) {
+        vf acc[TQ];
+
+        UNROLL for (int r = 0; r < TQ; r++)
+          acc[r] = VSET (0);
+        for (int j = 0; j < s; j++) {
+          vf vv = LOADU (v + (size_t) j * ld + c);
+          UNROLL for (int r = 0; r < TQ; r++)
+            acc[r] += sc[(size_t) r * s_pad + j] * vv;
+        }
+        for (int r = 0; r < tq; r++)
+          STOREU (out + (size_t) (i0 + r) * ldo + c, acc[r] * inv[r]);
+      }
+    } else {
+      for (int r = 0; r < tq; r++)
+        for (int c = 0; c < d; c++) {
+          float acc = 0.0f;
+          for (int j = 0; j < s; j++)
+            acc += sc[(size_t) r * s_pad + j] * v[(size_t) j * ld + c];
+          out[(size_t) (i0 + r) * ldo + c] = acc * inv[r];
+        }
+    }
+  }
+}
+
+const TeKernOps TE_KERN_OPS = {
+  .nr = NR,
+  .mr = TE_MR,
+  .linear_panels = linear_panels,
+  .attention_head = attention_head,
+};

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-kern.c — packing, threading and level dispatch of the CPU kernels (te-kern.h). */
+#include "te-kern-private.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const TeKernOps *
+ops_for (TeCpuLevel level)
+{
+  switch (level) {
+    case TE_CPU_PORTABLE:
+      return &te_kern_ops_portable;
+#if defined(__x86_64__)
+    case TE_CPU_AVX2:
+      return &te_kern_ops_avx2;
+    case TE_CPU_AVX512:
+      return &te_kern_ops_avx512;
+#endif
+#if defined(__aarch64__)
+    case TE_CPU_NEON:
+      return &te_kern_ops_neon;
+#endif
+    default:
+      return NULL;
+  }
+}
+
+int
+te_kern_level_available (TeCpuLevel level)
+{
+  return ops_for (level) != NULL;
+}
+
+static void *
+alloc_aligned (size_t bytes)
+{
+  void *p = NULL;
+
+  if (posix_memalign (&p, 64, bytes ? bytes : 64) != 0)
+    return NULL;
+  return p;
+}
+
+TeKernW *
+te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
+{
+  const TeKernOps *ops = ops_for (level);
+  TeKernW *w;
+  size_t panel_floats;
+
+  if (ops == NULL || n <= 0 || k < 0)
+    return NULL;
+  w = calloc (1, sizeof *w);
+  if (w == NULL)
+    return NULL;
+  w->level = level;
+  w->ops = ops;
+  w->n = n;
+  w->k = k;
+  w->nr = ops->nr;
+  w->n_panels = (n + ops->nr - 1) / ops->nr;
+  panel_floats = (size_t) k * ops->nr;
+  w->bytes = ((size_t) w->n_panels * panel_floats + (size_t) w->n_panels * ops->nr)
+      * sizeof (float);
+  w->data = alloc_aligned ((size_t) w->n_panels * panel_floats * sizeof (float));
+  w->bias = alloc_aligned ((size_t) w->n_panels * ops->nr * sizeof (float));
+  if (w->data == NULL || w->bias == NULL) {
+    te_kern_free (w);
+    return NULL;
+  }
+  for (int p = 0; p < w->n_panels; p++) {
+    float *dst = w->data + (size_t) p * panel_floats;
+
+    for (int j = 0; j < ops->nr; j++) {
+      int col = p * ops->nr + j;
+
+      if (col < n) {
+        const float *src = W + (size_t) col * k;
+        for (int kk = 0; kk < k; kk++)
+          dst[(size_t) kk * ops->nr + j] = src[kk];
+      } else {
+        for (int kk = 0; kk < k; kk++)
+          dst[(size_t) kk * ops->nr + j] = 0.0f;
+      }
+      w->bias[p * ops->nr + j] = bias != NULL && col < n ? bias[col] : 0.0f;
+    }
+  }
+  return w;
+}
+
+void
+te_kern_free (TeKernW * w)
+{
+  if (w == NULL)
+    return;
+  free (w->data);
+  free (w->bias);
+  free (w);
+}
+
+size_t
+te_kern_bytes (const TeKernW * w)
+{
+  return w ? w->bytes : 0;
+}
+
+int
+te_kern_n (const TeKernW * w)
+{
+  return w->n;
+}
+
+int
+te_kern_k (const TeKernW * w)
+{
+  return w->k;
+}
+
+/* ---- linear: tasks are blocks of rows x runs of column panels ---- */
+
+typedef struct {
+  const TeKernW *w;
+  const float *A;
+  float *C;
+  int m, rows_per_task, panels_per_task, panel_tasks;
+  TeKernEpilogue epi;
+} LinearJob;
+
+static void
+linear_task (void *data, int task, int worker)
+{
+  LinearJob *job = data;
+  int r = task / job->panel_tasks, c = task % job->panel_tasks;
+  int m0 = r * job->rows_per_task, p0 = c * job->panels_per_task;
+  int m1 = m0 + job->rows_per_task < job->m ? m0 + job->rows_per_task : job->m;
+  int p1 = p0 + job->panels_per_task < job->w->n_panels ? p0 + job->panels_per_task
+      : job->w->n_panels;
+
+  (void) worker;
+  job->w->ops->linear_panels (job->w, job->A + (size_t) m0 * job->w->k,
+      job->C + (size_t) m0 * job->w->n, m1 - m0, p0, p1, job->epi);
+}
+
+void
+te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int m,
+    TeKernEpilogue epi)
+{
+  LinearJob job = { w, A, C, m, m, w->n_panels, 1, epi };
+  int threads = te_pool_threads (pool), row_tasks = 1;
+  const char *split = getenv ("TE_SPLIT");
+
+  if (m <= 0)
+    return;
+  if (threads > 1) {
+    /* Rows when there are enough for every thread to run whole row blocks (each thread then
+     * streams its own rows of A once and shares the weights); otherwise column panels. */
+    int mode = split ? atoi (split) : 0;
+    if (mode == 1 || (mode == 0 && m >= threads * 4 * w->ops->mr)) {
+      int unit = w->ops->mr;
+      row_tasks = threads;
+      job.rows_per_task = ((m + threads - 1) / threads + unit - 1) / unit * unit;
+      row_tasks = (m + job.rows_per_task - 1) / job.rows_per_task;
+    } else {
+      int tasks = w->n_panels < threads ? w->n_panels : threads;
+      job.panels_per_task = (w->n_panels + tasks - 1) / tasks;
+      job.panel_tasks = (w->n_panels + job.panels_per_task - 1) / job.panels_per_task;
+    }
+  }
+  te_pool_run (pool, row_tasks * job.panel_tasks, linear_task, &job);
+}
+
+/* ---- attention: tasks are (sequence, head) pairs; here one sequence ---- */
+
+size_t
+te_kern_attention_scratch (int s, int d)
+{
+  size_t s_pad = ((size_t) s + 15) / 16 * 16;   /* the widest vector's multiple */
+  return (size_t) d * s_pad + (size_t) TE_KERN_ATT_TQ * s_pad;
+}
+
+typedef struct {
+  const TeKernOps *ops;
+  const float *qkv;
+  float *out;
+  const size_t *seg;
+  int h, heads;
+  int failed;
+} AttentionJob;
+
+static void
+attention_task (void *data, int task, int worker)
+{
+  AttentionJob *job = data;
+  int b = task / job->heads, head = task % job->heads;
+  int d = job->h / job->heads, ld = 3 * job->h;
+  int s = (int) (job->seg[b + 1] - job->seg[b]);
+  const float *qkv = job->qkv + job->seg[b] * ld;
+  float *scratch;
+
+  (void) worker;
+  if (s <= 0)
+    return;
+  scratch = alloc_aligned (te_kern_attention_scratch (s, d) * sizeof (float));
+  if (scratch == NULL) {
+    job->failed = 1;
+    return;
+  }
+  job->ops->attention_head (qkv + head * d, qkv + job->h + head * d,
+      qkv + 2 * job->h + head * d, ld, job->out + job->seg[b] * job->h + head * d, job->h, s,
+      d, 1.0f / sqrtf ((float) d), scratch);
+  free (scratch);
+}
+
+int
+te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
+    const size_t *seg, int n_seqs, int h, int heads)
+{
+  AttentionJob job = { ops_for (level), qkv, out, seg, h, heads, 0 };
+
+  if (job.ops == NULL || heads <= 0 || h % heads != 0)
+    return -1;
+  te_pool_run (pool, n_seqs * heads, attention_task, &job);
+  return job.failed ? -1 : 0;
+}
+
+/* ---- references ---- */
+
+void
+te_kern_linear_ref (const float *A, const float *W, const float *bias, float *C, int m, int n,
+    int k, TeKernEpilogue epi)
+{
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double acc = bias ? bias[j] : 0.0;
+      for (int p = 0; p < k; p++)
+        acc += (double) A[(size_t) i * k + p] * W[(size_t) j * k + p];
+      if (epi == TE_KERN_EPI_GELU)
+        acc = 0.5 * acc * (1.0 + erf (acc / sqrt (2.0)));
+      C[(size_t) i * n + j] = (float) acc;
+    }
+}
+
+void
+te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads)
+{
+  int d = h / heads, ld = 3 * h;
+  double scale = 1.0 / sqrt ((double) d);
+  double *p = malloc ((s > 0 ? s : 1) * sizeof (double));
+
+  if (p == NULL)
+    return;
+  for (int hd = 0; hd < heads; hd++)
+    for (int i = 0; i < s; i++) {
+      double max = -INFINITY, sum = 0.0;
+
+      for (int j = 0; j < s; j++) {
+        double dot = 0.0;
+        for (int c = 0; c < d; c++)
+          dot += (double) qkv[(size_t) i * ld + hd * d + c]
+              * qkv[(size_t) j * ld + h + hd * d + c];
+        p[j] = dot * scale;
+        max = p[j] > max ? p[j] : max;
+      }
+      for (int j = 0; j < s; j++) {
+        p[j] = exp (p[j] - max);
+        sum += p[j];
+      }
+      for (int c = 0; c < d; c++) {
+        double acc = 0.0;
+        for (int j = 0; j < s; j++)
+          acc += p[j] * qkv[(size_t) j * ld + 2 * h + hd * d + c];
+        out[(size_t) i * h + hd * d + c] = (float) (acc / sum);
+      }
+    }
+  free (p);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-kern.c — every CPU kernel against its naive double-precision reference, at odd shapes
+ * (m, n, k not multiples of any tile; one row; k past a k block), at every level this build has
+ * and this CPU runs, with 1 and 3 threads. Plain C and libc, like the kernels: the same file is
+ * cross-built for aarch64 and run under qemu-user (tools/cross-aarch64.sh).
+ *
+ * With TE_CPU_LEVEL set, only that level is tested (and it must be supported). */
+#include "te-kern.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+
+static unsigned long long rng = 88172645463325252ULL;
+
+static float
+frand (void)
+{
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float) ((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* max |x - ref| over max(1, |ref|): relative for large values, absolute near zero */
+static double
+max_err (const float *x, const float *ref, size_t n)
+{
+  double e = 0.0;
+
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs ((double) x[i] - ref[i]) / fmax (1.0, fabs (ref[i]));
+    if (!(d <= e))
+      e = isnan (d) ? INFINITY : d;
+  }
+  return e;
+}
+
+static void
+check (int ok, const char *what, TeCpuLevel level, double err, int threads)
+{
+  checks++;
+  if (!ok) {
+    failures++;
+    printf ("FAIL %s level=%s threads=%d err=%.3g\n", what, te_cpu_level_name (level),
+        threads, err);
+  }
+}
+
+static void
+test_linear (TeCpuLevel level, TePool * pool, int m, int n, int k, int with_bias,
+    TeKernEpilogue epi)
+{
+  float *A = malloc (sizeof (float) * ((size_t) m * k + 1));
+  float *W = malloc (sizeof (float) * ((size_t) n * k + 1));
+  float *bias = malloc (sizeof (float) * n);
+  float *C = malloc (sizeof (float) * (size_t) m * n);
+  float *R = malloc (sizeof (float) * (size_t) m * n);
+  TeKernW *w;
+  char what[128];
+  double err;
+
+  for (size_t i = 0; i < (size_t) m * k; i++)
+    A[i] = frand ();
+  for (size_t i = 0; i < (size_t) n * k; i++)
+    W[i] = frand () * 0.2f;
+  for (int i = 0; i < n; i++)
+    bias[i] = frand ();
+  w = te_kern_pack (level, W, with_bias ? bias : NULL, n, k);
+  if (w == NULL) {
+    check (0, "te_kern_pack", level, 0, 0);
+    goto out;
+  }
+  for (size_t i = 0; i < (size_t) m * n; i++)
+    C[i] = NAN;                 /* every output must be written */
+  te_kern_linear (pool, w, A, C, m, epi);
+  te_kern_linear_ref (A, W, with_bias ? bias : NULL, R, m, n, k, epi);
+  err = max_err (C, R, (size_t) m * n);
+  snprintf (what, sizeof what, "linear m=%d n=%d k=%d bias=%d gelu=%d", m, n, k, with_bias,
+      epi == TE_KERN_EPI_GELU);
+  /* fp32 accumulation over k terms of size <= 0.2: a few ulps per term at most */
+  check (err < 1e-5 * (1 + k / 64.0), what, level, err, te_pool_threads (pool));
+  te_kern_free (w);
+out:
+  free (A);
+  free (W);
+  free (bias);
+  free (C);
+  free (R);
+}
+
+static void
+test_attention (TeCpuLevel level, TePool * pool, int s, int h, int heads)
+{
+  float *qkv = malloc (sizeof (float) * (size_t) s * 3 * h);
+  float *out = malloc (sizeof (float) * (size_t) s * h);
+  float *ref = malloc (sizeof (float) * (size_t) s * h);
+  char what[96];
+  double err;
+
+  for (size_t i = 0; i < (size_t) s * 3 * h; i++)
+    qkv[i] = frand () * 3.0f;   /* scores up to ~|d|: a peaked softmax */
+  for (size_t i = 0; i < (size_t) s * h; i++)
+    out[i] = NAN;
+  /* as two sequences: the first s1 rows and the rest */
+  {
+    size_t seg[3] = { 0, (size_t) s / 3, (size_t) s };
+    int rc = te_kern_attention (pool, level, qkv, out, seg, 2, h, heads);
+    check (rc == 0, "te_kern_attention returns 0", level, 0, te_pool_threads (pool));
+    te_kern_attention_ref (qkv, ref, s / 3, h, heads);
+    te_kern_attention_ref (qkv + (size_t) (s / 3) * 3 * h, ref + (size_t) (s / 3) * h,
+        s - s / 3, h, heads);
+  }
+  err = max_err (out, ref, (size_t) s * h);
+  snprintf (what, sizeof what, "attention s=%d h=%d heads=%d", s, h, heads);
+  check (err < 2e-5, what, level, err, te_pool_threads (pool));
+  free (qkv);
+  free (out);
+  free (ref);
+}
+
+/* The GELU epilogue's erf and the softmax's exp over their whole useful range. */
+static void
+test_gelu_range (TeCpuLevel level)
+{
+  enum { N = 4001 };
+  float *A = malloc (sizeof (float) * N), W = 1.0f, *C = malloc (sizeof (float) * N);
+  double err = 0;
+  TeKernW *w = te_kern_pack (level, &W, NULL, 1, 1);
+
+  for (int i = 0; i < N; i++)
+    A[i] = -10.0f + 20.0f * i / (N - 1);
+  te_kern_linear (NULL, w, A, C, N, TE_KERN_EPI_GELU);
+  for (int i = 0; i < N; i++) {
+    double x = A[i], ref = 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
+    double e = fabs (C[i] - ref);
+    err = e > err || isnan (e) ? (isnan (e) ? INFINITY : e) : err;
+  }
+  check (err < 1e-6, "gelu over [-10, 10] (absolute)", level, err, 1);
+  te_kern_free (w);
+  free (A);
+  free (C);
+}
+
+int
+main (void)
+{
+  static const int shapes[][3] = {
+    {1, 1, 1}, {1, 33, 7}, {5, 17, 3}, {13, 31, 29}, {12, 32, 256}, {25, 65, 257},
+    {7, 100, 384}, {37, 383, 385}, {130, 97, 600}, {3, 1536, 384}, {64, 384, 1536},
+  };
+  int only = -1;
+  char err[256];
+
+  if (getenv ("TE_CPU_LEVEL") != NULL) {
+    only = te_cpu_level_select (err, sizeof err);
+    if (only < 0) {
+      printf ("FAIL %s\n", err);
+      return 1;
+    }
+  }
+  printf ("cpu features: %s; best level %s\n", te_cpu_features_string (),
+      te_cpu_level_name (te_cpu_best_level ()));
+  for (int level = 0; level < TE_CPU_N_LEVELS; level++) {
+    static const int thread_counts[] = { 1, 3 };
+
+    if (only >= 0 && level != only)
+      continue;
+    if (!te_kern_level_available (level) || !te_cpu_level_supported (level)) {
+      printf ("level %s: not on this build/CPU\n", te_cpu_level_name (level));
+      continue;
+    }
+    printf ("level %s\n", te_cpu_level_name (level));
+    for (int t = 0; t < 2; t++) {
+      TePool *pool = te_pool_acquire (thread_counts[t]);
+
+      for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        test_linear (level, pool, shapes[i][0], shapes[i][1], shapes[i][2], 1,
+            TE_KERN_EPI_NONE);
+        test_linear (level, pool, shapes[i][0], shapes[i][1], shapes[i][2], 0,
+            TE_KERN_EPI_GELU);
+      }
+      test_attention (level, pool, 1, 64, 2);
+      test_attention (level, pool, 5, 48, 3);   /* d = 16 */
+      test_attention (level, pool, 17, 36, 3);  /* d = 12: not a vector multiple */
+      test_attention (level, pool, 128, 384, 12);
+      test_attention (level, pool, 77, 384, 12);
+      test_attention (level, pool, 300, 64, 2);
+      te_pool_release (pool);
+    }
+    test_gelu_range (level);
+  }
+  printf ("%d checks, %d failed\n", checks, failures);
+  return failures == 0 && checks > 0 ? 0 : 1;
+}
