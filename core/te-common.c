@@ -32,3 +32,11 @@ te_json_nesting_ok (const char *data, gsize len, guint max_depth)
   }
   return TRUE;
 }
+
+void
+te_log_to_stderr (void)
+{
+#if GLIB_CHECK_VERSION (2, 68, 0)
+  g_log_writer_default_set_use_stderr (TRUE);
+#endif
+}

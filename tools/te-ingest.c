@@ -260,6 +260,11 @@ main (int argc, char **argv)
 {
   GError *err = NULL;
   GOptionContext *ctx = g_option_context_new ("SOURCE STORE");
+
+  /* stdout is the progress report; GLib's INFO/DEBUG lines go to stderr like the rest */
+#if GLIB_CHECK_VERSION (2, 68, 0)
+  g_log_writer_default_set_use_stderr (TRUE);
+#endif
   g_option_context_set_summary (ctx,
       "Embeds a corpus into an SQLite store, with progress. SOURCE is a directory (every file "
       "under it, ids relative to it), a JSON Lines corpus (*.jsonl: {\"_id\", \"title\", "

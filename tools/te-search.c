@@ -286,6 +286,7 @@ main (int argc, char **argv)
   int ret = 1;
 
   g_array_set_clear_func (queries, query_clear);
+  te_log_to_stderr ();
   ctx = g_option_context_new ("STORE [QUERY...]");
   g_option_context_set_summary (ctx,
       "Ranks the chunks of STORE's complete documents by cosine similarity to each QUERY (or\n"

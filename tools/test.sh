@@ -5,7 +5,8 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan),
 #   3. the Python reference tests (HF tokenizers, stored sentence-transformers vectors,
 #      gst-launch end to end, pipelines/ examples),
-#   4. a short smoke run of each libFuzzer target (tools/fuzz.sh --smoke).
+#   4. a short smoke run of each libFuzzer target (tools/fuzz.sh --smoke),
+#   5. the CPU kernels cross-built for aarch64 and tested under qemu-user (NEON).
 # Ends with one line "N passed, N failed" (N skipped when something was skipped).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,13 @@ fz=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' build/fuzz.log | tail -1)
 p=$(echo "$fz" | grep -oE '^[0-9]+'); passed=$((passed + ${p:-0}))
 f=$(echo "$fz" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); failed=$((failed + ${f:-1}))
 # ---- end of fuzzing smoke ----
+
+echo "== CPU kernels on aarch64 under qemu-user (tools/cross-aarch64.sh)"
+if tools/cross-aarch64.sh 2>&1 | tee build/cross-aarch64.log; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 
 echo
 if [ "$skipped" -gt 0 ]; then
