@@ -203,7 +203,8 @@ def ingest(a, corpus_path, store, backend, env):
     remove_store(store)
     cmd = [tool(a, "te-ingest"), "--format", "jsonl", "--backend", backend, "--quiet"]
     for opt, val in (("--max-tokens", a.max_tokens), ("--overlap-tokens", a.overlap_tokens),
-                     ("--batch-size", a.batch_size)):
+                     ("--batch-size", a.batch_size),
+                     ("--backend-options", a.backend_options if backend == a.backend else None)):
         if val is not None:
             cmd += [opt, str(val)]
     cmd += [str(corpus_path), str(store)]
@@ -264,6 +265,8 @@ def first_chunk_store(store, out):
 def search(a, store, queries_path, env):
     cmd = [tool(a, "te-search"), "--json", "--top-k", str(a.top_k), "--queries",
            str(queries_path), str(store)]
+    if a.backend_options and a.backend == "cpu":
+        cmd[1:1] = ["--backend-options", a.backend_options]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
@@ -360,6 +363,8 @@ def main():
                     "meta model_dir, else the installed all-MiniLM-L6-v2 package)")
     ap.add_argument("--peer-python", default=str(ROOT / ".venv-peer/bin/python"))
     ap.add_argument("--backend", default="cpu", help="te-ingest backend for 'ours' (default cpu)")
+    ap.add_argument("--backend-options", help="npuencoder backend-options for te-ingest, and "
+                    "te-search's for the queries when the backend is cpu (e.g. dtype=int8)")
     ap.add_argument("--max-tokens", type=int, help="te-ingest --max-tokens (default: its own)")
     ap.add_argument("--overlap-tokens", type=int, help="te-ingest --overlap-tokens")
     ap.add_argument("--batch-size", type=int, help="te-ingest --batch-size")

@@ -12,6 +12,11 @@
  *   threads=N
  *       compute threads, default the physical cores. native: the shared pool of N threads
  *       (te-pool.h). openblas: openblas_set_num_threads(), which is process-wide.
+ *   dtype=fp32|int8
+ *       int8 (native kernels only): the linear layers' weights quantised at open per output
+ *       channel, activations per token, integer dot products (VNNI, AVX2, NEON sdot);
+ *       attention, LayerNorm and GELU stay fp32. Its vectors differ from fp32 (cosine about
+ *       0.99+; docs/cpu.md), so stores see dtype=int8 in the encoder identity.
  *
  * On the OpenBLAS path, the core OpenBLAS chose for itself is checked against the CPU's
  * features: Debian's OpenBLAS 0.3.21 runs SSE3 "Prescott" kernels on some AVX-512 VMs. That is
@@ -81,13 +86,15 @@ check_openblas_core (void)
 }
 
 static gboolean
-parse_options (GHashTable * options, int *threads, const char **kernels, GError ** error)
+parse_options (GHashTable * options, int *threads, const char **kernels, TeBertDType * dtype,
+    GError ** error)
 {
   GHashTableIter it;
   gpointer key, value;
 
   *threads = 0;
   *kernels = "auto";
+  *dtype = TE_BERT_FP32;
   if (options == NULL)
     return TRUE;
   g_hash_table_iter_init (&it, options);
@@ -112,9 +119,21 @@ parse_options (GHashTable * options, int *threads, const char **kernels, GError 
         return FALSE;
       }
       *kernels = value;
+    } else if (g_strcmp0 (key, "dtype") == 0) {
+      if (g_strcmp0 (value, "fp32") == 0 || g_strcmp0 (value, "f32") == 0)
+        *dtype = TE_BERT_FP32;
+      else if (g_strcmp0 (value, "int8") == 0)
+        *dtype = TE_BERT_INT8;
+      else {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "cpu backend: option dtype=\"%s\" is not one of fp32, int8",
+            (const char *) value);
+        return FALSE;
+      }
     } else {
       g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-          "cpu backend: unknown option \"%s\" (known: kernels, threads)", (const char *) key);
+          "cpu backend: unknown option \"%s\" (known: dtype, kernels, threads)",
+          (const char *) key);
       return FALSE;
     }
   }
@@ -127,6 +146,7 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
   TeCpuBackend *cpu;
   const char *kernels;
   int threads;
+  TeBertDType dtype;
   gboolean native;
 
   if (te_model_weights (model) == NULL) {
@@ -134,19 +154,25 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
         "cpu backend: %s was loaded without its weights", te_model_dir (model));
     return NULL;
   }
-  if (!parse_options (options, &threads, &kernels, error))
+  if (!parse_options (options, &threads, &kernels, &dtype, error))
     return NULL;
   if (strcmp (kernels, "auto") == 0)
-    native = te_cpu_best_level () != TE_CPU_PORTABLE || g_getenv ("TE_CPU_LEVEL") != NULL;
+    native = te_cpu_best_level () != TE_CPU_PORTABLE || g_getenv ("TE_CPU_LEVEL") != NULL
+        || dtype == TE_BERT_INT8;
   else
     native = strcmp (kernels, "native") == 0;
+  if (!native && dtype == TE_BERT_INT8) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "cpu backend: dtype=int8 needs the native kernels, not kernels=openblas");
+    return NULL;
+  }
 
   cpu = g_new0 (TeCpuBackend, 1);
   cpu->model = model;
   if (native) {
     GError *err = NULL;
 
-    cpu->engine = te_bert_engine_new (model, -1, threads, &err);
+    cpu->engine = te_bert_engine_new (model, -1, threads, dtype, &err);
     if (cpu->engine == NULL) {
       g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "cpu backend: %s", err->message);
       g_error_free (err);
@@ -180,7 +206,8 @@ cpu_get_caps (gpointer state, TeBackendCaps * caps)
   caps->max_batch = 0;
   caps->max_seq_len = te_model_config (cpu->model)->max_seq_len;
   caps->n_buckets = 0;
-  caps->dtypes = TE_BACKEND_DTYPE_F32;
+  caps->dtypes = cpu->engine && te_bert_engine_dtype (cpu->engine) == TE_BERT_INT8
+      ? TE_BACKEND_DTYPE_INT8 : TE_BACKEND_DTYPE_F32;
   caps->async = FALSE;
   g_strlcpy (caps->kernel, cpu->kernel, sizeof caps->kernel);
 }
@@ -215,8 +242,8 @@ cpu_close (gpointer state)
 
 const TeBackendClass te_backend_cpu_class = {
   .name = "cpu",
-  .description = "CPU, fp32, dynamic shapes: the project's kernels chosen from the CPU's "
-      "features (AVX-512, AVX2, NEON, portable C), or OpenBLAS sgemm",
+  .description = "CPU, fp32 or int8, dynamic shapes: the project's kernels chosen from the "
+      "CPU's features (AVX-512 with VNNI, AVX2, NEON with sdot, portable C), or OpenBLAS sgemm",
   .open = cpu_open,
   .get_caps = cpu_get_caps,
   .submit = cpu_submit,

@@ -6,15 +6,18 @@
 #include "te-kernels.h"
 #include "te-kern.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
-  TeKernW *qkv, *ao, *up, *down;
+  TeKernW *qkv, *ao, *up, *down;        /* fp32 */
+  TeKernQ *qqkv, *qao, *qup, *qdown;    /* int8 */
 } PackedLayer;
 
 struct _TeBertEngine {
   const TeModel *model;
   TeCpuLevel level;
+  TeBertDType dtype;
   TePool *pool;
   PackedLayer *layers;
   gsize packed_bytes;
@@ -229,17 +232,25 @@ forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** err
 
     if (e != NULL) {
       const PackedLayer *P = &e->layers[l];
+      gboolean q8 = e->dtype == TE_BERT_INT8;
+      int rc = 0;
 
-      te_kern_linear (e->pool, P->qkv, x, qkv, (int) T, TE_KERN_EPI_NONE);
-      if (te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads) != 0) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "attention: out of memory");
+#define LINEAR(fp, q, in, out_, epi) \
+      (q8 && P->q ? te_kern_linear_q8 (e->pool, P->q, in, out_, (int) T, epi) \
+          : (te_kern_linear (e->pool, P->fp, in, out_, (int) T, epi), 0))
+      rc |= LINEAR (qkv, qqkv, x, qkv, TE_KERN_EPI_NONE);
+      rc |= te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads);
+      rc |= LINEAR (ao, qao, ctx, tmp, TE_KERN_EPI_NONE);
+      layernorm (e, x, tmp, L->ln1_g, L->ln1_b, (int) T, H, c->layer_norm_eps);
+      rc |= LINEAR (up, qup, x, inter, TE_KERN_EPI_GELU);
+      rc |= LINEAR (down, qdown, inter, tmp, TE_KERN_EPI_NONE);
+#undef LINEAR
+      layernorm (e, x, tmp, L->ln2_g, L->ln2_b, (int) T, H, c->layer_norm_eps);
+      if (rc != 0) {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "out of memory for the encoder's scratch (%" G_GSIZE_FORMAT " tokens)", T);
         goto out;
       }
-      te_kern_linear (e->pool, P->ao, ctx, tmp, (int) T, TE_KERN_EPI_NONE);
-      layernorm (e, x, tmp, L->ln1_g, L->ln1_b, (int) T, H, c->layer_norm_eps);
-      te_kern_linear (e->pool, P->up, x, inter, (int) T, TE_KERN_EPI_GELU);
-      te_kern_linear (e->pool, P->down, inter, tmp, (int) T, TE_KERN_EPI_NONE);
-      layernorm (e, x, tmp, L->ln2_g, L->ln2_b, (int) T, H, c->layer_norm_eps);
       continue;
     }
     te_linear (x, L->qkv_w, L->qkv_b, qkv, (int) T, 3 * H, H);
@@ -276,6 +287,26 @@ out:
 
 /* ---- engine ---- */
 
+/* SmoothQuant's per-input-channel factors, without calibration data: a LayerNorm output's
+ * channel c is n * g[c] + b[c] with n of unit scale, so |g[c]| + |b[c]| stands for its range.
+ * s[c] = sqrt (range[c] / max_n |W[n, c]|) (alpha = 1/2) balances the two operands' ranges;
+ * a constant factor on every s[c] changes nothing after per-token and per-channel scaling. */
+static float *
+smooth_factors (const float *g, const float *b, const float *W, int n, int k)
+{
+  float *s = g_new (float, k);
+
+  for (int c = 0; c < k; c++) {
+    float wmax = 0.0f, range = fabsf (g[c]) + fabsf (b[c]);
+    for (int j = 0; j < n; j++)
+      wmax = MAX (wmax, fabsf (W[(gsize) j * k + c]));
+    s[c] = wmax > 0.0f && range > 0.0f && isfinite (range) ? sqrtf (range / wmax) : 1.0f;
+    if (!(s[c] > 0.0f) || !isfinite (s[c]))
+      s[c] = 1.0f;
+  }
+  return s;
+}
+
 void
 te_bert_engine_free (TeBertEngine * engine)
 {
@@ -287,6 +318,10 @@ te_bert_engine_free (TeBertEngine * engine)
     te_kern_free (engine->layers[l].ao);
     te_kern_free (engine->layers[l].up);
     te_kern_free (engine->layers[l].down);
+    te_kern_q8_free (engine->layers[l].qqkv);
+    te_kern_q8_free (engine->layers[l].qao);
+    te_kern_q8_free (engine->layers[l].qup);
+    te_kern_q8_free (engine->layers[l].qdown);
   }
   g_free (engine->layers);
   te_pool_release (engine->pool);
@@ -294,7 +329,8 @@ te_bert_engine_free (TeBertEngine * engine)
 }
 
 TeBertEngine *
-te_bert_engine_new (const TeModel * model, int level, int threads, GError ** error)
+te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType dtype,
+    GError ** error)
 {
   const TeBertConfig *c;
   const TeBertWeights *W;
@@ -334,6 +370,7 @@ te_bert_engine_new (const TeModel * model, int level, int threads, GError ** err
   e = g_new0 (TeBertEngine, 1);
   e->model = model;
   e->level = level;
+  e->dtype = dtype;
   e->pool = te_pool_acquire (threads);
   if (e->pool == NULL) {
     g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "cannot start %d compute threads",
@@ -347,6 +384,29 @@ te_bert_engine_new (const TeModel * model, int level, int threads, GError ** err
     PackedLayer *P = &e->layers[l];
     int H = c->hidden_size, I = c->intermediate_size;
 
+    if (dtype == TE_BERT_INT8) {
+      /* the QKV and FFN-up inputs are LayerNorm outputs: smoothed (see smooth_factors) */
+      const float *in_g = l == 0 ? W->emb_ln_g : W->layers[l - 1].ln2_g;
+      const float *in_b = l == 0 ? W->emb_ln_b : W->layers[l - 1].ln2_b;
+      float *s_qkv = smooth_factors (in_g, in_b, L->qkv_w, 3 * H, H);
+      float *s_up = smooth_factors (L->ln1_g, L->ln1_b, L->i_w, I, H);
+
+      P->qqkv = te_kern_pack_q8 (level, L->qkv_w, L->qkv_b, 3 * H, H, s_qkv);
+      P->qao = te_kern_pack_q8 (level, L->ao_w, L->ao_b, H, H, NULL);
+      P->qup = te_kern_pack_q8 (level, L->i_w, L->i_b, I, H, s_up);
+      P->qdown = te_kern_pack_q8 (level, L->o_w, L->o_b, H, I, NULL);
+      g_free (s_qkv);
+      g_free (s_up);
+      if (!P->qqkv || !P->qao || !P->qup || !P->qdown) {
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "out of memory quantising the weights of layer %d", l);
+        te_bert_engine_free (e);
+        return NULL;
+      }
+      e->packed_bytes += te_kern_q8_bytes (P->qqkv) + te_kern_q8_bytes (P->qao)
+          + te_kern_q8_bytes (P->qup) + te_kern_q8_bytes (P->qdown);
+      continue;
+    }
     P->qkv = te_kern_pack (level, L->qkv_w, L->qkv_b, 3 * H, H);
     P->ao = te_kern_pack (level, L->ao_w, L->ao_b, H, H);
     P->up = te_kern_pack (level, L->i_w, L->i_b, I, H);
@@ -361,8 +421,12 @@ te_bert_engine_new (const TeModel * model, int level, int threads, GError ** err
         + te_kern_bytes (P->up) + te_kern_bytes (P->down);
   }
   e->pack_seconds = (g_get_monotonic_time () - t0) / 1e6;
-  g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
-      te_cpu_level_name (level), threads, threads == 1 ? "" : "s");
+  if (dtype == TE_BERT_INT8)
+    g_snprintf (e->describe, sizeof e->describe, "%s int8, %d thread%s",
+        te_kern_q8_name_for (level), threads, threads == 1 ? "" : "s");
+  else
+    g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
+        te_cpu_level_name (level), threads, threads == 1 ? "" : "s");
   return e;
 }
 
@@ -376,6 +440,12 @@ int
 te_bert_engine_level (const TeBertEngine * engine)
 {
   return engine->level;
+}
+
+TeBertDType
+te_bert_engine_dtype (const TeBertEngine * engine)
+{
+  return engine->dtype;
 }
 
 int

@@ -27,16 +27,24 @@ gboolean te_bert_forward (const TeModel * model, TeBatch * batch, GError ** erro
  * then only read for embeddings and LayerNorm parameters). */
 typedef struct _TeBertEngine TeBertEngine;
 
+typedef enum {
+  TE_BERT_FP32 = 0,
+  /* the four linear layers of every encoder layer in int8 (te_kern_pack_q8: weights per output
+   * channel, activations per token); embeddings, LayerNorm, attention and GELU stay fp32 */
+  TE_BERT_INT8,
+} TeBertDType;
+
 TeBertEngine *te_bert_engine_new (const TeModel * model, int level, int threads,
-    GError ** error);
+    TeBertDType dtype, GError ** error);
 void te_bert_engine_free (TeBertEngine * engine);
 /* Same contract as te_bert_forward(). Thread-safe; concurrent calls share the pool (a call
  * that finds it busy computes on its own thread: te-pool.h). */
 gboolean te_bert_engine_forward (TeBertEngine * engine, TeBatch * batch, GError ** error);
-/* e.g. "avx512 fp32, 2 threads" */
+/* e.g. "avx512 fp32, 2 threads", "avx512_vnni int8, 2 threads" */
 const char *te_bert_engine_describe (const TeBertEngine * engine);
 int te_bert_engine_level (const TeBertEngine * engine);
 int te_bert_engine_threads (const TeBertEngine * engine);
+TeBertDType te_bert_engine_dtype (const TeBertEngine * engine);
 /* Bytes of packed weights, and the time packing took (open to ready, in seconds). */
 gsize te_bert_engine_packed_bytes (const TeBertEngine * engine);
 double te_bert_engine_pack_seconds (const TeBertEngine * engine);

@@ -29,9 +29,13 @@ OUT=build-aarch64
 mkdir -p "$OUT"
 K=core/kernels
 CFLAGS=(-O3 -g -std=gnu11 -Wall -Wextra -Werror -fno-math-errno -I"$K")
-srcs=("$K/te-cpu.c" "$K/te-pool.c" "$K/te-kern.c" "$K/te-kern-portable.c" "$K/te-kern-neon.c")
+srcs=("$K/te-cpu.c" "$K/te-pool.c" "$K/te-kern.c" "$K/te-kern-portable.c" "$K/te-kern-q8.c"
+  "$K/te-kern-neon.c")
+# the sdot kernel alone is built for ARMv8.2 + dotprod; it runs only where HWCAP says so
+$CC "${CFLAGS[@]}" -march=armv8.2-a+dotprod -c -o "$OUT/te-kern-q8-neon.o" "$K/te-kern-q8-neon.c"
 # static: qemu-user needs no aarch64 sysroot at run time
-$CC "${CFLAGS[@]}" -static -o "$OUT/test-kern" tests/kernels/test-kern.c "${srcs[@]}" -lm -lpthread
+$CC "${CFLAGS[@]}" -static -o "$OUT/test-kern" tests/kernels/test-kern.c "${srcs[@]}" \
+  "$OUT/te-kern-q8-neon.o" -lm -lpthread
 file "$OUT/test-kern" | grep -q "ARM aarch64" || { echo "not an aarch64 binary"; exit 1; }
 
 rc=0

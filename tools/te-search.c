@@ -19,6 +19,7 @@ static char *opt_queries = NULL;
 static int opt_batch = 32;
 static gboolean opt_stats = FALSE;
 static gboolean opt_documents = FALSE;
+static char *opt_backend_options = NULL;
 
 static GOptionEntry entries[] = {
   {"top-k", 'k', 0, G_OPTION_ARG_INT, &opt_top_k, "Hits per query (default 10)", "K"},
@@ -38,6 +39,9 @@ static GOptionEntry entries[] = {
       "N"},
   {"stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats,
       "Report on stderr the time spent embedding the queries and scanning the store", NULL},
+  {"backend-options", 0, 0, G_OPTION_ARG_STRING, &opt_backend_options,
+      "Options of the cpu backend embedding the queries (as npuencoder's backend-options, "
+      "e.g. \"dtype=int8\" to embed them as an int8 store's chunks were)", "K=V,..."},
   {"documents", 0, 0, G_OPTION_ARG_NONE, &opt_documents,
       "Search the document vectors (te-ingest --document-vectors) instead of the chunks; a hit's "
       "index is the document's chunk count", NULL},
@@ -274,6 +278,7 @@ main (int argc, char **argv)
   TeModel *model = NULL;
   TeEmbedder *e = NULL;
   TeEmbedderOptions eo;
+  GHashTable *backend_options = NULL;
   GArray *queries = g_array_new (FALSE, TRUE, sizeof (Query));
   GPtrArray *results = NULL;
   TeStoreCounts counts;
@@ -394,6 +399,10 @@ main (int argc, char **argv)
       && !te_tokenizer_prompt_length (te_model_tokenizer (model), prompt, &eo.pool_skip,
           &error))
     goto out;
+  backend_options = te_backend_options_parse (opt_backend_options, &error);
+  if (backend_options == NULL)
+    goto out;
+  eo.backend_options = backend_options;
   e = te_embedder_new (model, &eo, &error);
   if (e == NULL)
     goto out;
@@ -441,6 +450,9 @@ out:
   g_option_context_free (ctx);
   g_free (opt_prompt);
   g_free (opt_model);
+  g_free (opt_backend_options);
+  if (backend_options)
+    g_hash_table_unref (backend_options);
   g_free (opt_queries);
   return ret;
 }

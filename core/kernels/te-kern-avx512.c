@@ -6,4 +6,5 @@
 #define TE_VL 16
 #define TE_NV 2
 #define TE_MR 12
+#define TE_ATT_NJ 2
 #include "te-kern-impl.h"

@@ -6,6 +6,8 @@
  *   TE_VL        floats per vector register (4 SSE2/NEON, 8 AVX2, 16 AVX-512)
  *   TE_NV        vectors per panel (panel width NR = TE_VL * TE_NV)
  *   TE_MR        rows per register tile
+ *   TE_ATT_NJ    vectors of keys (or of V's columns) per attention step: 2 where there are
+ *                32 vector registers, 1 with 16
  *
  * and is compiled with that level's instruction-set flags. The register tile is TE_MR x NR
  * accumulators; the loops over it are fully unrolled for every row count 1..TE_MR, so that the
@@ -197,22 +199,47 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
     int tq = s - i0 < TQ ? s - i0 : TQ;
     float inv[TQ];
 
-    /* scores = scale * q_i . K^T for the tile's rows (rows past tq repeat the last one) */
-    for (int j = 0; j < s_pad; j += TE_VL) {
-      vf acc[TQ];
+    /* scores = scale * q_i . K^T for the tile's rows (rows past tq repeat the last one);
+     * TE_ATT_NJ vectors of keys at a time, so each broadcast q value serves them all */
+    {
       const float *qr[TQ];
+      int j = 0;
 
-      UNROLL for (int r = 0; r < TQ; r++) {
-        acc[r] = VSET (0);
-        qr[r] = q + (size_t) (i0 + (r < tq ? r : tq - 1)) * ld;
-      }
-      for (int c = 0; c < d; c++) {
-        vf kv = *(const vf *) (kt + (size_t) c * s_pad + j);
-        UNROLL for (int r = 0; r < TQ; r++)
-          acc[r] += qr[r][c] * kv;
-      }
       UNROLL for (int r = 0; r < TQ; r++)
-        *(vf *) (sc + (size_t) r * s_pad + j) = acc[r] * scale;
+        qr[r] = q + (size_t) (i0 + (r < tq ? r : tq - 1)) * ld;
+      for (; j + TE_ATT_NJ * TE_VL <= s_pad; j += TE_ATT_NJ * TE_VL) {
+        vf acc[TQ][TE_ATT_NJ];
+
+        UNROLL for (int r = 0; r < TQ; r++)
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            acc[r][u] = VSET (0);
+        for (int c = 0; c < d; c++) {
+          vf kv[TE_ATT_NJ];
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            kv[u] = *(const vf *) (kt + (size_t) c * s_pad + j + u * TE_VL);
+          UNROLL for (int r = 0; r < TQ; r++) {
+            float qv = qr[r][c];
+            UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+              acc[r][u] += qv * kv[u];
+          }
+        }
+        UNROLL for (int r = 0; r < TQ; r++)
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            *(vf *) (sc + (size_t) r * s_pad + j + u * TE_VL) = acc[r][u] * scale;
+      }
+      for (; j < s_pad; j += TE_VL) {
+        vf acc[TQ];
+
+        UNROLL for (int r = 0; r < TQ; r++)
+          acc[r] = VSET (0);
+        for (int c = 0; c < d; c++) {
+          vf kv = *(const vf *) (kt + (size_t) c * s_pad + j);
+          UNROLL for (int r = 0; r < TQ; r++)
+            acc[r] += qr[r][c] * kv;
+        }
+        UNROLL for (int r = 0; r < TQ; r++)
+          *(vf *) (sc + (size_t) r * s_pad + j) = acc[r] * scale;
+      }
     }
     /* softmax numerators, and 1 / their sum */
     for (int r = 0; r < tq; r++) {
@@ -240,9 +267,31 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
         sum += vsum[l];
       inv[r] = 1.0f / sum;
     }
-    /* out_i = sum_j p_ij v_j / sum_i */
+    /* out_i = sum_j p_ij v_j / sum_i; TE_ATT_NJ vectors of V's columns at a time */
     if (d % TE_VL == 0) {
-      for (int c = 0; c < d; c += TE_VL) {
+      int c = 0;
+
+      for (; c + TE_ATT_NJ * TE_VL <= d; c += TE_ATT_NJ * TE_VL) {
+        vf acc[TQ][TE_ATT_NJ];
+
+        UNROLL for (int r = 0; r < TQ; r++)
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            acc[r][u] = VSET (0);
+        for (int j = 0; j < s; j++) {
+          vf vv[TE_ATT_NJ];
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            vv[u] = LOADU (v + (size_t) j * ld + c + u * TE_VL);
+          UNROLL for (int r = 0; r < TQ; r++) {
+            float p = sc[(size_t) r * s_pad + j];
+            UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+              acc[r][u] += p * vv[u];
+          }
+        }
+        for (int r = 0; r < tq; r++)
+          UNROLL for (int u = 0; u < TE_ATT_NJ; u++)
+            STOREU (out + (size_t) (i0 + r) * ldo + c + u * TE_VL, acc[r][u] * inv[r]);
+      }
+      for (; c < d; c += TE_VL) {
         vf acc[TQ];
 
         UNROLL for (int r = 0; r < TQ; r++)
@@ -267,9 +316,57 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
   }
 }
 
+static void
+gelu (float *x, size_t n)
+{
+  size_t i = 0;
+
+  for (; i + TE_VL <= n; i += TE_VL)
+    STOREU (x + i, v_gelu (LOADU (x + i)));
+  if (i < n) {
+    float tail[TE_VL] = { 0 };
+    vf t;
+    memcpy (tail, x + i, (n - i) * sizeof (float));
+    t = v_gelu (LOADU (tail));
+    memcpy (x + i, &t, (n - i) * sizeof (float));
+  }
+}
+
+/* int8 quantisation of one row, exactly as te-kern-q8.c's reference: max |x| (exact in any
+ * order), then rintf (x * (127 / max)) (rounding to nearest even; rintf rather than adding
+ * 0.5, which the compiler could fuse into an FMA and round differently). */
+static float
+quantize_row (const float *restrict x, int n, int8_t * restrict q, int u8)
+{
+  const vi abs_mask = (vi) {} + INT32_MAX;
+  vf vmax = VSET (0);
+  float max = 0.0f, inv;
+  int j = 0;
+
+  for (; j + TE_VL <= n; j += TE_VL) {
+    vf a = (vf) ((vi) LOADU (x + j) & abs_mask);
+    vi gt = a > vmax;
+    vmax = (vf) (((vi) a & gt) | ((vi) vmax & ~gt));
+  }
+  for (int l = 0; l < TE_VL; l++)
+    max = vmax[l] > max ? vmax[l] : max;
+  for (; j < n; j++)
+    max = fabsf (x[j]) > max ? fabsf (x[j]) : max;
+  inv = max > 0.0f ? 127.0f / max : 0.0f;
+  if (u8)
+    for (j = 0; j < n; j++)
+      q[j] = (int8_t) (uint8_t) ((int) rintf (x[j] * inv) + 128);
+  else
+    for (j = 0; j < n; j++)
+      q[j] = (int8_t) (int) rintf (x[j] * inv);
+  return max / 127.0f;
+}
+
 const TeKernOps TE_KERN_OPS = {
+  .quantize_row = quantize_row,
   .nr = NR,
   .mr = TE_MR,
   .linear_panels = linear_panels,
   .attention_head = attention_head,
+  .gelu = gelu,
 };

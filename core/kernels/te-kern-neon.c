@@ -5,4 +5,5 @@
 #define TE_VL 4
 #define TE_NV 4
 #define TE_MR 6
+#define TE_ATT_NJ 2
 #include "te-kern-impl.h"

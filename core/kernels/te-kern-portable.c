@@ -5,4 +5,5 @@
 #define TE_VL 4
 #define TE_NV 2
 #define TE_MR 4
+#define TE_ATT_NJ 1
 #include "te-kern-impl.h"

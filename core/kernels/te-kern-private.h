@@ -25,7 +25,52 @@ typedef struct TeKernOps {
    * stride ldo. @scratch: te_kern_attention_scratch (s, d) floats. */
   void (*attention_head) (const float *q, const float *k, const float *v, int ld, float *out,
       int ldo, int s, int d, float scale, float *scratch);
+  /* q = rint (x * 127 / max|x|) (+ 128 with u8), returns max|x| / 127. */
+  float (*quantize_row) (const float *x, int n, int8_t * q, int u8);
+  /* In place GELU of x[0..n) (the same as the linear epilogue's). */
+  void (*gelu) (float *x, size_t n);
 } TeKernOps;
+
+/* Activations are quantised per token in groups of this many input channels, each group with
+ * its own scale, so an outlier channel (BERT has them, largest on [CLS] / [SEP] tokens) only
+ * coarsens its own group. The kernels sum each group in int32 and add it to a float
+ * accumulator times the group's scale. */
+#define TE_Q8_GROUP 64
+
+/* Int8 weights: [n_panels][kp / 4][nr][4] bytes, kp = k rounded up to TE_Q8_GROUP. */
+struct TeKernQ {
+  const struct TeKernQOps *ops;
+  const TeKernOps *f32;         /* the level's fp32 ops (GELU epilogue) */
+  int n, k, kp, ng, nr, n_panels;       /* ng = kp / TE_Q8_GROUP */
+  int8_t *data;
+  float *scale;                 /* [n_panels * nr] per output channel */
+  float *bias;                  /* [n_panels * nr] */
+  int32_t *acc0;                /* [ng][n_panels * nr] each group's accumulator start:
+                                 * -128 * sum over the group of Wq[n, :] for u8 activations,
+                                 * else 0 */
+  float *act_mul;               /* [k] 1 / smooth, or NULL */
+  size_t bytes;
+};
+
+typedef struct TeKernQOps {
+  const char *name;
+  int nr, mr;
+  int act_u8;                   /* activations stored as a + 128 (vpdpbusd) */
+  /* Rows [0, m) of Aq (m x kp bytes; sa: m x ng group scales), panels [p0, p1):
+   * C = sum over groups of acc * sa, times the channel scale, + bias (no epilogue: the caller
+   * applies it). */
+  void (*panels) (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m,
+      int p0, int p1);
+} TeKernQOps;
+
+extern const TeKernQOps te_kern_q8_portable;
+#if defined(__x86_64__)
+extern const TeKernQOps te_kern_q8_avx2;
+extern const TeKernQOps te_kern_q8_avx512_vnni;
+#endif
+#if defined(__aarch64__)
+extern const TeKernQOps te_kern_q8_neon_dotprod;
+#endif
 
 extern const TeKernOps te_kern_ops_portable;
 #if defined(__x86_64__)

@@ -57,6 +57,50 @@ int te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float 
 /* Scratch floats one attention task needs for a sequence of @s tokens and head size @d. */
 size_t te_kern_attention_scratch (int s, int d);
 
+/* ---- int8 ----
+ * Linear layers with int8 weights, quantised once at load per output channel (symmetric:
+ * scale_n = max |W[n, :]| / 127), and int8 activations quantised per token on the fly, in
+ * groups of 64 input channels (symmetric: scale_tg = max |A[t, group g]| / 127). Products
+ * accumulate in int32 per group (exact), groups in fp32:
+ * C = scale_n * sum_g acc_g * scale_tg + bias.
+ *
+ * The integer dot product of each level:
+ *   avx512_vnni  vpdpbusd (u8 x s8 -> s32): activations stored as a + 128, the 128 * sum(W)
+ *                this adds taken back through the accumulator's start value
+ *   avx2         vpmaddubsw on |a| and sign(a) * w (no saturation: |a|, |w| <= 127), vpmaddwd
+ *   neon_dotprod sdot (s8 x s8 -> s32)
+ *   portable     plain C
+ * An AVX-512 CPU without VNNI uses the avx2 one; NEON without dotprod the portable one. */
+typedef struct TeKernQ TeKernQ;
+
+/* Quantises and packs @W [n, k] (and @bias, may be NULL) for the int8 kernel that goes with
+ * fp32 level @level on this CPU. NULL when out of memory, k > 65536 (int32 accumulators could
+ * overflow) or the level is not compiled in.
+ *
+ * @smooth (may be NULL): k positive factors moving the range of input channels from the
+ * activations into the weights (SmoothQuant): W[:, c] * smooth[c] is quantised, and each
+ * activation A[t, c] / smooth[c]. The product is the same; per-token quantisation then no
+ * longer spends its 8 bits on a few outlier channels (BERT's LayerNorm outputs have them). */
+TeKernQ *te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, int n, int k,
+    const float *smooth);
+void te_kern_q8_free (TeKernQ * w);
+size_t te_kern_q8_bytes (const TeKernQ * w);
+/* "avx512_vnni", "avx2", "neon_dotprod" or "portable". */
+const char *te_kern_q8_name (const TeKernQ * w);
+/* The int8 kernel te_kern_pack_q8() picks for @level on this CPU. */
+const char *te_kern_q8_name_for (TeCpuLevel level);
+
+/* As te_kern_linear(), with int8 weights and activations. Returns 0, or -1 when out of memory
+ * for the quantised activations. */
+int te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, int m,
+    TeKernEpilogue epi);
+
+/* The same arithmetic in plain C from @W as given: quantisation of both operands as above, then
+ * exact integer dot products (the reference for every int8 kernel, which must match it up to
+ * float rounding of the requantisation). */
+void te_kern_linear_q8_ref (const float *A, const float *W, const float *bias, float *C, int m,
+    int n, int k, const float *smooth, TeKernEpilogue epi);
+
 /* Reference versions in plain C with double accumulation, for tests. */
 void te_kern_linear_ref (const float *A, const float *W, const float *bias, float *C, int m,
     int n, int k, TeKernEpilogue epi);

@@ -903,13 +903,13 @@ test_tiny_backend (void)
     float *got;
 
     if (!te_cpu_level_supported (level) || !te_kern_level_available (level)) {
-      g_assert_null (te_bert_engine_new (m, level, 1, &err));
+      g_assert_null (te_bert_engine_new (m, level, 1, TE_BERT_FP32, &err));
       check_error (err, TE_ERROR_BACKEND, NULL, te_cpu_level_name (level));
       g_clear_error (&err);
       continue;
     }
     for (int nt = 1; nt <= 3; nt += 2) {
-      engine = te_bert_engine_new (m, level, nt, &err);
+      engine = te_bert_engine_new (m, level, nt, TE_BERT_FP32, &err);
       g_assert_no_error (err);
       g_assert_cmpint (te_bert_engine_level (engine), ==, level);
       g_assert_cmpint (te_bert_engine_threads (engine), ==, nt);

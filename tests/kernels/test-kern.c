@@ -122,6 +122,73 @@ test_attention (TeCpuLevel level, TePool * pool, int s, int h, int heads)
   free (ref);
 }
 
+/* int8: the kernel against the reference (same quantisation, exact integer sums: only the
+ * requantisation's rounding differs), and int8 against fp32 (the quantisation error itself,
+ * which must stay small for Gaussian-like data). */
+static void
+test_linear_q8 (TeCpuLevel level, TePool * pool, int m, int n, int k, TeKernEpilogue epi,
+    int smoothed)
+{
+  float *A = malloc (sizeof (float) * ((size_t) m * k + 1));
+  float *W = malloc (sizeof (float) * ((size_t) n * k + 1));
+  float *bias = malloc (sizeof (float) * n);
+  float *C = malloc (sizeof (float) * (size_t) m * n);
+  float *R = malloc (sizeof (float) * (size_t) m * n);
+  float *F = malloc (sizeof (float) * (size_t) m * n);
+  TeKernQ *w;
+  char what[160];
+  double err, num = 0, den = 0;
+
+  for (size_t i = 0; i < (size_t) m * k; i++)
+    A[i] = frand () + frand () + frand ();
+  for (size_t i = 0; i < (size_t) n * k; i++)
+    W[i] = (frand () + frand ()) * 0.1f;
+  for (int i = 0; i < n; i++)
+    bias[i] = frand ();
+  float *smooth = malloc (sizeof (float) * k);
+
+  if (m > 2)                    /* an all-zero row: scale 0, output = bias */
+    memset (A + (size_t) k, 0, sizeof (float) * k);
+  /* an outlier channel (as in BERT's LayerNorm outputs), its range shared with the weights as
+   * SmoothQuant does (the square root of the ratio) */
+  for (int c = 0; c < k; c++)
+    smooth[c] = c == 3 ? 3.0f : 0.75f + 0.1f * (c % 5);
+  if (smoothed && k > 3)
+    for (int i = 0; i < m; i++)
+      A[(size_t) i * k + 3] *= 9.0f;
+  w = te_kern_pack_q8 (level, W, bias, n, k, smoothed ? smooth : NULL);
+  if (w == NULL) {
+    check (0, "te_kern_pack_q8", level, 0, 0);
+    goto out;
+  }
+  for (size_t i = 0; i < (size_t) m * n; i++)
+    C[i] = NAN;
+  check (te_kern_linear_q8 (pool, w, A, C, m, epi) == 0, "te_kern_linear_q8 returns 0", level,
+      0, te_pool_threads (pool));
+  te_kern_linear_q8_ref (A, W, bias, R, m, n, k, smoothed ? smooth : NULL, epi);
+  te_kern_linear_ref (A, W, bias, F, m, n, k, epi);
+  err = max_err (C, R, (size_t) m * n);
+  snprintf (what, sizeof what, "linear_q8 (%s) m=%d n=%d k=%d gelu=%d smooth=%d vs int8 "
+      "reference", te_kern_q8_name (w), m, n, k, epi == TE_KERN_EPI_GELU, smoothed);
+  check (err < 1e-5, what, level, err, te_pool_threads (pool));
+  for (size_t i = 0; i < (size_t) m * n; i++) {
+    num += ((double) C[i] - F[i]) * ((double) C[i] - F[i]);
+    den += (double) F[i] * F[i];
+  }
+  snprintf (what, sizeof what, "linear_q8 (%s) m=%d n=%d k=%d: relative L2 error vs fp32",
+      te_kern_q8_name (w), m, n, k);
+  check (sqrt (num / den) < 0.02, what, level, sqrt (num / den), te_pool_threads (pool));
+  te_kern_q8_free (w);
+out:
+  free (smooth);
+  free (A);
+  free (W);
+  free (bias);
+  free (C);
+  free (R);
+  free (F);
+}
+
 /* The GELU epilogue's erf and the softmax's exp over their whole useful range. */
 static void
 test_gelu_range (TeCpuLevel level)
@@ -149,7 +216,7 @@ int
 main (void)
 {
   static const int shapes[][3] = {
-    {1, 1, 1}, {1, 33, 7}, {5, 17, 3}, {13, 31, 29}, {12, 32, 256}, {25, 65, 257},
+    {1, 1, 1}, {4, 40, 17}, {2, 3, 4}, {1, 33, 7}, {5, 17, 3}, {13, 31, 29}, {12, 32, 256}, {25, 65, 257},
     {7, 100, 384}, {37, 383, 385}, {130, 97, 600}, {3, 1536, 384}, {64, 384, 1536},
   };
   int only = -1;
@@ -173,7 +240,8 @@ main (void)
       printf ("level %s: not on this build/CPU\n", te_cpu_level_name (level));
       continue;
     }
-    printf ("level %s\n", te_cpu_level_name (level));
+    printf ("level %s (int8 kernel %s)\n", te_cpu_level_name (level),
+        te_kern_q8_name_for (level));
     for (int t = 0; t < 2; t++) {
       TePool *pool = te_pool_acquire (thread_counts[t]);
 
@@ -182,6 +250,8 @@ main (void)
             TE_KERN_EPI_NONE);
         test_linear (level, pool, shapes[i][0], shapes[i][1], shapes[i][2], 0,
             TE_KERN_EPI_GELU);
+        test_linear_q8 (level, pool, shapes[i][0], shapes[i][1], shapes[i][2],
+            i % 2 ? TE_KERN_EPI_GELU : TE_KERN_EPI_NONE, i % 3 == 0);
       }
       test_attention (level, pool, 1, 64, 2);
       test_attention (level, pool, 5, 48, 3);   /* d = 16 */
