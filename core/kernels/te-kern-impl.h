@@ -143,12 +143,14 @@ linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p
   const int K = w->k, N = w->n;
   float edge[TE_MR * NR];       /* output tile of the last, partial panel */
 
-  for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
-    int kc = K - k0 < KC ? K - k0 : KC;
-    int first = k0 == 0, last = k0 + kc >= K;
+  /* Row blocks outermost: a block's outputs (MC x the panels) stay in L2 while the k blocks
+   * accumulate into them. */
+  for (int m0 = 0; m0 < m; m0 += MC) {
+    int mc = m - m0 < MC ? m - m0 : MC;
 
-    for (int m0 = 0; m0 < m; m0 += MC) {
-      int mc = m - m0 < MC ? m - m0 : MC;
+    for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+      int kc = K - k0 < KC ? K - k0 : KC;
+      int first = k0 == 0, last = k0 + kc >= K;
 
       for (int p = p0; p < p1; p++) {
         const float *B = w->data + (size_t) p * K * NR + (size_t) k0 * NR;
@@ -171,9 +173,9 @@ linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p
           }
         }
       }
+      if (K == 0)
+        break;
     }
-    if (K == 0)
-      break;
   }
 }
 

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-kern-bench — throughput of the CPU kernels on an encoder's projection shapes.
+ *
+ *   te-kern-bench [--threads N] [--seconds S] [--tokens M] [--hidden H] [--intermediate I]
+ *
+ * For each linear layer of a BERT layer (QKV H->3H, attention output H->H, FFN up H->I, FFN
+ * down I->H) on M token rows: fp32 GFLOP/s (te_kern_linear) and int8 GOP/s (te_kern_linear_q8,
+ * activation quantisation included), 2 operations per multiply-add; and attention GFLOP/s for
+ * 8 sequences of M/8 tokens. The level is te_cpu_level_select()'s (TE_CPU_LEVEL forces one).
+ * One JSON object per line on stdout, for bench/bench_cpu.py. Defaults: MiniLM's shape
+ * (H 384, I 1536, 12 heads), M 1024, 2 s per case. */
+#include "te-kern.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double
+now (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void
+fill (float *x, size_t n, float amp)
+{
+  unsigned long long s = 12345;
+  for (size_t i = 0; i < n; i++) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    x[i] = amp * ((float) (s >> 40) / (float) (1 << 24) - 0.5f);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  int threads = 2, m = 1024, H = 384, I = 1536, heads = 12;
+  double seconds = 2.0;
+  char err[256];
+  int level;
+  TePool *pool;
+
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp (argv[i], "--threads"))
+      threads = atoi (argv[i + 1]);
+    else if (!strcmp (argv[i], "--seconds"))
+      seconds = atof (argv[i + 1]);
+    else if (!strcmp (argv[i], "--tokens"))
+      m = atoi (argv[i + 1]);
+    else if (!strcmp (argv[i], "--hidden"))
+      H = atoi (argv[i + 1]);
+    else if (!strcmp (argv[i], "--intermediate"))
+      I = atoi (argv[i + 1]);
+    else {
+      fprintf (stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  level = te_cpu_level_select (err, sizeof err);
+  if (level < 0 || threads < 1 || m < 8 || H < heads || I < 1) {
+    fprintf (stderr, "%s\n", level < 0 ? err : "bad arguments");
+    return 2;
+  }
+  pool = te_pool_acquire (threads);
+  {
+    const struct { const char *name; int n, k; } shapes[] = {
+      {"qkv", 3 * H, H}, {"attn_out", H, H}, {"ffn_up", I, H}, {"ffn_down", H, I},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      int n = shapes[s].n, k = shapes[s].k;
+      float *A = malloc (sizeof (float) * (size_t) m * k);
+      float *W = malloc (sizeof (float) * (size_t) n * k);
+      float *B = malloc (sizeof (float) * n);
+      float *C = malloc (sizeof (float) * (size_t) m * n);
+      TeKernW *w;
+      TeKernQ *q;
+      double ops = 2.0 * m * n * k, t0, dt;
+      long reps;
+
+      fill (A, (size_t) m * k, 2.0f);
+      fill (W, (size_t) n * k, 0.2f);
+      fill (B, n, 0.1f);
+      w = te_kern_pack (level, W, B, n, k);
+      q = te_kern_pack_q8 (level, W, B, n, k, NULL);
+      if (!w || !q)
+        return 1;
+      te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
+      for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
+        te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
+      printf ("{\"op\": \"%s\", \"dtype\": \"fp32\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
+          "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name,
+          te_cpu_level_name (level), m, n, k, threads, ops * reps / dt / 1e9);
+      te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE);
+      for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
+        te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE);
+      printf ("{\"op\": \"%s\", \"dtype\": \"int8\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
+          "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name, te_kern_q8_name (q),
+          m, n, k, threads, ops * reps / dt / 1e9);
+      fflush (stdout);
+      te_kern_free (w);
+      te_kern_q8_free (q);
+      free (A);
+      free (W);
+      free (B);
+      free (C);
+    }
+  }
+  {
+    int seqs = 8, s = m / 8;
+    size_t seg[9];
+    float *qkv = malloc (sizeof (float) * (size_t) m * 3 * H);
+    float *out = malloc (sizeof (float) * (size_t) m * H);
+    double ops = 4.0 * seqs * (double) s * s * H, t0, dt;
+    long reps;
+
+    for (int b = 0; b <= seqs; b++)
+      seg[b] = (size_t) b * s;
+    fill (qkv, (size_t) m * 3 * H, 2.0f);
+    te_kern_attention (pool, level, qkv, out, seg, seqs, H, heads);
+    for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
+      te_kern_attention (pool, level, qkv, out, seg, seqs, H, heads);
+    printf ("{\"op\": \"attention\", \"dtype\": \"fp32\", \"kernel\": \"%s\", \"seqs\": %d, "
+        "\"seq\": %d, \"h\": %d, \"heads\": %d, \"threads\": %d, \"gops\": %.2f}\n",
+        te_cpu_level_name (level), seqs, s, H, heads, threads, ops * reps / dt / 1e9);
+    free (qkv);
+    free (out);
+  }
+  te_pool_release (pool);
+  return 0;
+}
