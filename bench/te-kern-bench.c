@@ -88,7 +88,9 @@ main (int argc, char **argv)
       q = te_kern_pack_q8 (level, W, B, n, k, NULL);
       if (!w || !q)
         return 1;
-      te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
+      if (te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE) != 0
+          || te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE) != 0)
+        return 1;
       for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
         te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
       printf ("{\"op\": \"%s\", \"dtype\": \"fp32\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "

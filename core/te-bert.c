@@ -237,7 +237,7 @@ forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** err
 
 #define LINEAR(fp, q, in, out_, epi) \
       (q8 && P->q ? te_kern_linear_q8 (e->pool, P->q, in, out_, (int) T, epi) \
-          : (te_kern_linear (e->pool, P->fp, in, out_, (int) T, epi), 0))
+          : te_kern_linear (e->pool, P->fp, in, out_, (int) T, epi))
       rc |= LINEAR (qkv, qqkv, x, qkv, TE_KERN_EPI_NONE);
       rc |= te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads);
       rc |= LINEAR (ao, qao, ctx, tmp, TE_KERN_EPI_NONE);

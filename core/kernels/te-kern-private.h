@@ -18,8 +18,9 @@ struct TeKernW {
 typedef struct TeKernOps {
   int nr;                       /* columns per panel */
   int mr;                       /* rows per register tile */
-  /* C rows [0, m), panels [p0, p1): C = A · W^T + bias, then epi. */
-  void (*linear_panels) (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
+  /* C rows [0, m), panels [p0, p1): C = A · W^T + bias, then epi. -1 when out of memory for
+   * the packed block of A. */
+  int (*linear_panels) (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
       TeKernEpilogue epi);
   /* One head of one sequence: q, k, v are [s, d] with row stride ld; out [s, d] with row
    * stride ldo. @scratch: te_kern_attention_scratch (s, d) floats. */

@@ -126,6 +126,7 @@ typedef struct {
   float *C;
   int m, rows_per_task, panels_per_task, panel_tasks;
   TeKernEpilogue epi;
+  int failed;
 } LinearJob;
 
 static void
@@ -139,20 +140,21 @@ linear_task (void *data, int task, int worker)
       : job->w->n_panels;
 
   (void) worker;
-  job->w->ops->linear_panels (job->w, job->A + (size_t) m0 * job->w->k,
-      job->C + (size_t) m0 * job->w->n, m1 - m0, p0, p1, job->epi);
+  if (job->w->ops->linear_panels (job->w, job->A + (size_t) m0 * job->w->k,
+          job->C + (size_t) m0 * job->w->n, m1 - m0, p0, p1, job->epi) != 0)
+    job->failed = 1;
 }
 
-void
+int
 te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int m,
     TeKernEpilogue epi)
 {
-  LinearJob job = { w, A, C, m, m, w->n_panels, 1, epi };
+  LinearJob job = { w, A, C, m, m, w->n_panels, 1, epi, 0 };
   int threads = te_pool_threads (pool), row_tasks = 1;
   const char *split = getenv ("TE_SPLIT");
 
   if (m <= 0)
-    return;
+    return 0;
   if (threads > 1) {
     /* Rows when there are enough for every thread to run whole row blocks (each thread then
      * streams its own rows of A once and shares the weights); otherwise column panels. */
@@ -169,6 +171,7 @@ te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int 
     }
   }
   te_pool_run (pool, row_tasks * job.panel_tasks, linear_task, &job);
+  return job.failed ? -1 : 0;
 }
 
 /* ---- attention: tasks are (sequence, head) pairs; here one sequence ---- */

@@ -42,8 +42,9 @@ int te_kern_k (const TeKernW * w);
 int te_kern_level_available (TeCpuLevel level);
 
 /* C[m, n] (row stride n) = A[m, k] (row stride k) · W^T + bias, then @epi; threads from @pool
- * (NULL: the caller alone). */
-void te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int m,
+ * (NULL: the caller alone). Returns 0, or -1 when out of memory for a thread's packed block of
+ * A (MC x KC floats, about 200 KB); C is then incomplete. */
+int te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int m,
     TeKernEpilogue epi);
 
 /* Attention of @n_seqs sequences packed one after the other: sequence b is rows

@@ -76,7 +76,8 @@ test_linear (TeCpuLevel level, TePool * pool, int m, int n, int k, int with_bias
   }
   for (size_t i = 0; i < (size_t) m * n; i++)
     C[i] = NAN;                 /* every output must be written */
-  te_kern_linear (pool, w, A, C, m, epi);
+  check (te_kern_linear (pool, w, A, C, m, epi) == 0, "te_kern_linear returns 0", level, 0,
+      te_pool_threads (pool));
   te_kern_linear_ref (A, W, with_bias ? bias : NULL, R, m, n, k, epi);
   err = max_err (C, R, (size_t) m * n);
   snprintf (what, sizeof what, "linear m=%d n=%d k=%d bias=%d gelu=%d", m, n, k, with_bias,
@@ -200,7 +201,8 @@ test_gelu_range (TeCpuLevel level)
 
   for (int i = 0; i < N; i++)
     A[i] = -10.0f + 20.0f * i / (N - 1);
-  te_kern_linear (NULL, w, A, C, N, TE_KERN_EPI_GELU);
+  check (te_kern_linear (NULL, w, A, C, N, TE_KERN_EPI_GELU) == 0, "gelu linear returns 0",
+      level, 0, 1);
   for (int i = 0; i < N; i++) {
     double x = A[i], ref = 0.5 * x * (1.0 + erf (x / sqrt (2.0)));
     double e = fabs (C[i] - ref);
