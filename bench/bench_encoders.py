@@ -14,7 +14,7 @@ and, as the peer, transformers (PyTorch) on the same models and batches (--peer-
 
 Inputs: --n sequences of token ids, lengths uniform in [max-tokens/2, max-tokens] (seeded),
 ids valid in both vocabularies. Ours: te-embed --ids --bench SECONDS (only the encoder runs are
-timed, after a warm-up batch; OpenBLAS threads = --threads). Peer: the model's forward pass on
+timed, after a warm-up batch; the cpu backend's threads = --threads). Peer: the model's forward pass on
 the same padded batches under torch.no_grad(), torch.set_num_threads(--threads), timed the same
 way. tokens/s counts real tokens (padding excluded) in both.
 """
@@ -73,11 +73,11 @@ def minilm_dir():
 
 
 def ours(model, ids_path, args):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
     with open(ids_path, "rb") as f:
         p = subprocess.run([str(BUILD / "tools" / "te-embed"), "--model", str(model), "--ids",
-                            "--batch", str(args.batch), "--bench", str(args.seconds)],
-                           stdin=f, env=env, capture_output=True, text=True)
+                            "--batch", str(args.batch), "--bench", str(args.seconds),
+                            "--backend-options", f"threads={args.threads}"],
+                           stdin=f, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"te-embed failed on {model}:\n{p.stderr}")
     m = re.search(r"encoder: ([\d.]+) tokens/s", p.stderr)

@@ -12,11 +12,13 @@
  *   threads=N
  *       compute threads, default the physical cores. native: the shared pool of N threads
  *       (te-pool.h). openblas: openblas_set_num_threads(), which is process-wide.
- *   dtype=fp32|int8
+ *   dtype=fp32|int8|bf16
  *       int8 (native kernels only): the linear layers' weights quantised at open per output
  *       channel, activations per token, integer dot products (VNNI, AVX2, NEON sdot);
  *       attention, LayerNorm and GELU stay fp32. Its vectors differ from fp32 (cosine about
  *       0.99+; docs/cpu.md), so stores see dtype=int8 in the encoder identity.
+ *       bf16: the linear layers in bf16 with fp32 accumulation, on CPUs with AVX512_BF16
+ *       (an error elsewhere).
  *
  * On the OpenBLAS path, the core OpenBLAS chose for itself is checked against the CPU's
  * features: Debian's OpenBLAS 0.3.21 runs SSE3 "Prescott" kernels on some AVX-512 VMs. That is
@@ -124,9 +126,11 @@ parse_options (GHashTable * options, int *threads, const char **kernels, TeBertD
         *dtype = TE_BERT_FP32;
       else if (g_strcmp0 (value, "int8") == 0)
         *dtype = TE_BERT_INT8;
+      else if (g_strcmp0 (value, "bf16") == 0)
+        *dtype = TE_BERT_BF16;
       else {
         g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "cpu backend: option dtype=\"%s\" is not one of fp32, int8",
+            "cpu backend: option dtype=\"%s\" is not one of fp32, int8, bf16",
             (const char *) value);
         return FALSE;
       }
@@ -158,12 +162,13 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
     return NULL;
   if (strcmp (kernels, "auto") == 0)
     native = te_cpu_best_level () != TE_CPU_PORTABLE || g_getenv ("TE_CPU_LEVEL") != NULL
-        || dtype == TE_BERT_INT8;
+        || dtype != TE_BERT_FP32;
   else
     native = strcmp (kernels, "native") == 0;
-  if (!native && dtype == TE_BERT_INT8) {
+  if (!native && dtype != TE_BERT_FP32) {
     g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-        "cpu backend: dtype=int8 needs the native kernels, not kernels=openblas");
+        "cpu backend: dtype=%s needs the native kernels, not kernels=openblas",
+        dtype == TE_BERT_INT8 ? "int8" : "bf16");
     return NULL;
   }
 
@@ -206,8 +211,11 @@ cpu_get_caps (gpointer state, TeBackendCaps * caps)
   caps->max_batch = 0;
   caps->max_seq_len = te_model_config (cpu->model)->max_seq_len;
   caps->n_buckets = 0;
-  caps->dtypes = cpu->engine && te_bert_engine_dtype (cpu->engine) == TE_BERT_INT8
-      ? TE_BACKEND_DTYPE_INT8 : TE_BACKEND_DTYPE_F32;
+  caps->dtypes = TE_BACKEND_DTYPE_F32;
+  if (cpu->engine && te_bert_engine_dtype (cpu->engine) == TE_BERT_INT8)
+    caps->dtypes = TE_BACKEND_DTYPE_INT8;
+  /* bf16 computes as fp32 with rounded operands: the caps have no bf16 flag, and nothing
+   * downstream differs */
   caps->async = FALSE;
   g_strlcpy (caps->kernel, cpu->kernel, sizeof caps->kernel);
 }

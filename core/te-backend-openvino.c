@@ -277,6 +277,8 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   ov->caps.dtypes = strcmp (dtype, "fp16") == 0 ? TE_BACKEND_DTYPE_F16
       : strcmp (dtype, "a16w8") == 0 ? TE_BACKEND_DTYPE_INT8 : TE_BACKEND_DTYPE_F32;
   ov->caps.async = FALSE;
+  g_snprintf (ov->caps.kernel, sizeof ov->caps.kernel, "openvino %s %s%s%s%s", device, dtype,
+      threads ? ", " : "", threads ? threads : "", threads ? " threads" : "");
 
   g_ptr_array_free (entries, TRUE);
   g_free (ov_cache_dir);

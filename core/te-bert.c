@@ -365,6 +365,12 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
         te_model_dir (model), c->hidden_size, c->num_heads);
     return NULL;
   }
+  if (dtype == TE_BERT_BF16 && !te_kern_bf16_available (level)) {
+    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+        "bf16 needs the avx512 level on a CPU with AVX512_BF16 (this one has: %s; level %s)",
+        te_cpu_features_string (), te_cpu_level_name (level));
+    return NULL;
+  }
   if (threads <= 0)
     threads = te_cpu_physical_cores ();
   e = g_new0 (TeBertEngine, 1);
@@ -407,10 +413,17 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
           + te_kern_q8_bytes (P->qup) + te_kern_q8_bytes (P->qdown);
       continue;
     }
-    P->qkv = te_kern_pack (level, L->qkv_w, L->qkv_b, 3 * H, H);
-    P->ao = te_kern_pack (level, L->ao_w, L->ao_b, H, H);
-    P->up = te_kern_pack (level, L->i_w, L->i_b, I, H);
-    P->down = te_kern_pack (level, L->o_w, L->o_b, H, I);
+    if (dtype == TE_BERT_BF16) {
+      P->qkv = te_kern_pack_bf16 (level, L->qkv_w, L->qkv_b, 3 * H, H);
+      P->ao = te_kern_pack_bf16 (level, L->ao_w, L->ao_b, H, H);
+      P->up = te_kern_pack_bf16 (level, L->i_w, L->i_b, I, H);
+      P->down = te_kern_pack_bf16 (level, L->o_w, L->o_b, H, I);
+    } else {
+      P->qkv = te_kern_pack (level, L->qkv_w, L->qkv_b, 3 * H, H);
+      P->ao = te_kern_pack (level, L->ao_w, L->ao_b, H, H);
+      P->up = te_kern_pack (level, L->i_w, L->i_b, I, H);
+      P->down = te_kern_pack (level, L->o_w, L->o_b, H, I);
+    }
     if (!P->qkv || !P->ao || !P->up || !P->down) {
       g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
           "out of memory packing the weights of layer %d", l);
@@ -424,6 +437,9 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
   if (dtype == TE_BERT_INT8)
     g_snprintf (e->describe, sizeof e->describe, "%s int8, %d thread%s",
         te_kern_q8_name_for (level), threads, threads == 1 ? "" : "s");
+  else if (dtype == TE_BERT_BF16)
+    g_snprintf (e->describe, sizeof e->describe, "avx512_bf16 bf16, %d thread%s", threads,
+        threads == 1 ? "" : "s");
   else
     g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
         te_cpu_level_name (level), threads, threads == 1 ? "" : "s");

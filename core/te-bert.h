@@ -32,6 +32,9 @@ typedef enum {
   /* the four linear layers of every encoder layer in int8 (te_kern_pack_q8: weights per output
    * channel, activations per token); embeddings, LayerNorm, attention and GELU stay fp32 */
   TE_BERT_INT8,
+  /* the four linear layers with bf16 weights and activations, fp32 accumulation
+   * (te_kern_pack_bf16: CPUs with AVX512_BF16); everything else fp32 */
+  TE_BERT_BF16,
 } TeBertDType;
 
 TeBertEngine *te_bert_engine_new (const TeModel * model, int level, int threads,

@@ -255,14 +255,19 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
   /**
    * GstNpuEncoder:backend-options:
    *
-   * Backend-specific settings as "key=value,key=value". The cpu backend takes "threads"
-   * (OpenBLAS threads; 0 = OpenBLAS default). The null backend takes "latency-ms" (overrides
+   * Backend-specific settings as "key=value,key=value". The cpu backend takes "dtype"
+   * (fp32, default; int8: linear layers in int8, cosine about 0.99+ to fp32; bf16: linear
+   * layers in bf16 on CPUs with AVX512_BF16), "kernels" (auto,
+   * default: the project's kernels for the CPU's instruction set; native; openblas) and
+   * "threads" (compute threads, default the physical cores); unknown keys are an error
+   * (docs/cpu.md). The null backend takes "latency-ms" (overrides
    * #GstNpuEncoder:null-latency-ms) and the test option "fail-after=N" (batches after the N-th
-   * fail).
+   * fail). The openvino backend's are in docs/npu.md.
    */
   g_object_class_install_property (gobject_class, PROP_BACKEND_OPTIONS,
       g_param_spec_string ("backend-options", "Backend options",
-          "Backend settings, key=value,key=value", NULL,
+          "Backend settings, key=value,key=value (cpu: dtype=fp32|int8|bf16, kernels=auto|native|"
+          "openblas, threads=N)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstNpuEncoder:batch-size:

@@ -4,6 +4,8 @@
 
 #include "te-kern.h"
 
+#include <string.h>
+
 struct TeKernW {
   TeCpuLevel level;
   const struct TeKernOps *ops;
@@ -77,7 +79,21 @@ extern const TeKernOps te_kern_ops_portable;
 #if defined(__x86_64__)
 extern const TeKernOps te_kern_ops_avx2;
 extern const TeKernOps te_kern_ops_avx512;
+/* linear layers only: bf16 weights (TeKernW.data holds [n_panels][(k + 1) / 2][32] bf16 pairs) */
+extern const TeKernOps te_kern_ops_avx512_bf16;
 #endif
+
+/* fp32 -> bf16, rounding to nearest even (NaN kept a NaN). */
+static inline uint32_t
+te_kern_bf16_round (float x)
+{
+  uint32_t u;
+
+  memcpy (&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return (u >> 16) | 0x40;
+  return (u + 0x7fffu + ((u >> 16) & 1)) >> 16;
+}
 #if defined(__aarch64__)
 extern const TeKernOps te_kern_ops_neon;
 #endif

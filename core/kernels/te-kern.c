@@ -118,6 +118,92 @@ te_kern_k (const TeKernW * w)
   return w->k;
 }
 
+/* ---- bf16 ---- */
+
+int
+te_kern_bf16_available (TeCpuLevel level)
+{
+#if defined(__x86_64__)
+  return level == TE_CPU_AVX512 && te_cpu_features ()->avx512_bf16;
+#else
+  (void) level;
+  return 0;
+#endif
+}
+
+TeKernW *
+te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, int k)
+{
+#if defined(__x86_64__)
+  const TeKernOps *ops = &te_kern_ops_avx512_bf16;
+  TeKernW *w;
+  int kp2 = (k + 1) / 2;
+  uint32_t *data;
+
+  if (!te_kern_bf16_available (level) || n <= 0 || k <= 0)
+    return NULL;
+  w = calloc (1, sizeof *w);
+  if (w == NULL)
+    return NULL;
+  w->level = level;
+  w->ops = ops;
+  w->n = n;
+  w->k = k;
+  w->nr = ops->nr;
+  w->n_panels = (n + ops->nr - 1) / ops->nr;
+  w->bytes = (size_t) w->n_panels * ops->nr * (kp2 * 4 + sizeof (float));
+  data = alloc_aligned ((size_t) w->n_panels * kp2 * ops->nr * 4);
+  w->data = (float *) data;
+  w->bias = alloc_aligned ((size_t) w->n_panels * ops->nr * sizeof (float));
+  if (data == NULL || w->bias == NULL) {
+    te_kern_free (w);
+    return NULL;
+  }
+  for (int p = 0; p < w->n_panels; p++)
+    for (int j = 0; j < ops->nr; j++) {
+      int col = p * ops->nr + j;
+      for (int q = 0; q < kp2; q++) {
+        uint32_t lo = 0, hi = 0;
+        if (col < n) {
+          lo = te_kern_bf16_round (W[(size_t) col * k + 2 * q]);
+          hi = 2 * q + 1 < k ? te_kern_bf16_round (W[(size_t) col * k + 2 * q + 1]) : 0;
+        }
+        data[((size_t) p * kp2 + q) * ops->nr + j] = lo | hi << 16;
+      }
+      w->bias[p * ops->nr + j] = bias != NULL && col < n ? bias[col] : 0.0f;
+    }
+  return w;
+#else
+  (void) level, (void) W, (void) bias, (void) n, (void) k;
+  return NULL;
+#endif
+}
+
+static double
+bf16_value (float x)
+{
+  uint32_t u = te_kern_bf16_round (x) << 16;
+  float f;
+
+  memcpy (&f, &u, 4);
+  return f;
+}
+
+void
+te_kern_linear_bf16_ref (const float *A, const float *W, const float *bias, float *C, int m,
+    int n, int k, TeKernEpilogue epi)
+{
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double acc = bias ? bias[j] : 0.0;
+      for (int p = 0; p < k; p++)
+        acc += bf16_value (A[(size_t) i * k + p]) * bf16_value (W[(size_t) j * k + p]);
+      if (epi == TE_KERN_EPI_GELU)
+        acc = 0.5 * acc * (1.0 + erf (acc / sqrt (2.0)));
+      C[(size_t) i * n + j] = (float) acc;
+    }
+}
+
 /* ---- linear: tasks are blocks of rows x runs of column panels ---- */
 
 typedef struct {

@@ -58,6 +58,20 @@ int te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float 
 /* Scratch floats one attention task needs for a sequence of @s tokens and head size @d. */
 size_t te_kern_attention_scratch (int s, int d);
 
+/* ---- bf16 ----
+ * Linear layers with weights and activations rounded to bf16 (8 significant bits, fp32's
+ * range) and products accumulated in fp32: vdpbf16ps on CPUs with AVX512_BF16 (AMX is detected
+ * but not used yet). */
+
+/* Whether this build and CPU have bf16 kernels for @level (today: avx512 with AVX512_BF16). */
+int te_kern_bf16_available (TeCpuLevel level);
+/* Packs @W [n, k] rounded to bf16, and @bias (fp32, may be NULL); run with te_kern_linear().
+ * NULL when out of memory or !te_kern_bf16_available (level). */
+TeKernW *te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, int k);
+/* A and W rounded to bf16 as the kernel does, then exact products summed in double. */
+void te_kern_linear_bf16_ref (const float *A, const float *W, const float *bias, float *C,
+    int m, int n, int k, TeKernEpilogue epi);
+
 /* ---- int8 ----
  * Linear layers with int8 weights, quantised once at load per output channel (symmetric:
  * scale_n = max |W[n, :]| / 127), and int8 activations quantised per token on the fly, in

@@ -8,6 +8,7 @@
 #include "te-kern.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,58 @@ test_attention (TeCpuLevel level, TePool * pool, int s, int h, int heads)
   free (ref);
 }
 
+/* bf16 (where the CPU has it): the kernel against the reference (the same bf16 inputs, exact
+ * products; only the fp32 summation differs), and against fp32 (bf16's 8-bit significand). */
+static void
+test_linear_bf16 (TeCpuLevel level, TePool * pool, int m, int n, int k, TeKernEpilogue epi)
+{
+  float *A = malloc (sizeof (float) * ((size_t) m * k + 1));
+  float *W = malloc (sizeof (float) * ((size_t) n * k + 1));
+  float *bias = malloc (sizeof (float) * n);
+  float *C = malloc (sizeof (float) * (size_t) m * n);
+  float *R = malloc (sizeof (float) * (size_t) m * n);
+  float *F = malloc (sizeof (float) * (size_t) m * n);
+  TeKernW *w;
+  char what[160];
+  double err, num = 0, den = 0;
+
+  for (size_t i = 0; i < (size_t) m * k; i++)
+    A[i] = frand ();
+  for (size_t i = 0; i < (size_t) n * k; i++)
+    W[i] = frand () * 0.2f;
+  for (int i = 0; i < n; i++)
+    bias[i] = frand ();
+  w = te_kern_pack_bf16 (level, W, bias, n, k);
+  if (w == NULL) {
+    check (0, "te_kern_pack_bf16", level, 0, 0);
+    goto out;
+  }
+  for (size_t i = 0; i < (size_t) m * n; i++)
+    C[i] = NAN;
+  check (te_kern_linear (pool, w, A, C, m, epi) == 0, "bf16 linear returns 0", level, 0,
+      te_pool_threads (pool));
+  te_kern_linear_bf16_ref (A, W, bias, R, m, n, k, epi);
+  te_kern_linear_ref (A, W, bias, F, m, n, k, epi);
+  err = max_err (C, R, (size_t) m * n);
+  snprintf (what, sizeof what, "linear_bf16 m=%d n=%d k=%d gelu=%d vs bf16 reference", m, n, k,
+      epi == TE_KERN_EPI_GELU);
+  check (err < 1e-5 * (1 + k / 64.0), what, level, err, te_pool_threads (pool));
+  for (size_t i = 0; i < (size_t) m * n; i++) {
+    num += ((double) C[i] - F[i]) * ((double) C[i] - F[i]);
+    den += (double) F[i] * F[i];
+  }
+  snprintf (what, sizeof what, "linear_bf16 m=%d n=%d k=%d: relative L2 error vs fp32", m, n, k);
+  check (sqrt (num / den) < 0.01, what, level, sqrt (num / den), te_pool_threads (pool));
+  te_kern_free (w);
+out:
+  free (A);
+  free (W);
+  free (bias);
+  free (C);
+  free (R);
+  free (F);
+}
+
 /* int8: the kernel against the reference (same quantisation, exact integer sums: only the
  * requantisation's rounding differs), and int8 against fp32 (the quantisation error itself,
  * which must stay small for Gaussian-like data). */
@@ -214,6 +267,85 @@ test_gelu_range (TeCpuLevel level)
   free (C);
 }
 
+/* Threads in this process, from /proc/self/status (-1 where there is none). */
+static int
+process_threads (void)
+{
+  FILE *f = fopen ("/proc/self/status", "r");
+  char line[256];
+  int n = -1;
+
+  if (f == NULL)
+    return -1;
+  while (fgets (line, sizeof line, f))
+    if (sscanf (line, "Threads: %d", &n) == 1)
+      break;
+  fclose (f);
+  return n;
+}
+
+typedef struct {
+  TePool *pool;
+  const TeKernW *w;
+  const float *A;
+  float *C;
+  int m, rounds, rc;
+} Runner;
+
+static void *
+runner (void *data)
+{
+  Runner *r = data;
+  for (int i = 0; i < r->rounds && r->rc == 0; i++)
+    r->rc = te_kern_linear (r->pool, r->w, r->A, r->C, r->m, TE_KERN_EPI_NONE);
+  return NULL;
+}
+
+/* Two encoders asking for 3 threads share one pool of 2 workers (not 4), and running at the
+ * same time both get exact results (the one that finds the pool busy computes alone). */
+static void
+test_pool_sharing (TeCpuLevel level)
+{
+  enum { M = 200, N = 96, K = 64 };
+  int before = process_threads (), after;
+  TePool *a = te_pool_acquire (3), *b = te_pool_acquire (3);
+  float *A = malloc (sizeof (float) * M * K), *W = malloc (sizeof (float) * N * K);
+  float *C1 = malloc (sizeof (float) * M * N), *C2 = malloc (sizeof (float) * M * N);
+  float *R = malloc (sizeof (float) * M * N);
+  TeKernW *w;
+  Runner r1, r2;
+  pthread_t t1, t2;
+
+  after = process_threads ();
+  check (a == b, "te_pool_acquire (3) twice: the same pool", level, 0, 3);
+  check (before < 0 || after - before <= 2, "one pool of 3 starts at most 2 workers", level,
+      after - before, 3);
+  for (int i = 0; i < M * K; i++)
+    A[i] = frand ();
+  for (int i = 0; i < N * K; i++)
+    W[i] = frand ();
+  w = te_kern_pack (level, W, NULL, N, K);
+  te_kern_linear_ref (A, W, NULL, R, M, N, K, TE_KERN_EPI_NONE);
+  r1 = (Runner) { a, w, A, C1, M, 200, 0 };
+  r2 = (Runner) { b, w, A, C2, M, 200, 0 };
+  pthread_create (&t1, NULL, runner, &r1);
+  pthread_create (&t2, NULL, runner, &r2);
+  pthread_join (t1, NULL);
+  pthread_join (t2, NULL);
+  check (r1.rc == 0 && r2.rc == 0, "concurrent runs return 0", level, 0, 3);
+  check (max_err (C1, R, M * N) < 1e-5 && max_err (C2, R, M * N) < 1e-5,
+      "concurrent runs on one pool are exact", level, fmax (max_err (C1, R, M * N),
+          max_err (C2, R, M * N)), 3);
+  te_kern_free (w);
+  te_pool_release (a);
+  te_pool_release (b);
+  free (A);
+  free (W);
+  free (C1);
+  free (C2);
+  free (R);
+}
+
 int
 main (void)
 {
@@ -242,8 +374,8 @@ main (void)
       printf ("level %s: not on this build/CPU\n", te_cpu_level_name (level));
       continue;
     }
-    printf ("level %s (int8 kernel %s)\n", te_cpu_level_name (level),
-        te_kern_q8_name_for (level));
+    printf ("level %s (int8 kernel %s, bf16 kernel %s)\n", te_cpu_level_name (level),
+        te_kern_q8_name_for (level), te_kern_bf16_available (level) ? "avx512_bf16" : "none");
     for (int t = 0; t < 2; t++) {
       TePool *pool = te_pool_acquire (thread_counts[t]);
 
@@ -254,6 +386,9 @@ main (void)
             TE_KERN_EPI_GELU);
         test_linear_q8 (level, pool, shapes[i][0], shapes[i][1], shapes[i][2],
             i % 2 ? TE_KERN_EPI_GELU : TE_KERN_EPI_NONE, i % 3 == 0);
+        if (te_kern_bf16_available (level))
+          test_linear_bf16 (level, pool, shapes[i][0], shapes[i][1], shapes[i][2],
+              i % 2 ? TE_KERN_EPI_GELU : TE_KERN_EPI_NONE);
       }
       test_attention (level, pool, 1, 64, 2);
       test_attention (level, pool, 5, 48, 3);   /* d = 16 */
@@ -264,6 +399,7 @@ main (void)
       te_pool_release (pool);
     }
     test_gelu_range (level);
+    test_pool_sharing (level);
   }
   printf ("%d checks, %d failed\n", checks, failures);
   return failures == 0 && checks > 0 ? 0 : 1;

@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The cpu backend's int8 mode (backend-options dtype=int8: weights per output channel,
-activations per token in groups of 64 channels, integer dot products) against its fp32 mode:
-cosine >= 0.99 for every text of the test corpora at every kernel level this CPU runs; the
-levels' int8 kernels agree with each other (the same integer arithmetic); the pipeline runs it,
-says so in npuencoder-stats, and a store records dtype=int8 in its identity; bad options are
-errors. Retrieval quality vs fp32 is measured by bench/bench_retrieval.py (docs/cpu.md)."""
+"""The cpu backend's reduced-precision modes against its fp32 mode.
+
+int8 (backend-options dtype=int8: weights per output channel, activations per token in groups
+of 64 channels, integer dot products): cosine >= 0.99 for every text of the test corpora at
+every kernel level this CPU runs; the levels' int8 kernels agree with each other (the same
+integer arithmetic); the pipeline runs it, says so in npuencoder-stats, and a store records
+dtype=int8 in its identity. Retrieval quality vs fp32 is measured by bench/bench_retrieval.py
+(docs/cpu.md).
+
+bf16 (dtype=bf16, CPUs with AVX512_BF16): cosine >= 0.9999 to fp32 and to the stored
+sentence-transformers vectors; on a CPU without AVX512_BF16 it is an error saying so.
+
+Bad options are errors."""
 import json
 import os
 import re
@@ -148,7 +155,8 @@ def test_int8_store_identity(tmp_path):
 
 
 @pytest.mark.parametrize("opts,message", [
-    ("dtype=bf17", 'option dtype="bf17" is not one of fp32, int8'),
+    ("dtype=bf17", 'option dtype="bf17" is not one of fp32, int8, bf16'),
+    ("dtype=bf16,kernels=openblas", "dtype=bf16 needs the native kernels"),
     ("dtype=int8,kernels=openblas", "dtype=int8 needs the native kernels"),
     ("kernels=fast", 'kernels="fast" is not one of auto, native, openblas'),
     ("threads=0", 'threads="0" is not a thread count'),
@@ -159,3 +167,27 @@ def test_bad_cpu_options_are_errors(opts, message):
                        input=b'"a text"\n', capture_output=True, timeout=120)
     assert p.returncode != 0
     assert message in p.stderr.decode(), p.stderr.decode()
+
+
+def test_bf16(texts, fp32):
+    if "avx512_bf16" not in cpu_flags():
+        p = subprocess.run([str(TE_EMBED), "--model", str(MODEL), "--backend-options",
+                            "dtype=bf16"], input=b'"a text"\n', capture_output=True, timeout=120)
+        err = p.stderr.decode()
+        assert p.returncode != 0 and "bf16 needs the avx512 level on a CPU with AVX512_BF16" in err, err
+        return
+    got, err = embed(texts, "dtype=bf16")
+    assert re.search(r"cpu backend: avx512_bf16 bf16, \d+ thread", err), err
+    cos = cosines(got, fp32)
+    ref = json.load(open(ROOT / "tests" / "data" / "reference_embeddings.json", encoding="utf-8"))
+    want = np.array([it["embedding"] for it in ref["items"]])
+    got_ref, _ = embed([it["text"] for it in ref["items"]], "dtype=bf16")
+    cos_ref = cosines(got_ref, want)
+    print(f"bf16 vs fp32 over {len(texts)} texts: min cosine {cos.min():.6f}, mean "
+          f"{cos.mean():.6f}; vs sentence-transformers: min {cos_ref.min():.6f}")
+    assert cos.min() >= 0.9999 and cos_ref.min() >= 0.9999
+    # forced to a level without bf16 kernels: an error, not a silent fp32 run
+    p = subprocess.run([str(TE_EMBED), "--model", str(MODEL), "--backend-options", "dtype=bf16"],
+                       input=b'"a text"\n', capture_output=True, timeout=120,
+                       env=dict(os.environ, TE_CPU_LEVEL="avx2"))
+    assert p.returncode != 0 and "level avx2" in p.stderr.decode(), p.stderr.decode()
