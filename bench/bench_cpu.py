@@ -14,6 +14,7 @@ the chunks of <= S tokens in batches of B.
 Engines (tokens/s counts real tokens, padding excluded, for everyone):
   ours fp32            te-embed --ids --bench, cpu backend, native kernels (the default)
   ours int8            the same with backend-options dtype=int8
+  ours bf16            the same with dtype=bf16 (CPUs with AVX512_BF16; else not run)
   ours openblas fp32   the same with kernels=openblas (the reference path; OpenBLAS's own
                        choice of kernels, see docs/cpu.md)
   onnxruntime fp32     ONNX Runtime's CPU EP on tools/te-export.py's static [B, S] fp32 graph,
@@ -269,6 +270,9 @@ def main():
             ("ours fp32", lambda: te_embed(model, ids_path, B, args, "cpu", f"threads={T}")),
             ("ours int8", lambda: te_embed(model, ids_path, B, args, "cpu",
                                            f"threads={T},dtype=int8")),
+            ("ours bf16", (lambda: te_embed(model, ids_path, B, args, "cpu",
+                                            f"threads={T},dtype=bf16"))
+             if "avx512_bf16" in cpu_line() else None),
             ("ours openblas fp32", lambda: te_embed(model, ids_path, B, args, "cpu",
                                                     f"threads={T},kernels=openblas")),
             ("onnxruntime fp32", lambda: ort(fp32_onnx, ids_path, B, S, args)),
@@ -296,7 +300,9 @@ def main():
         rows = []
         for name, fn in engines:
             if fn is None:
-                print(f"  {name:<20}{'not run':>10}  (no {args.peer_python}; bench/setup-peer.sh)")
+                why = ("this CPU has no AVX512_BF16" if name == "ours bf16"
+                       else f"no {args.peer_python}; bench/setup-peer.sh")
+                print(f"  {name:<20}{'not run':>10}  ({why})")
                 rows.append({"engine": name, "tokens_per_s": None})
                 continue
             tps, info = best[name]
