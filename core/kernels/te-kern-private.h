@@ -83,6 +83,24 @@ extern const TeKernOps te_kern_ops_avx512;
 extern const TeKernOps te_kern_ops_avx512_bf16;
 #endif
 
+/* The fp32 ops of @level, NULL when not compiled in (te-kern.c). */
+const TeKernOps *te_kern_ops_for (TeCpuLevel level);
+/* posix_memalign to 64 bytes (free() releases it); NULL when out of memory. */
+void *te_kern_alloc_aligned (size_t bytes);
+
+/* How a linear layer's m rows x n_panels panels are spread over tasks (te-kern.c):
+ * whole row ranges (multiples of the tile's rows) when there are at least 4 tiles of rows per
+ * thread — each thread then streams its own rows of A once and shares the weights — otherwise
+ * runs of column panels (a short batch, e.g. one query). */
+typedef struct {
+  int rows_per_task, panels_per_task, panel_tasks, tasks;
+} TeKernSplit;
+
+void te_kern_split (int threads, int m, int mr, int n_panels, TeKernSplit * split);
+/* Task @task's rows [*m0, *m1) and panels [*p0, *p1). */
+void te_kern_split_task (const TeKernSplit * split, int task, int m, int n_panels, int *m0,
+    int *m1, int *p0, int *p1);
+
 /* fp32 -> bf16, rounding to nearest even (NaN kept a NaN). */
 static inline uint32_t
 te_kern_bf16_round (float x)

@@ -73,25 +73,7 @@ tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const
   }
 }
 
-static void
-panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, int p0, int p1)
-{
-  for (int p = p0; p < p1; p++) {
-    const int8_t *B = w->data + (size_t) p * w->kp * NR;
-    int n0 = p * NR, nr = w->n - n0 < NR ? w->n - n0 : NR;
-
-    for (int i0 = 0; i0 < m; i0 += MR) {
-      const int8_t *a = Aq + (size_t) i0 * w->kp;
-      float *c = C + (size_t) i0 * w->n + n0;
-#define CASE(r) case r: tile (r, w, a, sa + (size_t) i0 * w->ng, B, n0, c, nr); break;
-      switch (m - i0 < MR ? m - i0 : MR) {
-        CASE (1) CASE (2) CASE (3) CASE (4) CASE (5) CASE (6)
-        default: break;
-      }
-#undef CASE
-    }
-  }
-}
+#include "te-kern-q8-panels.h"
 
 const TeKernQOps te_kern_q8_avx512_vnni = {
   .name = "avx512_vnni",

@@ -61,37 +61,6 @@ te_kern_q8_name_for (TeCpuLevel level)
   return ops ? ops->name : "none";
 }
 
-extern const TeKernOps te_kern_ops_portable;
-
-static const TeKernOps *
-f32_ops_for (TeCpuLevel level)
-{
-  switch (level) {
-#if defined(__x86_64__)
-    case TE_CPU_AVX2:
-      return &te_kern_ops_avx2;
-    case TE_CPU_AVX512:
-      return &te_kern_ops_avx512;
-#endif
-#if defined(__aarch64__)
-    case TE_CPU_NEON:
-      return &te_kern_ops_neon;
-#endif
-    default:
-      return &te_kern_ops_portable;
-  }
-}
-
-static void *
-alloc_aligned (size_t bytes)
-{
-  void *p = NULL;
-
-  if (posix_memalign (&p, 64, bytes ? bytes : 64) != 0)
-    return NULL;
-  return p;
-}
-
 TeKernQ *
 te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, int n, int k,
     const float *smooth)
@@ -111,7 +80,7 @@ te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, int n, int
   if (w == NULL)
     return NULL;
   w->ops = ops;
-  w->f32 = f32_ops_for (level);
+  w->f32 = te_kern_ops_for (level);
   w->n = n;
   w->k = k;
   w->kp = (k + TE_Q8_GROUP - 1) / TE_Q8_GROUP * TE_Q8_GROUP;
@@ -119,10 +88,10 @@ te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, int n, int
   w->nr = ops->nr;
   w->n_panels = (n + ops->nr - 1) / ops->nr;
   cols = (size_t) w->n_panels * ops->nr;
-  w->data = alloc_aligned (cols * w->kp);
-  w->scale = alloc_aligned (cols * sizeof (float));
-  w->bias = alloc_aligned (cols * sizeof (float));
-  w->acc0 = alloc_aligned ((size_t) w->ng * cols * sizeof (int32_t));
+  w->data = te_kern_alloc_aligned (cols * w->kp);
+  w->scale = te_kern_alloc_aligned (cols * sizeof (float));
+  w->bias = te_kern_alloc_aligned (cols * sizeof (float));
+  w->acc0 = te_kern_alloc_aligned ((size_t) w->ng * cols * sizeof (int32_t));
   row = malloc (w->kp);
   if (smooth != NULL) {
     w->act_mul = malloc (sizeof (float) * k);
@@ -243,7 +212,8 @@ typedef struct {
   int8_t *Aq;
   float *sa;
   float *C;
-  int m, rows_per_task, panels_per_task, panel_tasks;
+  int m, rows_per_task;         /* of the quantisation */
+  TeKernSplit split;            /* of the products */
   TeKernEpilogue epi;
   int failed;
 } Q8Job;
@@ -287,12 +257,10 @@ q8_task (void *data, int task, int worker)
 {
   Q8Job *job = data;
   const TeKernQ *w = job->w;
-  int r = task / job->panel_tasks, c = task % job->panel_tasks;
-  int m0 = r * job->rows_per_task, p0 = c * job->panels_per_task;
-  int m1 = m0 + job->rows_per_task < job->m ? m0 + job->rows_per_task : job->m;
-  int p1 = p0 + job->panels_per_task < w->n_panels ? p0 + job->panels_per_task : w->n_panels;
+  int m0, m1, p0, p1;
 
   (void) worker;
+  te_kern_split_task (&job->split, task, job->m, w->n_panels, &m0, &m1, &p0, &p1);
   w->ops->panels (w, job->Aq + (size_t) m0 * w->kp, job->sa + (size_t) m0 * w->ng,
       job->C + (size_t) m0 * w->n, m1 - m0, p0, p1);
   if (job->epi == TE_KERN_EPI_GELU) {
@@ -306,12 +274,12 @@ int
 te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, int m,
     TeKernEpilogue epi)
 {
-  Q8Job job = { w, A, NULL, NULL, C, m, m, w->n_panels, 1, epi, 0 };
-  int threads = te_pool_threads (pool), row_tasks = 1;
+  Q8Job job = { .w = w, .A = A, .C = C, .m = m, .epi = epi };
+  int threads = te_pool_threads (pool);
 
   if (m <= 0)
     return 0;
-  job.Aq = alloc_aligned ((size_t) m * w->kp);
+  job.Aq = te_kern_alloc_aligned ((size_t) m * w->kp);
   job.sa = malloc ((size_t) m * w->ng * sizeof (float));
   if (job.Aq == NULL || job.sa == NULL) {
     free (job.Aq);
@@ -326,19 +294,8 @@ te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, i
     return -1;
   }
 
-  job.rows_per_task = m;
-  if (threads > 1) {
-    if (m >= threads * 4 * w->ops->mr) {
-      int unit = w->ops->mr;
-      job.rows_per_task = ((m + threads - 1) / threads + unit - 1) / unit * unit;
-      row_tasks = (m + job.rows_per_task - 1) / job.rows_per_task;
-    } else {
-      int tasks = w->n_panels < threads ? w->n_panels : threads;
-      job.panels_per_task = (w->n_panels + tasks - 1) / tasks;
-      job.panel_tasks = (w->n_panels + job.panels_per_task - 1) / job.panels_per_task;
-    }
-  }
-  te_pool_run (pool, row_tasks * job.panel_tasks, q8_task, &job);
+  te_kern_split (threads, m, w->ops->mr, w->n_panels, &job.split);
+  te_pool_run (pool, job.split.tasks, q8_task, &job);
   free (job.Aq);
   free (job.sa);
   return 0;

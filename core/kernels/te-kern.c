@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const TeKernOps *
-ops_for (TeCpuLevel level)
+const TeKernOps *
+te_kern_ops_for (TeCpuLevel level)
 {
   switch (level) {
     case TE_CPU_PORTABLE:
@@ -30,11 +30,11 @@ ops_for (TeCpuLevel level)
 int
 te_kern_level_available (TeCpuLevel level)
 {
-  return ops_for (level) != NULL;
+  return te_kern_ops_for (level) != NULL;
 }
 
-static void *
-alloc_aligned (size_t bytes)
+void *
+te_kern_alloc_aligned (size_t bytes)
 {
   void *p = NULL;
 
@@ -43,16 +43,14 @@ alloc_aligned (size_t bytes)
   return p;
 }
 
-TeKernW *
-te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
+/* A TeKernW for @ops with @panel_bytes of packed weights per panel and the bias (padded to
+ * whole panels, zeros past n) filled in; the caller fills data. NULL when out of memory. */
+static TeKernW *
+kern_w_new (TeCpuLevel level, const TeKernOps * ops, const float *bias, int n, int k,
+    size_t panel_bytes)
 {
-  const TeKernOps *ops = ops_for (level);
-  TeKernW *w;
-  size_t panel_floats;
+  TeKernW *w = calloc (1, sizeof *w);
 
-  if (ops == NULL || n <= 0 || k < 0)
-    return NULL;
-  w = calloc (1, sizeof *w);
   if (w == NULL)
     return NULL;
   w->level = level;
@@ -61,15 +59,31 @@ te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
   w->k = k;
   w->nr = ops->nr;
   w->n_panels = (n + ops->nr - 1) / ops->nr;
-  panel_floats = (size_t) k * ops->nr;
-  w->bytes = ((size_t) w->n_panels * panel_floats + (size_t) w->n_panels * ops->nr)
-      * sizeof (float);
-  w->data = alloc_aligned ((size_t) w->n_panels * panel_floats * sizeof (float));
-  w->bias = alloc_aligned ((size_t) w->n_panels * ops->nr * sizeof (float));
+  w->bytes = (size_t) w->n_panels * (panel_bytes + ops->nr * sizeof (float));
+  w->data = te_kern_alloc_aligned ((size_t) w->n_panels * panel_bytes);
+  w->bias = te_kern_alloc_aligned ((size_t) w->n_panels * ops->nr * sizeof (float));
   if (w->data == NULL || w->bias == NULL) {
     te_kern_free (w);
     return NULL;
   }
+  for (int col = 0; col < w->n_panels * ops->nr; col++)
+    w->bias[col] = bias != NULL && col < n ? bias[col] : 0.0f;
+  return w;
+}
+
+TeKernW *
+te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
+{
+  const TeKernOps *ops = te_kern_ops_for (level);
+  TeKernW *w;
+  size_t panel_floats;
+
+  if (ops == NULL || n <= 0 || k < 0)
+    return NULL;
+  panel_floats = (size_t) k * ops->nr;
+  w = kern_w_new (level, ops, bias, n, k, panel_floats * sizeof (float));
+  if (w == NULL)
+    return NULL;
   for (int p = 0; p < w->n_panels; p++) {
     float *dst = w->data + (size_t) p * panel_floats;
 
@@ -84,7 +98,6 @@ te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
         for (int kk = 0; kk < k; kk++)
           dst[(size_t) kk * ops->nr + j] = 0.0f;
       }
-      w->bias[p * ops->nr + j] = bias != NULL && col < n ? bias[col] : 0.0f;
     }
   }
   return w;
@@ -142,23 +155,10 @@ te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, i
 
   if (!te_kern_bf16_available (level) || n <= 0 || k <= 0)
     return NULL;
-  w = calloc (1, sizeof *w);
+  w = kern_w_new (level, ops, bias, n, k, (size_t) kp2 * ops->nr * 4);
   if (w == NULL)
     return NULL;
-  w->level = level;
-  w->ops = ops;
-  w->n = n;
-  w->k = k;
-  w->nr = ops->nr;
-  w->n_panels = (n + ops->nr - 1) / ops->nr;
-  w->bytes = (size_t) w->n_panels * ops->nr * (kp2 * 4 + sizeof (float));
-  data = alloc_aligned ((size_t) w->n_panels * kp2 * ops->nr * 4);
-  w->data = (float *) data;
-  w->bias = alloc_aligned ((size_t) w->n_panels * ops->nr * sizeof (float));
-  if (data == NULL || w->bias == NULL) {
-    te_kern_free (w);
-    return NULL;
-  }
+  data = (uint32_t *) w->data;
   for (int p = 0; p < w->n_panels; p++)
     for (int j = 0; j < ops->nr; j++) {
       int col = p * ops->nr + j;
@@ -170,7 +170,6 @@ te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, i
         }
         data[((size_t) p * kp2 + q) * ops->nr + j] = lo | hi << 16;
       }
-      w->bias[p * ops->nr + j] = bias != NULL && col < n ? bias[col] : 0.0f;
     }
   return w;
 #else
@@ -206,11 +205,43 @@ te_kern_linear_bf16_ref (const float *A, const float *W, const float *bias, floa
 
 /* ---- linear: tasks are blocks of rows x runs of column panels ---- */
 
+void
+te_kern_split (int threads, int m, int mr, int n_panels, TeKernSplit * split)
+{
+  int row_tasks = 1;
+
+  split->rows_per_task = m;
+  split->panels_per_task = n_panels;
+  split->panel_tasks = 1;
+  if (threads > 1 && m >= threads * 4 * mr) {
+    split->rows_per_task = ((m + threads - 1) / threads + mr - 1) / mr * mr;
+    row_tasks = (m + split->rows_per_task - 1) / split->rows_per_task;
+  } else if (threads > 1) {
+    int tasks = n_panels < threads ? n_panels : threads;
+    split->panels_per_task = (n_panels + tasks - 1) / tasks;
+    split->panel_tasks = (n_panels + split->panels_per_task - 1) / split->panels_per_task;
+  }
+  split->tasks = row_tasks * split->panel_tasks;
+}
+
+void
+te_kern_split_task (const TeKernSplit * split, int task, int m, int n_panels, int *m0,
+    int *m1, int *p0, int *p1)
+{
+  int r = task / split->panel_tasks, c = task % split->panel_tasks;
+
+  *m0 = r * split->rows_per_task;
+  *m1 = *m0 + split->rows_per_task < m ? *m0 + split->rows_per_task : m;
+  *p0 = c * split->panels_per_task;
+  *p1 = *p0 + split->panels_per_task < n_panels ? *p0 + split->panels_per_task : n_panels;
+}
+
 typedef struct {
   const TeKernW *w;
   const float *A;
   float *C;
-  int m, rows_per_task, panels_per_task, panel_tasks;
+  int m;
+  TeKernSplit split;
   TeKernEpilogue epi;
   int failed;
 } LinearJob;
@@ -219,15 +250,13 @@ static void
 linear_task (void *data, int task, int worker)
 {
   LinearJob *job = data;
-  int r = task / job->panel_tasks, c = task % job->panel_tasks;
-  int m0 = r * job->rows_per_task, p0 = c * job->panels_per_task;
-  int m1 = m0 + job->rows_per_task < job->m ? m0 + job->rows_per_task : job->m;
-  int p1 = p0 + job->panels_per_task < job->w->n_panels ? p0 + job->panels_per_task
-      : job->w->n_panels;
+  const TeKernW *w = job->w;
+  int m0, m1, p0, p1;
 
   (void) worker;
-  if (job->w->ops->linear_panels (job->w, job->A + (size_t) m0 * job->w->k,
-          job->C + (size_t) m0 * job->w->n, m1 - m0, p0, p1, job->epi) != 0)
+  te_kern_split_task (&job->split, task, job->m, w->n_panels, &m0, &m1, &p0, &p1);
+  if (w->ops->linear_panels (w, job->A + (size_t) m0 * w->k, job->C + (size_t) m0 * w->n,
+          m1 - m0, p0, p1, job->epi) != 0)
     job->failed = 1;
 }
 
@@ -235,28 +264,12 @@ int
 te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, int m,
     TeKernEpilogue epi)
 {
-  LinearJob job = { w, A, C, m, m, w->n_panels, 1, epi, 0 };
-  int threads = te_pool_threads (pool), row_tasks = 1;
-  const char *split = getenv ("TE_SPLIT");
+  LinearJob job = { .w = w, .A = A, .C = C, .m = m, .epi = epi };
 
   if (m <= 0)
     return 0;
-  if (threads > 1) {
-    /* Rows when there are enough for every thread to run whole row blocks (each thread then
-     * streams its own rows of A once and shares the weights); otherwise column panels. */
-    int mode = split ? atoi (split) : 0;
-    if (mode == 1 || (mode == 0 && m >= threads * 4 * w->ops->mr)) {
-      int unit = w->ops->mr;
-      row_tasks = threads;
-      job.rows_per_task = ((m + threads - 1) / threads + unit - 1) / unit * unit;
-      row_tasks = (m + job.rows_per_task - 1) / job.rows_per_task;
-    } else {
-      int tasks = w->n_panels < threads ? w->n_panels : threads;
-      job.panels_per_task = (w->n_panels + tasks - 1) / tasks;
-      job.panel_tasks = (w->n_panels + job.panels_per_task - 1) / job.panels_per_task;
-    }
-  }
-  te_pool_run (pool, row_tasks * job.panel_tasks, linear_task, &job);
+  te_kern_split (te_pool_threads (pool), m, w->ops->mr, w->n_panels, &job.split);
+  te_pool_run (pool, job.split.tasks, linear_task, &job);
   return job.failed ? -1 : 0;
 }
 
@@ -291,7 +304,7 @@ attention_task (void *data, int task, int worker)
   (void) worker;
   if (s <= 0)
     return;
-  scratch = alloc_aligned (te_kern_attention_scratch (s, d) * sizeof (float));
+  scratch = te_kern_alloc_aligned (te_kern_attention_scratch (s, d) * sizeof (float));
   if (scratch == NULL) {
     job->failed = 1;
     return;
@@ -306,7 +319,7 @@ int
 te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
     const size_t *seg, int n_seqs, int h, int heads)
 {
-  AttentionJob job = { ops_for (level), qkv, out, seg, h, heads, 0 };
+  AttentionJob job = { te_kern_ops_for (level), qkv, out, seg, h, heads, 0 };
 
   if (job.ops == NULL || heads <= 0 || h % heads != 0)
     return -1;

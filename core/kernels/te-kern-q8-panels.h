@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* te-kern-q8-panels.h — the loop over panels and row tiles shared by the int8 kernels.
+ * Included by each te-kern-q8-*.c after its tile (MRC, w, A, sa, B, n0, C, nr), with NR (panel
+ * width) and MR (rows per tile, <= 12) defined; defines panels (), the TeKernQOps entry. */
+
+static void
+panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, int p0, int p1)
+{
+  for (int p = p0; p < p1; p++) {
+    const int8_t *B = w->data + (size_t) p * w->kp * NR;
+    int n0 = p * NR, nr = w->n - n0 < NR ? w->n - n0 : NR;
+
+    for (int i0 = 0; i0 < m; i0 += MR) {
+      const int8_t *a = Aq + (size_t) i0 * w->kp;
+      float *c = C + (size_t) i0 * w->n + n0;
+      /* each row count gets its own fully unrolled tile */
+#define CASE(r) case r: tile (r, w, a, sa + (size_t) i0 * w->ng, B, n0, c, nr); break;
+      switch (m - i0 < MR ? m - i0 : MR) {
+        CASE (1)
+#if MR >= 2
+        CASE (2)
+#endif
+#if MR >= 3
+        CASE (3)
+#endif
+#if MR >= 4
+        CASE (4)
+#endif
+#if MR >= 6
+        CASE (5) CASE (6)
+#endif
+#if MR >= 12
+        CASE (7) CASE (8) CASE (9) CASE (10) CASE (11) CASE (12)
+#endif
+        default: break;
+      }
+#undef CASE
+    }
+  }
+}
