@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-bert.c — the BERT-family encoder forward pass on the CPU (BERT, XLM-RoBERTa: the same
  * layers, different position ids), over a whole padded batch at once.
- * Hot path: every linear layer is one sgemm over all the batch's real tokens. */
+ * Hot path: every linear layer is one matrix product over all the batch's real tokens: OpenBLAS
+ * sgemm in te_bert_forward() (the reference), the project's kernels on weights packed once
+ * (fp32, int8 or bf16) in a TeBertEngine. */
 #include "te-bert.h"
 #include "te-kernels.h"
 #include "te-kern.h"
@@ -236,7 +238,7 @@ forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** err
       int rc = 0;
 
 #define LINEAR(fp, q, in, out_, epi) \
-      (q8 && P->q ? te_kern_linear_q8 (e->pool, P->q, in, out_, (int) T, epi) \
+      (q8 ? te_kern_linear_q8 (e->pool, P->q, in, out_, (int) T, epi) \
           : te_kern_linear (e->pool, P->fp, in, out_, (int) T, epi))
       rc |= LINEAR (qkv, qqkv, x, qkv, TE_KERN_EPI_NONE);
       rc |= te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads);
