@@ -93,7 +93,7 @@ GHashTable *te_backend_options_parse (const char *s, GError ** error);
  * dynamic backends; -1 when n exceeds what the backend accepts. */
 int te_backend_caps_seq_len (const TeBackendCaps * caps, int n);
 
-/* The built-in CPU backend (OpenBLAS sgemm). */
+/* The built-in CPU backend (te-backend-cpu.c: the project's kernels, or OpenBLAS sgemm). */
 extern const TeBackendClass te_backend_cpu_class;
 /* The "null" instrumentation backend (te-backend-null.c): a fixed time per batch (option
  * latency-ms), zero vectors of the model's width, asynchronous, dynamic shapes, no weights needed;

@@ -6,8 +6,8 @@
  * @title: npuencoder
  *
  * Runs the transformer encoder (BERT family) on each chunk of token ids and outputs its last
- * hidden state, through the backend interface of core/ (te-backend.h): "cpu" (OpenBLAS) or an
- * accelerator; "null" is an instrumentation backend (a fixed time per batch, zero vectors).
+ * hidden state, through the backend interface of core/ (te-backend.h): "cpu" (the project's
+ * kernels for the CPU's instruction set, fp32/int8/bf16; docs/cpu.md) or an accelerator; "null" is an instrumentation backend (a fixed time per batch, zero vectors).
  *
  * The element is a pipelined, batched encoder with three threads:
  *
@@ -244,8 +244,8 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
   /**
    * GstNpuEncoder:backend:
    *
-   * Name of the backend that runs the encoder. Built in: "cpu" (OpenBLAS, computes
-   * synchronously in the element's submit worker) and "null" (instrumentation: waits
+   * Name of the backend that runs the encoder. Built in: "cpu" (the project's CPU kernels, or OpenBLAS
+   * with backend-options kernels=openblas; computes synchronously in the element's submit worker) and "null" (instrumentation: waits
    * #GstNpuEncoder:null-latency-ms per batch on its own thread and returns zero vectors). The
    * list of available names is in the error message for an unknown one.
    */

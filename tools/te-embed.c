@@ -179,7 +179,7 @@ bench (TeEmbedder * e, GPtrArray * batches, GError ** error)
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID, "--bench needs at least one input text");
     return FALSE;
   }
-  /* Warm-up pass (page-in of the weights, OpenBLAS thread start), not timed. */
+  /* Warm-up pass (page-in of the weights, compute threads started), not timed. */
   if (!te_backend_run (backend, g_ptr_array_index (batches, 0), error))
     return FALSE;
 
