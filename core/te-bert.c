@@ -210,9 +210,11 @@ forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** err
   tmp = ctx + T * H;
   att = tmp + T * H;
   x = T == BS ? batch->hidden : att + (e ? 0 : max_len * max_len);
-  ones = g_new (gint32, max_len);
-  for (gsize i = 0; i < max_len; i++)
-    ones[i] = 1;
+  if (e == NULL) {              /* te_attention()'s mask: every packed token is real */
+    ones = g_new (gint32, max_len);
+    for (gsize i = 0; i < max_len; i++)
+      ones[i] = 1;
+  }
 
   /* Embeddings: word + position + token type, then LayerNorm. */
   for (t = 0; t < T; t++) {

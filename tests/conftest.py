@@ -2,6 +2,7 @@
 """Shared paths for the Python tests: the build directory (TE_BUILD_DIR, default ./build) and the
 test model directory (TE_TEST_MODEL, default: the installed all-MiniLM-L6-v2 package)."""
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -30,3 +31,22 @@ def gst_env():
     env["GST_REGISTRY_1_0"] = str(BUILD / "tests" / "registry-pytest.bin")
     env["TEXTEMBED_DEFAULT_MODEL"] = str(MODEL)
     return env
+
+
+def cpu_flags():
+    """The CPU's feature flags as /proc/cpuinfo names them (x86 "flags", aarch64 "Features")."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+# The cpu backend's kernel levels of this architecture, as (TE_CPU_LEVEL, the /proc/cpuinfo flags
+# it needs); a test skips a level the machine lacks with the reason shown (-rs). The NEON ones
+# run on x86-64 hosts under qemu-user (tools/cross-aarch64.sh).
+KERNEL_LEVELS = ([("portable", set()), ("avx2", {"avx2", "fma"}),
+                  ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"})]
+                 if platform.machine() == "x86_64" else [("portable", set()), ("neon", {"asimd"})])

@@ -14,7 +14,6 @@ sentence-transformers vectors; on a CPU without AVX512_BF16 it is an error sayin
 Bad options are errors."""
 import json
 import os
-import platform
 import re
 import sqlite3
 import subprocess
@@ -23,22 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BUILD, MODEL, ROOT, gst_env
+from conftest import BUILD, KERNEL_LEVELS, MODEL, ROOT, cpu_flags, gst_env
 
 TE_EMBED = BUILD / "tools" / "te-embed"
 MIN_COSINE = 0.99
-# The levels of this architecture (the NEON ones run on x86-64 hosts under qemu-user:
-# tools/cross-aarch64.sh).
-LEVELS = ([("portable", set()), ("avx2", {"avx2", "fma"}),
-           ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"})]
-          if platform.machine() == "x86_64" else [("portable", set()), ("neon", {"asimd"})])
-
-
-def cpu_flags():
-    for line in open("/proc/cpuinfo", encoding="utf-8"):
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
+LEVELS = KERNEL_LEVELS
 
 
 def corpus():

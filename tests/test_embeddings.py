@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import KERNEL_LEVELS, cpu_flags
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "reference_embeddings.json"
 MIN_COSINE = 0.9999
@@ -94,23 +96,7 @@ def test_too_long_is_an_error(te_embed, model_dir):
     assert "line 2" in err, err
 
 
-def _cpu_flags():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith(("flags", "Features")):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-# (TE_CPU_LEVEL, the /proc/cpuinfo flags it needs): what the machine lacks is skipped with the
-# reason shown (-rs), never passed silently.
-# The levels of this architecture (the NEON ones run on x86-64 hosts under qemu-user:
-# tools/cross-aarch64.sh).
-LEVELS = ([("portable", set()), ("avx2", {"avx2", "fma"}),
-           ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"})]
-          if platform.machine() == "x86_64" else [("portable", set()), ("neon", {"asimd"})])
+LEVELS = KERNEL_LEVELS
 
 
 @pytest.mark.parametrize("level,flags", LEVELS, ids=[l for l, _ in LEVELS])
@@ -120,8 +106,8 @@ def test_every_kernel_level_matches_sentence_transformers(te_embed, model_dir, r
     """The cpu backend's own kernels, forced to each level with TE_CPU_LEVEL, against the
     sentence-transformers vectors (cosine >= 0.9999), in padded batches; the INFO line names
     the level."""
-    if not flags <= _cpu_flags():
-        pytest.skip(f"this CPU lacks {sorted(flags - _cpu_flags())} for level {level}")
+    if not flags <= cpu_flags():
+        pytest.skip(f"this CPU lacks {sorted(flags - cpu_flags())} for level {level}")
     texts = [it["text"] for it in reference]
     want = np.array([it["embedding"] for it in reference], dtype=np.float64)
     env = dict(os.environ, TE_CPU_LEVEL=level, G_MESSAGES_DEBUG="textembed")
@@ -141,7 +127,7 @@ def test_every_kernel_level_matches_sentence_transformers(te_embed, model_dir, r
 def test_unsupported_kernel_level_is_an_error(te_embed, model_dir):
     # a level of the other architecture, and any level of this one the CPU lacks
     missing = ["neon" if platform.machine() == "x86_64" else "avx2"]
-    missing += [l for l, f in LEVELS if not f <= _cpu_flags()]
+    missing += [l for l, f in LEVELS if not f <= cpu_flags()]
     env = dict(os.environ, TE_CPU_LEVEL=missing[0])
     p = run_embed_env(te_embed, model_dir, ["a text"], env)
     err = p.stderr.decode(errors="replace")

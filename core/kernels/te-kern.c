@@ -119,18 +119,6 @@ te_kern_bytes (const TeKernW * w)
   return w ? w->bytes : 0;
 }
 
-int
-te_kern_n (const TeKernW * w)
-{
-  return w->n;
-}
-
-int
-te_kern_k (const TeKernW * w)
-{
-  return w->k;
-}
-
 /* ---- bf16 ---- */
 
 int
@@ -288,7 +276,8 @@ typedef struct {
   float *out;
   const size_t *seg;
   int h, heads;
-  int failed;
+  float *scratch;               /* one block of `per_worker` floats per pool thread */
+  size_t per_worker;
 } AttentionJob;
 
 static void
@@ -299,32 +288,36 @@ attention_task (void *data, int task, int worker)
   int d = job->h / job->heads, ld = 3 * job->h;
   int s = (int) (job->seg[b + 1] - job->seg[b]);
   const float *qkv = job->qkv + job->seg[b] * ld;
-  float *scratch;
 
-  (void) worker;
   if (s <= 0)
     return;
-  scratch = te_kern_alloc_aligned (te_kern_attention_scratch (s, d) * sizeof (float));
-  if (scratch == NULL) {
-    job->failed = 1;
-    return;
-  }
   job->ops->attention_head (qkv + head * d, qkv + job->h + head * d,
       qkv + 2 * job->h + head * d, ld, job->out + job->seg[b] * job->h + head * d, job->h, s,
-      d, 1.0f / sqrtf ((float) d), scratch);
-  free (scratch);
+      d, 1.0f / sqrtf ((float) d), job->scratch + (size_t) worker * job->per_worker);
 }
 
 int
 te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
     const size_t *seg, int n_seqs, int h, int heads)
 {
-  AttentionJob job = { te_kern_ops_for (level), qkv, out, seg, h, heads, 0 };
+  AttentionJob job = { te_kern_ops_for (level), qkv, out, seg, h, heads, NULL, 0 };
+  size_t longest = 0;
 
   if (job.ops == NULL || heads <= 0 || h % heads != 0)
     return -1;
+  for (int b = 0; b < n_seqs; b++)
+    longest = seg[b + 1] - seg[b] > longest ? seg[b + 1] - seg[b] : longest;
+  if (longest == 0)
+    return 0;
+  /* whole cache lines per worker, so the blocks stay 64-byte aligned */
+  job.per_worker = (te_kern_attention_scratch ((int) longest, h / heads) + 15) / 16 * 16;
+  job.scratch = te_kern_alloc_aligned (job.per_worker * te_pool_threads (pool)
+      * sizeof (float));
+  if (job.scratch == NULL)
+    return -1;
   te_pool_run (pool, n_seqs * heads, attention_task, &job);
-  return job.failed ? -1 : 0;
+  free (job.scratch);
+  return 0;
 }
 
 /* ---- references ---- */

@@ -34,8 +34,6 @@ typedef struct TeKernW TeKernW;
 TeKernW *te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k);
 void te_kern_free (TeKernW * w);
 size_t te_kern_bytes (const TeKernW * w);
-int te_kern_n (const TeKernW * w);
-int te_kern_k (const TeKernW * w);
 
 /* Whether this build has kernels for @level (x86-64 builds have portable/avx2/avx512,
  * aarch64 builds portable/neon). */
@@ -50,8 +48,9 @@ int te_kern_linear (TePool * pool, const TeKernW * w, const float *A, float *C, 
 /* Attention of @n_seqs sequences packed one after the other: sequence b is rows
  * [seg[b], seg[b + 1]) of @qkv [rows, 3h] (q | k | v per row) and of @out [rows, h]. Every row
  * is a real token (the caller packs out padding). Tasks are (sequence, head) pairs spread over
- * @pool. Returns 0, or -1 when out of memory or the shapes are wrong (h not a multiple of
- * heads, level not compiled in). */
+ * @pool, each pool thread with one scratch block (te_kern_attention_scratch () of the longest
+ * sequence) for the call. Returns 0, or -1 when out of memory or the shapes are wrong (h not a
+ * multiple of heads, level not compiled in). */
 int te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
     const size_t *seg, int n_seqs, int h, int heads);
 
