@@ -36,7 +36,7 @@ $CC "${CFLAGS[@]}" -march=armv8.2-a+dotprod -c -o "$OUT/te-kern-q8-neon.o" "$K/t
 # static: qemu-user needs no aarch64 sysroot at run time
 $CC "${CFLAGS[@]}" -static -o "$OUT/test-kern" tests/kernels/test-kern.c "${srcs[@]}" \
   "$OUT/te-kern-q8-neon.o" -lm -lpthread
-file "$OUT/test-kern" | grep -q "ARM aarch64" || { echo "not an aarch64 binary"; exit 1; }
+aarch64-linux-gnu-readelf -h "$OUT/test-kern" | grep -q "Machine: *AArch64" || { echo "not an aarch64 binary"; exit 1; }
 
 rc=0
 echo "== qemu-aarch64 $OUT/test-kern (every level the emulated CPU has)"
