@@ -122,7 +122,7 @@ def run(size, a, tmp):
                TEXTEMBED_DEFAULT_MODEL=model_dir())
     enc = f"npuencoder backend={a.backend} batch-size=8"
     if a.backend == "null":
-        enc += " null-latency-ms=0"
+        enc += " backend-options=latency-ms=0"
     store = Path(tmp) / f"store-{size}.sqlite"
     sink = {"fakesink": "fakesink",
             "embedsink": "embedsink location=/dev/null include-text=false",

@@ -27,7 +27,6 @@
 #include "te-bert.h"
 #include "te-cpu.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
 
@@ -87,70 +86,34 @@ check_openblas_core (void)
 #endif
 }
 
-static gboolean
-parse_options (GHashTable * options, int *threads, const char **kernels, TeBertDType * dtype,
-    GError ** error)
+static const TeBackendOption cpu_options[] = {
+  {"kernels", TE_OPTION_ENUM, "auto|native|openblas", 0, 0, "auto",
+      "native: the project's kernels for the CPU's instruction set (TE_CPU_LEVEL forces one); "
+      "openblas: OpenBLAS sgemm (the reference); auto: native on a CPU with AVX2+FMA, AVX-512 "
+      "or NEON, or when TE_CPU_LEVEL is set, else OpenBLAS"},
+  {"dtype", TE_OPTION_ENUM, "fp32|int8|bf16", 0, 0, "fp32",
+      "int8: weights per output channel, activations per token, integer dot products (native "
+      "kernels); bf16: bf16 weights and activations, fp32 sums, on CPUs with AVX512_BF16"},
+  {"threads", TE_OPTION_INT, NULL, 1, 1024, "the physical cores",
+      "compute threads (native: the process-wide pool of that size; openblas: its global "
+      "thread count)"},
+  {NULL}
+};
+
+static TeBertDType
+dtype_from_name (const char *name)
 {
-  GHashTableIter it;
-  gpointer key, value;
-
-  *threads = 0;
-  *kernels = "auto";
-  *dtype = TE_BERT_FP32;
-  if (options == NULL)
-    return TRUE;
-  g_hash_table_iter_init (&it, options);
-  while (g_hash_table_iter_next (&it, &key, &value)) {
-    if (g_strcmp0 (key, "threads") == 0) {
-      char *end = NULL;
-      long n = strtol (value, &end, 10);
-
-      if (end == value || *end != '\0' || n < 1 || n > 1024) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "cpu backend: option threads=\"%s\" is not a thread count (1..1024)",
-            (const char *) value);
-        return FALSE;
-      }
-      *threads = (int) n;
-    } else if (g_strcmp0 (key, "kernels") == 0) {
-      if (g_strcmp0 (value, "auto") != 0 && g_strcmp0 (value, "native") != 0
-          && g_strcmp0 (value, "openblas") != 0) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "cpu backend: option kernels=\"%s\" is not one of auto, native, openblas",
-            (const char *) value);
-        return FALSE;
-      }
-      *kernels = value;
-    } else if (g_strcmp0 (key, "dtype") == 0) {
-      if (g_strcmp0 (value, "fp32") == 0 || g_strcmp0 (value, "f32") == 0)
-        *dtype = TE_BERT_FP32;
-      else if (g_strcmp0 (value, "int8") == 0)
-        *dtype = TE_BERT_INT8;
-      else if (g_strcmp0 (value, "bf16") == 0)
-        *dtype = TE_BERT_BF16;
-      else {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "cpu backend: option dtype=\"%s\" is not one of fp32, int8, bf16",
-            (const char *) value);
-        return FALSE;
-      }
-    } else {
-      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-          "cpu backend: unknown option \"%s\" (known: dtype, kernels, threads)",
-          (const char *) key);
-      return FALSE;
-    }
-  }
-  return TRUE;
+  return strcmp (name, "int8") == 0 ? TE_BERT_INT8
+      : strcmp (name, "bf16") == 0 ? TE_BERT_BF16 : TE_BERT_FP32;
 }
 
 static gpointer
 cpu_open (const TeModel * model, GHashTable * options, GError ** error)
 {
   TeCpuBackend *cpu;
-  const char *kernels;
-  int threads;
-  TeBertDType dtype;
+  const char *kernels = te_backend_option_string (options, "kernels", "auto");
+  int threads = (int) te_backend_option_int (options, "threads", 0);
+  TeBertDType dtype = dtype_from_name (te_backend_option_string (options, "dtype", "fp32"));
   gboolean native;
 
   if (te_model_weights (model) == NULL) {
@@ -158,8 +121,6 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
         "cpu backend: %s was loaded without its weights", te_model_dir (model));
     return NULL;
   }
-  if (!parse_options (options, &threads, &kernels, &dtype, error))
-    return NULL;
   if (strcmp (kernels, "auto") == 0)
     native = te_cpu_best_level () != TE_CPU_PORTABLE || g_getenv ("TE_CPU_LEVEL") != NULL
         || dtype != TE_BERT_FP32;
@@ -211,12 +172,6 @@ cpu_get_caps (gpointer state, TeBackendCaps * caps)
   caps->max_batch = 0;
   caps->max_seq_len = te_model_config (cpu->model)->max_seq_len;
   caps->n_buckets = 0;
-  caps->dtypes = TE_BACKEND_DTYPE_F32;
-  if (cpu->engine && te_bert_engine_dtype (cpu->engine) == TE_BERT_INT8)
-    caps->dtypes = TE_BACKEND_DTYPE_INT8;
-  /* bf16 computes as fp32 with rounded operands: the caps have no bf16 flag, and nothing
-   * downstream differs */
-  caps->async = FALSE;
   g_strlcpy (caps->kernel, cpu->kernel, sizeof caps->kernel);
 }
 
@@ -248,10 +203,29 @@ cpu_close (gpointer state)
   g_free (cpu);
 }
 
+static void
+cpu_list_devices (GArray * devices)
+{
+  const TeCpuFeatures *f = te_cpu_features ();
+  TeBackendDevice d = { 0 };
+
+  g_strlcpy (d.name, "cpu", sizeof d.name);
+  g_snprintf (d.description, sizeof d.description, "%d physical core%s, kernels: %s",
+      te_cpu_physical_cores (), te_cpu_physical_cores () == 1 ? "" : "s",
+      te_cpu_level_name (te_cpu_best_level ()));
+  d.available = TRUE;
+  g_snprintf (d.dtypes, sizeof d.dtypes, "fp32,int8%s",
+      te_cpu_level_supported (TE_CPU_AVX512) && f->avx512_bf16 ? ",bf16" : "");
+  g_snprintf (d.note, sizeof d.note, "CPU features: %s", te_cpu_features_string ());
+  g_array_append_val (devices, d);
+}
+
 const TeBackendClass te_backend_cpu_class = {
   .name = "cpu",
   .description = "CPU, fp32 or int8, dynamic shapes: the project's kernels chosen from the "
       "CPU's features (AVX-512 with VNNI, AVX2, NEON with sdot, portable C), or OpenBLAS sgemm",
+  .options = cpu_options,
+  .list_devices = cpu_list_devices,
   .open = cpu_open,
   .get_caps = cpu_get_caps,
   .submit = cpu_submit,

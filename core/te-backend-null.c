@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-backend-null.c — the "null" instrumentation backend: an idealised accelerator that takes a
  * fixed time per batch and returns zero vectors of the model's width. It completes on its own
- * thread (caps.async), accepts any batch and any sequence length up to the model's maximum
+ * thread, accepts any batch and any sequence length up to the model's maximum
  * (dynamic shapes) and never reads the weights, so it measures everything around the encoder:
  * scheduling, batching, backpressure, pre- and post-processing.
  *
@@ -49,44 +49,13 @@ typedef struct {
   GThread *thread;
 } TeNullBackend;
 
-static gboolean
-null_parse_options (TeNullBackend * nb, GHashTable * options, GError ** error)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  if (options == NULL)
-    return TRUE;
-  g_hash_table_iter_init (&iter, options);
-  while (g_hash_table_iter_next (&iter, &key, &value)) {
-    const char *k = key, *v = value;
-    char *end = NULL;
-
-    if (strcmp (k, "latency-ms") == 0) {
-      double ms = g_ascii_strtod (v, &end);
-      if (end == v || *end != '\0' || !(ms >= 0.0 && ms <= 3600.0 * 1000.0)) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "null backend: option latency-ms=\"%s\" is not a time in milliseconds "
-            "(0..3600000)", v);
-        return FALSE;
-      }
-      nb->latency_us = (gint64) (ms * 1000.0 + 0.5);
-    } else if (strcmp (k, "fail-after") == 0) {
-      gint64 n = g_ascii_strtoll (v, &end, 10);
-      if (end == v || *end != '\0' || n < 0) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "null backend: option fail-after=\"%s\" is not a batch count (0 or more)", v);
-        return FALSE;
-      }
-      nb->fail_after = n;
-    } else {
-      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-          "null backend: unknown option \"%s\" (known: latency-ms, fail-after)", k);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
+static const TeBackendOption null_options[] = {
+  {"latency-ms", TE_OPTION_DOUBLE, NULL, 0, 3600.0 * 1000.0, "0",
+      "milliseconds the \"device\" spends on each batch; batches run one after another"},
+  {"fail-after", TE_OPTION_INT, NULL, 0, (double) G_MAXINT32, "never",
+      "test option: every batch after the first N completes with an error"},
+  {NULL}
+};
 
 /* The device: runs queued jobs one at a time, each for latency_us. */
 static gpointer
@@ -182,18 +151,15 @@ null_touch_weights (const TeModel * model)
 }
 
 static gpointer
-null_open (const TeModel * model, GHashTable * options, GError ** error)
+null_open (const TeModel * model, GHashTable * options, G_GNUC_UNUSED GError ** error)
 {
   TeNullBackend *nb = g_new0 (TeNullBackend, 1);
 
   /* Only the config is needed: a tokenizer-only model (no weights) is enough. */
   nb->hidden_size = te_model_config (model)->hidden_size;
   nb->max_seq_len = te_model_config (model)->max_seq_len;
-  nb->fail_after = -1;
-  if (!null_parse_options (nb, options, error)) {
-    g_free (nb);
-    return NULL;
-  }
+  nb->latency_us = (gint64) (te_backend_option_double (options, "latency-ms", 0) * 1000.0 + 0.5);
+  nb->fail_after = te_backend_option_int (options, "fail-after", -1);
   null_touch_weights (model);
   g_mutex_init (&nb->lock);
   g_cond_init (&nb->cond);
@@ -210,8 +176,7 @@ null_get_caps (gpointer state, TeBackendCaps * caps)
   caps->max_batch = 0;
   caps->max_seq_len = nb->max_seq_len;
   caps->n_buckets = 0;
-  caps->dtypes = TE_BACKEND_DTYPE_F32;
-  caps->async = TRUE;
+  caps->latency_ms = nb->latency_us / 1000.0;
 }
 
 static gboolean
@@ -265,10 +230,25 @@ null_close (gpointer state)
   g_free (nb);
 }
 
+static void
+null_list_devices (GArray * devices)
+{
+  TeBackendDevice d = { 0 };
+
+  g_strlcpy (d.name, "null", sizeof d.name);
+  g_strlcpy (d.description, "instrumentation: a fixed time per batch, zero vectors",
+      sizeof d.description);
+  d.available = TRUE;
+  g_strlcpy (d.dtypes, "fp32", sizeof d.dtypes);
+  g_array_append_val (devices, d);
+}
+
 const TeBackendClass te_backend_null_class = {
   .name = "null",
   .description = "instrumentation: fixed latency per batch, zero vectors, asynchronous, "
       "dynamic shapes, no weights needed",
+  .options = null_options,
+  .list_devices = null_list_devices,
   .open = null_open,
   .get_caps = null_get_caps,
   .submit = null_submit,

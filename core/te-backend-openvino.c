@@ -119,27 +119,24 @@ graph_check_io (OvGraph * g, int hidden, const char *path, GError ** error)
   return ok;
 }
 
-static const char *
-option (GHashTable * options, const char *key)
-{
-  return options ? g_hash_table_lookup (options, key) : NULL;
-}
-
-static gboolean
-option_bool (GHashTable * options, const char *key, gboolean def, GError ** error)
-{
-  const char *v = option (options, key);
-
-  if (v == NULL)
-    return def;
-  if (g_ascii_strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0)
-    return TRUE;
-  if (g_ascii_strcasecmp (v, "false") == 0 || strcmp (v, "0") == 0)
-    return FALSE;
-  g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-      "openvino backend: option %s=\"%s\" is not true or false", key, v);
-  return def;
-}
+static const TeBackendOption ov_options[] = {
+  {"cache-dir", TE_OPTION_STRING, NULL, 0, 0, "$XDG_CACHE_HOME/textembed",
+      "the export cache that tools/te-export.py fills"},
+  {"dtype", TE_OPTION_ENUM, "fp32|fp16|a16w8", 0, 0, "fp32",
+      "the exported graph variant: a16w8 is QDQ with 8-bit weights, 16-bit activations"},
+  {"device", TE_OPTION_STRING, NULL, 0, 0, "CPU",
+      "OpenVINO device: CPU, NPU, GPU, AUTO:NPU,CPU... (te-devices lists them)"},
+  {"ov-cache-dir", TE_OPTION_STRING, NULL, 0, 0, "<cache-dir>/openvino",
+      "OpenVINO's compiled-model cache; empty: off"},
+  {"threads", TE_OPTION_INT, NULL, 1, 1024, "the device's choice",
+      "INFERENCE_NUM_THREADS (CPU device)"},
+  {"precision", TE_OPTION_ENUM, "f32|f16|bf16|default", 0, 0, "f32 for fp32 graphs on CPU",
+      "INFERENCE_PRECISION_HINT; default: the device's own choice (bf16 on CPUs with "
+      "AVX512_BF16 or AMX)"},
+  {"verify", TE_OPTION_BOOL, NULL, 0, 0, "true",
+      "check the graphs' SHA-256 against their manifests"},
+  {NULL}
+};
 
 static void ov_close (gpointer state);
 
@@ -147,14 +144,14 @@ static gpointer
 ov_open (const TeModel * model, GHashTable * options, GError ** error)
 {
   const TeBertConfig *c = te_model_config (model);
-  const char *dtype = option (options, "dtype");
-  const char *device = option (options, "device");
-  const char *threads = option (options, "threads");
-  const char *ov_cache = option (options, "ov-cache-dir");
-  const char *precision = option (options, "precision");
+  const char *dtype = te_backend_option_string (options, "dtype", "fp32");
+  const char *device = te_backend_option_string (options, "device", "CPU");
+  const char *threads = te_backend_option_string (options, "threads", NULL);
+  const char *ov_cache = te_backend_option_string (options, "ov-cache-dir", NULL);
+  const char *precision = te_backend_option_string (options, "precision", NULL);
   const char *keys[4] = { NULL, NULL, NULL, NULL }, *vals[4] = { NULL, NULL, NULL, NULL };
   int n_props = 0;
-  char *cache_dir = te_export_cache_dir (option (options, "cache-dir"));
+  char *cache_dir = te_export_cache_dir (te_backend_option_string (options, "cache-dir", NULL));
   char *ov_cache_dir = NULL, *hash = NULL;
   GPtrArray *entries = NULL;
   TeOvBackend *ov = NULL;
@@ -162,31 +159,8 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   gboolean verify;
   int n_buckets = 0;
 
-  if (dtype == NULL)
-    dtype = "fp32";
-  if (device == NULL)
-    device = "CPU";
-  if (strcmp (dtype, "fp32") != 0 && strcmp (dtype, "fp16") != 0
-      && strcmp (dtype, "a16w8") != 0) {
-    g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-        "openvino backend: option dtype=\"%s\" is not fp32, fp16 or a16w8", dtype);
-    goto fail;
-  }
-  if (threads != NULL) {
-    char *end = NULL;
-    long n = strtol (threads, &end, 10);
 
-    if (end == threads || *end != '\0' || n < 1 || n > 1024) {
-      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-          "openvino backend: option threads=\"%s\" is not a thread count (1..1024)", threads);
-      goto fail;
-    }
-  }
-  verify = option_bool (options, "verify", TRUE, &err);
-  if (err) {
-    g_propagate_error (error, err);
-    goto fail;
-  }
+  verify = te_backend_option_bool (options, "verify", TRUE);
 
   hash = te_export_model_hash (te_model_dir (model), error);
   if (hash == NULL)
@@ -274,9 +248,6 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   }
   ov->caps.n_buckets = n_buckets;
   ov->caps.max_seq_len = ov->caps.buckets[n_buckets - 1];
-  ov->caps.dtypes = strcmp (dtype, "fp16") == 0 ? TE_BACKEND_DTYPE_F16
-      : strcmp (dtype, "a16w8") == 0 ? TE_BACKEND_DTYPE_INT8 : TE_BACKEND_DTYPE_F32;
-  ov->caps.async = FALSE;
   g_snprintf (ov->caps.kernel, sizeof ov->caps.kernel, "openvino %s %s%s%s%s", device, dtype,
       threads ? ", " : "", threads ? threads : "", threads ? " threads" : "");
 
@@ -481,9 +452,51 @@ ov_close (gpointer state)
   g_free (ov);
 }
 
+static void
+ov_list_devices (GArray * devices)
+{
+  ov_core_t *core = NULL;
+  ov_available_devices_t avail = { 0 };
+  GError *err = NULL;
+
+  if (!ov_check (ov_core_create (&core), "creating the core", NULL, &err)
+      || !ov_check (ov_core_get_available_devices (core, &avail), "listing devices", NULL,
+          &err)) {
+    TeBackendDevice d = { 0 };
+
+    g_strlcpy (d.name, "CPU", sizeof d.name);
+    g_strlcpy (d.description, "OpenVINO", sizeof d.description);
+    g_strlcpy (d.note, err->message, sizeof d.note);
+    g_array_append_val (devices, d);
+    g_error_free (err);
+  } else {
+    for (size_t i = 0; i < avail.size; i++) {
+      TeBackendDevice d = { 0 };
+      char *full = NULL;
+
+      g_strlcpy (d.name, avail.devices[i], sizeof d.name);
+      if (ov_core_get_property (core, avail.devices[i], ov_property_key_device_full_name,
+              &full) == OK && full) {
+        g_strlcpy (d.description, full, sizeof d.description);
+        ov_free (full);
+      }
+      d.available = TRUE;
+      /* the exported variants this backend loads; a16w8 and fp16 need the device to take
+       * them, which every OpenVINO device plugin does (computing in its own precision) */
+      g_strlcpy (d.dtypes, "fp32,fp16,a16w8", sizeof d.dtypes);
+      g_array_append_val (devices, d);
+    }
+    ov_available_devices_free (&avail);
+  }
+  if (core)
+    ov_core_free (core);
+}
+
 const TeBackendClass te_backend_openvino_class = {
   .name = "openvino",
   .description = "OpenVINO (CPU, NPU, GPU) on static-shape graphs from tools/te-export.py",
+  .options = ov_options,
+  .list_devices = ov_list_devices,
   .open = ov_open,
   .get_caps = ov_get_caps,
   .submit = ov_submit,

@@ -6,66 +6,9 @@
 #include "te-backend-openvino.h"
 #endif
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
-
-/* ---- batches ---- */
-
-TeBatch *
-te_batch_new (int batch, int seq_len, int hidden_size, gint32 pad_id)
-{
-  TeBatch *b;
-  gsize n;
-
-  g_return_val_if_fail (batch >= 0 && seq_len >= 0 && hidden_size >= 0, NULL);
-
-  n = (gsize) batch * (gsize) seq_len;
-  b = g_new0 (TeBatch, 1);
-  b->batch = batch;
-  b->seq_len = seq_len;
-  b->hidden_size = hidden_size;
-  b->pad_id = pad_id;
-  /* +1 everywhere: a 0-sized batch still gets valid (non-NULL) arrays. g_new* abort on
-   * overflow of count * element size. */
-  b->input_ids = g_new (gint32, n + 1);
-  for (gsize i = 0; i < n; i++)
-    b->input_ids[i] = pad_id;
-  b->attention_mask = g_new0 (gint32, n + 1);
-  b->token_type_ids = g_new0 (gint32, n + 1);
-  b->hidden = g_new0 (float, n * (gsize) hidden_size + 1);
-  b->lengths = g_new0 (int, (gsize) batch + 1);
-  return b;
-}
-
-void
-te_batch_set_row (TeBatch * b, int row, const gint32 * ids, const gint32 * type_ids, int n)
-{
-  gsize base;
-
-  g_return_if_fail (b != NULL && row >= 0 && row < b->batch);
-  g_return_if_fail (n >= 0 && n <= b->seq_len && (n == 0 || ids != NULL));
-
-  base = (gsize) row * b->seq_len;
-  for (int i = 0; i < b->seq_len; i++) {
-    gboolean real = i < n;
-    b->input_ids[base + i] = real ? ids[i] : b->pad_id;
-    b->token_type_ids[base + i] = real && type_ids ? type_ids[i] : 0;
-    b->attention_mask[base + i] = real ? 1 : 0;
-  }
-  b->lengths[row] = n;
-}
-
-void
-te_batch_free (TeBatch * b)
-{
-  if (b == NULL)
-    return;
-  g_free (b->input_ids);
-  g_free (b->attention_mask);
-  g_free (b->token_type_ids);
-  g_free (b->hidden);
-  g_free (b->lengths);
-  g_free (b);
-}
 
 /* ---- registry ---- */
 
@@ -78,6 +21,14 @@ static const TeBackendClass *const backend_classes[] = {
   &te_backend_openvino_class,
 #endif
 };
+
+const TeBackendClass *const *
+te_backend_classes (guint * n_classes)
+{
+  if (n_classes)
+    *n_classes = G_N_ELEMENTS (backend_classes);
+  return backend_classes;
+}
 
 const TeBackendClass *
 te_backend_class_lookup (const char *name)
@@ -128,6 +79,8 @@ te_backend_new (const char *name, const TeModel * model, GHashTable * options, G
         "unknown backend \"%s\" (available: %s)", name, te_backend_class_names ());
     return NULL;
   }
+  if (!te_backend_options_validate (klass, options, error))
+    return NULL;
   state = klass->open (model, options, error);
   if (state == NULL)
     return NULL;
@@ -259,4 +212,238 @@ te_backend_options_parse (const char *s, GError ** error)
   }
   g_strfreev (items);
   return h;
+}
+
+/* ---- options ---- */
+
+static const TeBackendOption *
+option_find (const TeBackendClass * klass, const char *key)
+{
+  for (const TeBackendOption * o = klass->options; o && o->name; o++)
+    if (strcmp (o->name, key) == 0)
+      return o;
+  return NULL;
+}
+
+static gboolean
+parse_bool (const char *v, gboolean * out)
+{
+  if (g_ascii_strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0
+      || g_ascii_strcasecmp (v, "yes") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (v, "false") == 0 || strcmp (v, "0") == 0
+      || g_ascii_strcasecmp (v, "no") == 0)
+    *out = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+enum_has (const char *choices, const char *v)
+{
+  gsize n = strlen (v);
+
+  for (const char *p = choices; p && *p;) {
+    const char *bar = strchr (p, '|');
+    gsize len = bar ? (gsize) (bar - p) : strlen (p);
+
+    if (len == n && strncmp (p, v, n) == 0)
+      return TRUE;
+    p = bar ? bar + 1 : NULL;
+  }
+  return FALSE;
+}
+
+static char *
+option_names (const TeBackendClass * klass)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const TeBackendOption * o = klass->options; o && o->name; o++)
+    g_string_append_printf (s, "%s%s", s->len ? ", " : "", o->name);
+  if (s->len == 0)
+    g_string_append (s, "none");
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+option_check (const TeBackendClass * klass, const TeBackendOption * o, const char *v,
+    GError ** error)
+{
+  char *end = NULL;
+  gboolean b;
+
+  switch (o->type) {
+    case TE_OPTION_STRING:
+      return TRUE;
+    case TE_OPTION_ENUM:
+      if (enum_has (o->choices, v))
+        return TRUE;
+      {
+        char **names = g_strsplit (o->choices, "|", -1);
+        char *list = g_strjoinv (", ", names);
+
+        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+            "%s backend: option %s=\"%s\" is not one of %s", klass->name, o->name, v, list);
+        g_free (list);
+        g_strfreev (names);
+      }
+      return FALSE;
+    case TE_OPTION_INT:{
+      gint64 n = g_ascii_strtoll (v, &end, 10);
+
+      if (end != v && *end == '\0' && (double) n >= o->min && (double) n <= o->max)
+        return TRUE;
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "%s backend: option %s=\"%s\" is not an integer in %.0f..%.0f", klass->name,
+          o->name, v, o->min, o->max);
+      return FALSE;
+    }
+    case TE_OPTION_DOUBLE:{
+      double d = g_ascii_strtod (v, &end);
+
+      if (end != v && *end == '\0' && isfinite (d) && d >= o->min && d <= o->max)
+        return TRUE;
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "%s backend: option %s=\"%s\" is not a number in %.15g..%.15g", klass->name, o->name,
+          v, o->min, o->max);
+      return FALSE;
+    }
+    case TE_OPTION_BOOL:
+      if (parse_bool (v, &b))
+        return TRUE;
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "%s backend: option %s=\"%s\" is not true or false", klass->name, o->name, v);
+      return FALSE;
+  }
+  return FALSE;
+}
+
+gboolean
+te_backend_options_validate (const TeBackendClass * klass, GHashTable * options,
+    GError ** error)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_return_val_if_fail (klass != NULL, FALSE);
+  if (options == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&it, options);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    const TeBackendOption *o = option_find (klass, key);
+
+    if (o == NULL) {
+      char *known = option_names (klass);
+
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
+          "%s backend: unknown option \"%s\" (known: %s)", klass->name, (const char *) key,
+          known);
+      g_free (known);
+      return FALSE;
+    }
+    if (!option_check (klass, o, value, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+const char *
+te_backend_option_string (GHashTable * options, const char *key, const char *def)
+{
+  const char *v = options ? g_hash_table_lookup (options, key) : NULL;
+
+  return v ? v : def;
+}
+
+gint64
+te_backend_option_int (GHashTable * options, const char *key, gint64 def)
+{
+  const char *v = te_backend_option_string (options, key, NULL);
+
+  return v ? g_ascii_strtoll (v, NULL, 10) : def;
+}
+
+double
+te_backend_option_double (GHashTable * options, const char *key, double def)
+{
+  const char *v = te_backend_option_string (options, key, NULL);
+
+  return v ? g_ascii_strtod (v, NULL) : def;
+}
+
+gboolean
+te_backend_option_bool (GHashTable * options, const char *key, gboolean def)
+{
+  const char *v = te_backend_option_string (options, key, NULL);
+  gboolean b = def;
+
+  if (v && !parse_bool (v, &b))
+    return def;
+  return b;
+}
+
+static char *
+option_type_text (const TeBackendOption * o)
+{
+  switch (o->type) {
+    case TE_OPTION_ENUM:
+      return g_strdup (o->choices);
+    case TE_OPTION_INT:
+      return g_strdup_printf ("integer %.0f..%.0f", o->min, o->max);
+    case TE_OPTION_DOUBLE:
+      return g_strdup_printf ("number %.15g..%.15g", o->min, o->max);
+    case TE_OPTION_BOOL:
+      return g_strdup ("true|false");
+    case TE_OPTION_STRING:
+    default:
+      return g_strdup ("text");
+  }
+}
+
+char *
+te_backend_options_describe (const TeBackendClass * klass, const char *indent,
+    gboolean markdown)
+{
+  GString *s = g_string_new (NULL);
+
+  g_return_val_if_fail (klass != NULL, NULL);
+  if (indent == NULL)
+    indent = "";
+  if (markdown)
+    g_string_append_printf (s, "%s| option | takes | default | meaning |\n%s|---|---|---|---|\n",
+        indent, indent);
+  for (const TeBackendOption * o = klass->options; o && o->name; o++) {
+    char *type = option_type_text (o);
+
+    if (markdown) {
+      char **parts = g_strsplit (type, "|", -1);
+      char *t = g_strjoinv ("\\|", parts);     /* a | inside a table cell */
+
+      g_strfreev (parts);
+      g_string_append_printf (s, "%s| `%s` | %s | %s | %s |\n", indent, o->name, t,
+          o->default_text ? o->default_text : "", o->doc);
+      g_free (t);
+    } else {
+      g_string_append_printf (s, "%s%s=<%s>: %s%s%s%s\n", indent, o->name, type, o->doc,
+          o->default_text ? " (default: " : "", o->default_text ? o->default_text : "",
+          o->default_text ? ")" : "");
+    }
+    g_free (type);
+  }
+  if (klass->options == NULL || klass->options->name == NULL)
+    g_string_append_printf (s, "%s(no options)\n", indent);
+  return g_string_free (s, FALSE);
+}
+
+GArray *
+te_backend_list_devices (const TeBackendClass * klass)
+{
+  GArray *devices = g_array_new (FALSE, TRUE, sizeof (TeBackendDevice));
+
+  g_return_val_if_fail (klass != NULL, devices);
+  if (klass->list_devices)
+    klass->list_devices (devices);
+  return devices;
 }

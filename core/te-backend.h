@@ -8,57 +8,73 @@
 #include <glib.h>
 #include "te-common.h"
 #include "te-model.h"
+#include "te-batch.h"
 
 G_BEGIN_DECLS
 
-/* One padded batch. Inputs are [batch * seq_len], row-major; @hidden is the output, the last
- * hidden state [batch * seq_len * hidden_size]. Padding positions have mask 0 and pad id. */
-typedef struct {
-  int batch;
-  int seq_len;
-  int hidden_size;
-  gint32 *input_ids;
-  gint32 *attention_mask;
-  gint32 *token_type_ids;
-  float *hidden;
-  int *lengths;   /* real tokens per row, [batch] */
-  gint32 pad_id;  /* what te_batch_new() / te_batch_set_row() fill padding with */
-} TeBatch;
-
-TeBatch *te_batch_new (int batch, int seq_len, int hidden_size, gint32 pad_id);
-/* Copy one row's tokens in (n <= seq_len); the rest of the row stays padding. */
-void te_batch_set_row (TeBatch * b, int row, const gint32 * ids, const gint32 * type_ids, int n);
-void te_batch_free (TeBatch * b);
-
 #define TE_BACKEND_MAX_BUCKETS 8
-
-typedef enum {
-  TE_BACKEND_DTYPE_F32 = 1 << 0,
-  TE_BACKEND_DTYPE_F16 = 1 << 1,
-  TE_BACKEND_DTYPE_INT8 = 1 << 2,
-} TeBackendDTypes;
 
 typedef struct {
   int max_batch;                       /* largest batch per submit; 0 = any */
   int max_seq_len;                     /* longest sequence it accepts */
   int n_buckets;                       /* 0 = any length up to max_seq_len (dynamic shapes) */
   int buckets[TE_BACKEND_MAX_BUCKETS]; /* ascending fixed sequence lengths (static shapes) */
-  guint dtypes;                        /* TeBackendDTypes it computes in */
-  gboolean async;                      /* completion may be called from another thread */
+  double latency_ms;                   /* the backend's own estimate of one full batch's time
+                                        * (submit to completion), a hint for the caller's
+                                        * latency until it has measured; 0 = unknown */
   char kernel[96];                     /* what computes, for logs and stats, e.g.
                                         * "avx512 fp32, 2 threads"; "" when not said */
 } TeBackendCaps;
 
+/* ---- options ----
+ * Every backend declares the options it takes in a table. te_backend_new() checks the caller's
+ * key=value strings against it (unknown keys, types, ranges, choices), so a backend's open()
+ * only ever sees valid values; te-devices, gst-inspect and docs/backends.md print the same
+ * table. */
+typedef enum {
+  TE_OPTION_STRING,   /* any text: paths, device names */
+  TE_OPTION_ENUM,     /* one of choices ("a|b|c") */
+  TE_OPTION_INT,      /* an integer in [min, max] */
+  TE_OPTION_DOUBLE,   /* a number in [min, max] */
+  TE_OPTION_BOOL,     /* true/false/1/0 */
+} TeOptionType;
+
+typedef struct {
+  const char *name;
+  TeOptionType type;
+  const char *choices;        /* TE_OPTION_ENUM: "|"-separated */
+  double min, max;            /* TE_OPTION_INT, TE_OPTION_DOUBLE */
+  const char *default_text;   /* the default as a user reads it ("fp32", "the physical cores") */
+  const char *doc;            /* one sentence or two */
+} TeBackendOption;
+
+/* ---- devices ----
+ * What a backend can run on, found without opening a model (te-devices prints them). */
+typedef struct {
+  char name[64];          /* the value its "device" (or "ep") option takes, or the backend name */
+  char description[160];
+  gboolean available;     /* usable on this machine now */
+  char dtypes[64];        /* comma-separated values of its "dtype" option that work here */
+  char note[200];         /* why not available, or a detail ("AVX-512 VNNI") */
+} TeBackendDevice;
+
 typedef struct _TeBackend TeBackend;
 
-/* Called exactly once per successful submit, with @error NULL on success. May run on a backend
- * thread when caps.async is TRUE, or before submit() returns. */
+/* Called exactly once per successful submit, with @error NULL on success: before submit()
+ * returns (synchronous backends), or later on a backend thread (asynchronous ones). Callers
+ * handle both. */
 typedef void (*TeBackendDoneFunc) (TeBatch * batch, const GError * error, gpointer user_data);
 
 typedef struct {
   const char *name;
   const char *description;
-  /* Prepare to run @model. @options: backend-specific key=value strings (may be NULL). */
+  /* The options open() takes, ending with a { NULL } entry. */
+  const TeBackendOption *options;
+  /* Optional: append the TeBackendDevice entries of this backend to @devices. Must not need a
+   * model; a missing runtime is an unavailable device, not an error. */
+  void (*list_devices) (GArray * devices);
+  /* Prepare to run @model. @options: key=value strings already validated against options
+   * (may be NULL). */
   gpointer (*open) (const TeModel * model, GHashTable * options, GError ** error);
   void (*get_caps) (gpointer state, TeBackendCaps * caps);
   /* Queue @batch; on FALSE (with @error set) @done will not be called. */
@@ -73,6 +89,26 @@ typedef struct {
 const TeBackendClass *te_backend_class_lookup (const char *name);
 /* Comma-separated list of registered names, for error messages and docs. */
 const char *te_backend_class_names (void);
+
+/* The backend classes in registration order; @n_classes gets their number. */
+const TeBackendClass *const *te_backend_classes (guint * n_classes);
+
+/* Check @options (may be NULL) against @klass's table: unknown keys, values of the wrong type,
+ * out of range or not among the choices are errors naming the backend, the key and what it
+ * takes. te_backend_new() calls it. */
+gboolean te_backend_options_validate (const TeBackendClass * klass, GHashTable * options,
+    GError ** error);
+/* Typed reads of validated options; @def when the key is absent. */
+const char *te_backend_option_string (GHashTable * options, const char *key, const char *def);
+gint64 te_backend_option_int (GHashTable * options, const char *key, gint64 def);
+double te_backend_option_double (GHashTable * options, const char *key, double def);
+gboolean te_backend_option_bool (GHashTable * options, const char *key, gboolean def);
+/* @klass's options as text: one "name=TYPE  doc (default: ...)" paragraph each, every line
+ * starting with @indent; markdown: a table. Free with g_free(). */
+char *te_backend_options_describe (const TeBackendClass * klass, const char *indent,
+    gboolean markdown);
+/* Every backend's devices (TeBackendDevice), in class order; free with g_array_unref(). */
+GArray *te_backend_list_devices (const TeBackendClass * klass);
 
 TeBackend *te_backend_new (const char *name, const TeModel * model, GHashTable * options,
     GError ** error);

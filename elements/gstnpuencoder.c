@@ -33,7 +33,9 @@
  * they complete). A failing batch is a STREAM/FAILED error naming its chunks (document and
  * chunk index).
  *
- * LATENCY queries add max-latency plus, for the null backend, its latency per batch. With
+ * LATENCY queries add max-latency plus one batch's time in the backend: its hint (the null
+ * backend's latency-ms) until batches have completed, then measured; a LATENCY message is
+ * posted when the measurement moves by more than a quarter. With
  * #GstNpuEncoder:stats-interval the element posts "npuencoder-stats" element messages (documents,
  * chunks, tokens, batches, throughput, queue depth, batches in flight, the backend and its
  * kernel, e.g. "avx512 fp32, 2 threads"), also one at EOS; the fields are documented in
@@ -51,7 +53,7 @@
  * gst-launch-1.0 filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker ! texttokenizer ! npuencoder batch-size=16 backend=cpu ! embedpooler ! embedsink location=out.jsonl
  * ]|
  * |[
- * gst-launch-1.0 -m filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 ! texttokenizer ! npuencoder backend=null null-latency-ms=20 batch-size=8 ! embedpooler ! fakesink
+ * gst-launch-1.0 -m filesrc location=/usr/share/common-licenses/GPL-3 ! textchunker max-tokens=128 ! texttokenizer ! npuencoder backend=null backend-options=latency-ms=20 batch-size=8 ! embedpooler ! fakesink
  * ]| Measures everything but the encoder (zero vectors after 20 ms per batch), printing the
  * statistics messages.
  */
@@ -78,7 +80,6 @@ enum
   PROP_MAX_BATCH_TOKENS,
   PROP_MAX_INFLIGHT,
   PROP_MAX_LATENCY,
-  PROP_NULL_LATENCY_MS,
   PROP_STATS_INTERVAL,
   PROP_FALLBACK,
 };
@@ -90,7 +91,6 @@ enum
 #define DEFAULT_MAX_LATENCY -1
 /* what max-latency=-1 means when upstream is live */
 #define AUTO_LIVE_MAX_LATENCY_MS 100
-#define DEFAULT_NULL_LATENCY_MS 0
 #define DEFAULT_STATS_INTERVAL 1000
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -244,31 +244,47 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
   /**
    * GstNpuEncoder:backend:
    *
-   * Name of the backend that runs the encoder. Built in: "cpu" (the project's CPU kernels, or OpenBLAS
-   * with backend-options kernels=openblas; computes synchronously in the element's submit worker) and "null" (instrumentation: waits
-   * #GstNpuEncoder:null-latency-ms per batch on its own thread and returns zero vectors). The
-   * list of available names is in the error message for an unknown one.
+   * Name of the backend that runs the encoder: "cpu" (the project's CPU kernels, or OpenBLAS
+   * with backend-options kernels=openblas; computes synchronously in the element's submit
+   * worker), "null" (instrumentation: waits its latency-ms per batch on its own thread and
+   * returns zero vectors), and the accelerator backends this build has ("openvino", "onnx").
+   * `te-devices` lists them with their devices; an unknown name is an error listing the
+   * available ones.
    */
-  g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_string ("backend", "Backend", "Encoder backend: cpu, null, openvino (when built with OpenVINO)", DEFAULT_BACKEND,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  {
+    gchar *blurb = g_strdup_printf ("Encoder backend, one of: %s (te-devices lists their "
+        "devices)", te_backend_class_names ());
+    g_object_class_install_property (gobject_class, PROP_BACKEND,
+        g_param_spec_string ("backend", "Backend", blurb, DEFAULT_BACKEND,
+            G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK
+            | GST_PARAM_MUTABLE_READY));
+    g_free (blurb);
+  }
   /**
    * GstNpuEncoder:backend-options:
    *
-   * Backend-specific settings as "key=value,key=value". The cpu backend takes "dtype"
-   * (fp32, default; int8: linear layers in int8, cosine about 0.99+ to fp32; bf16: linear
-   * layers in bf16 on CPUs with AVX512_BF16), "kernels" (auto,
-   * default: the project's kernels for the CPU's instruction set; native; openblas) and
-   * "threads" (compute threads, default the physical cores); unknown keys are an error
-   * (docs/cpu.md). The null backend takes "latency-ms" (overrides
-   * #GstNpuEncoder:null-latency-ms) and the test option "fail-after=N" (batches after the N-th
-   * fail). The openvino backend's are in docs/npu.md.
+   * Backend settings as "key=value,key=value". Each backend declares its options (name, type,
+   * range, default) in one table in core/, which checks them when the backend opens: an
+   * unknown key or a bad value is an error naming what the option takes. gst-inspect shows the
+   * table of every backend of this build; docs/backends.md prints the same tables.
    */
-  g_object_class_install_property (gobject_class, PROP_BACKEND_OPTIONS,
-      g_param_spec_string ("backend-options", "Backend options",
-          "Backend settings, key=value,key=value (cpu: dtype=fp32|int8|bf16, kernels=auto|native|"
-          "openblas, threads=N)", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  {
+    GString *blurb = g_string_new ("Backend settings, key=value,key=value. Per backend:");
+    guint n;
+    const TeBackendClass *const *classes = te_backend_classes (&n);
+
+    for (guint i = 0; i < n; i++) {
+      gchar *d = te_backend_options_describe (classes[i], "                           ",
+          FALSE);
+      g_string_append_printf (blurb, "\n                        %s:\n%s", classes[i]->name, d);
+      g_free (d);
+    }
+    g_object_class_install_property (gobject_class, PROP_BACKEND_OPTIONS,
+        g_param_spec_string ("backend-options", "Backend options", blurb->str, NULL,
+            G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK
+            | GST_PARAM_MUTABLE_READY));
+    g_string_free (blurb, TRUE);
+  }
   /**
    * GstNpuEncoder:batch-size:
    *
@@ -324,17 +340,6 @@ gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
           "-1 = 100 ms if upstream is live, else 0)", -1, 3600 * 1000, DEFAULT_MAX_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   /**
-   * GstNpuEncoder:null-latency-ms:
-   *
-   * With backend=null: milliseconds the null backend spends on each batch (its option
-   * "latency-ms", which backend-options may also set and then wins). Ignored by other
-   * backends.
-   */
-  g_object_class_install_property (gobject_class, PROP_NULL_LATENCY_MS,
-      g_param_spec_uint ("null-latency-ms", "Null backend latency",
-          "backend=null: milliseconds per batch", 0, 3600 * 1000, DEFAULT_NULL_LATENCY_MS,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  /**
    * GstNpuEncoder:stats-interval:
    *
    * Milliseconds between "npuencoder-stats" element messages while chunks flow (one more is
@@ -389,7 +394,6 @@ gst_npu_encoder_init (GstNpuEncoder * self)
   self->max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
   self->max_inflight = DEFAULT_MAX_INFLIGHT;
   self->max_latency_ms = DEFAULT_MAX_LATENCY;
-  self->null_latency_ms = DEFAULT_NULL_LATENCY_MS;
   self->stats_interval_ms = DEFAULT_STATS_INTERVAL;
 
   g_mutex_init (&self->lock);
@@ -457,9 +461,6 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
       wake = TRUE;
       break;
     }
-    case PROP_NULL_LATENCY_MS:
-      self->null_latency_ms = g_value_get_uint (value);
-      break;
     case PROP_STATS_INTERVAL:
       self->stats_interval_ms = g_value_get_uint (value);
       wake = TRUE;
@@ -512,9 +513,6 @@ gst_npu_encoder_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MAX_LATENCY:
       g_value_set_int (value, self->max_latency_ms);
-      break;
-    case PROP_NULL_LATENCY_MS:
-      g_value_set_uint (value, self->null_latency_ms);
       break;
     case PROP_STATS_INTERVAL:
       g_value_set_uint (value, self->stats_interval_ms);
@@ -759,11 +757,33 @@ batch_done (TeBatch * tb, const GError * error, gpointer user_data)
   } else {
     item->state = BATCH_DONE;
   }
+  gint64 took_us = g_get_monotonic_time () - item->t_submitted;
+  gboolean relatency = FALSE;
   GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " %s after %.1f ms in the backend",
-      item->number, error ? "failed" : "completed",
-      (g_get_monotonic_time () - item->t_submitted) / 1000.0);
+      item->number, error ? "failed" : "completed", took_us / 1000.0);
+  if (!error) {
+    /* The measurement replaces the backend's hint: a peak that decays by 1/8 per batch, so
+     * one slow batch raises it at once and a steady rate brings it back down. Reported
+     * (LATENCY message, then the query) when it moves by more than a quarter. */
+    GstClockTime took = (GstClockTime) took_us * GST_USECOND, m;
+    m = MAX (took, self->backend_latency_measured - self->backend_latency_measured / 8);
+    self->backend_latency_measured = m;
+    GST_OBJECT_LOCK (self);
+    if (m > self->backend_latency + self->backend_latency / 4 + GST_MSECOND
+        || m + GST_MSECOND < self->backend_latency - self->backend_latency / 4) {
+      self->backend_latency = m;
+      relatency = TRUE;
+    }
+    GST_OBJECT_UNLOCK (self);
+  }
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  if (relatency) {
+    GST_INFO_OBJECT (self, "backend latency now %" GST_TIME_FORMAT " per batch (measured)",
+        GST_TIME_ARGS (self->backend_latency));
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+  }
 }
 
 static gpointer
@@ -854,7 +874,6 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   guint batch = self->batch_size;
   guint max_tokens = self->max_batch_tokens;
   guint max_inflight = self->max_inflight;
-  guint null_latency = self->null_latency_ms;
   GstNpuEncoderFallback fallback = self->fallback;
   GST_OBJECT_UNLOCK (self);
 
@@ -869,15 +888,6 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message), (NULL));
     goto done;
   }
-  self->backend_latency = 0;
-  if (strcmp (backend, "null") == 0) {
-    if (!g_hash_table_contains (opts, "latency-ms"))
-      g_hash_table_insert (opts, g_strdup ("latency-ms"), g_strdup_printf ("%u", null_latency));
-    /* the null backend's time per batch is known: part of the latency we report */
-    double ms = g_ascii_strtod (g_hash_table_lookup (opts, "latency-ms"), NULL);
-    if (ms > 0)
-      self->backend_latency = (GstClockTime) (ms * GST_MSECOND);
-  }
   self->backend = te_backend_new (backend, self->model, opts, &err);
   if (!self->backend && fallback == GST_NPU_ENCODER_FALLBACK_CPU
       && strcmp (backend, "cpu") != 0) {
@@ -887,7 +897,6 @@ gst_npu_encoder_start (GstNpuEncoder * self)
         ("available backends: %s; set fallback=none to make this an error",
             te_backend_class_names ()));
     g_clear_error (&err);
-    self->backend_latency = 0;
     self->backend = te_backend_new ("cpu", self->model, NULL, &err);
   }
   if (!self->backend) {
@@ -896,6 +905,11 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     goto done;
   }
   te_backend_get_caps (self->backend, &self->caps);
+  /* the backend's own estimate of a batch's time until batch_done() has measured some */
+  GST_OBJECT_LOCK (self);
+  self->backend_latency = (GstClockTime) (self->caps.latency_ms * GST_MSECOND);
+  GST_OBJECT_UNLOCK (self);
+  self->backend_latency_measured = 0;
   /* the identity: the model's content and the backend with the options that change numbers */
   GString *idb = g_string_new ("backend=");
   g_string_append (idb, te_backend_name (self->backend));
@@ -932,10 +946,9 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   g_clear_pointer (&self->last_doc, g_free);
   self->worker = g_thread_new ("npuencoder-submit", gst_npu_encoder_worker, self);
 
-  GST_INFO_OBJECT (self, "backend %s (%s%s%s), batch %u, max-batch-tokens %u, "
+  GST_INFO_OBJECT (self, "backend %s (%s), batch %u, max-batch-tokens %u, "
       "max-inflight %u, model %s (hidden %d)", te_backend_name (self->backend),
-      self->caps.async ? "asynchronous" : "synchronous", self->caps.kernel[0] ? ", " : "",
-      self->caps.kernel, self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
+      self->caps.kernel[0] ? self->caps.kernel : "no kernel said", self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
       te_model_dir (self->model), te_model_config (self->model)->hidden_size);
   ok = TRUE;
 
@@ -1630,9 +1643,12 @@ gst_npu_encoder_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
       if (!gst_pad_peer_query (self->sinkpad, query))
         return FALSE;
       gst_query_parse_latency (query, &live, &min, &max);
-      /* a chunk waits up to max-latency for its batch, then one batch's compute time (known
-       * for the null backend only) */
-      ours = (GstClockTime) get_max_latency_us (self) * GST_USECOND + self->backend_latency;
+      /* a chunk waits up to max-latency for its batch, then one batch's time in the backend
+       * (its hint, then measured) */
+      ours = (GstClockTime) get_max_latency_us (self) * GST_USECOND;
+      GST_OBJECT_LOCK (self);
+      ours += self->backend_latency;
+      GST_OBJECT_UNLOCK (self);
       GST_DEBUG_OBJECT (self, "upstream latency min %" GST_TIME_FORMAT " max %"
           GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT, GST_TIME_ARGS (min), GST_TIME_ARGS (max),
           GST_TIME_ARGS (ours));

@@ -37,7 +37,6 @@ struct _GstNpuEncoder
   gint max_latency_ms;          /* also read by the worker and LATENCY queries; -1 = auto */
   gboolean upstream_live;       /* answer of the upstream LATENCY query (object lock) */
   gboolean live_checked;        /* streaming thread: upstream asked since start/flush */
-  guint null_latency_ms;
   guint stats_interval_ms;      /* also read by the worker */
 
   /* set on READY->PAUSED, constant while PAUSED/PLAYING */
@@ -54,7 +53,9 @@ struct _GstNpuEncoder
   guint eff_batch;              /* batch-size clamped to the backend's maximum */
   guint eff_max_tokens;         /* max-batch-tokens, 0 = no limit */
   guint eff_max_inflight;
-  GstClockTime backend_latency; /* known compute time per batch (null backend), else 0 */
+  GstClockTime backend_latency; /* a batch's time in the backend as reported in LATENCY:
+                                 * the backend's hint, then what batch_done() measured */
+  GstClockTime backend_latency_measured; /* decaying peak of submit-to-completion times */
   GThread *worker;
 
   /* scheduling state: everything below is guarded by @lock; @cond is broadcast on every

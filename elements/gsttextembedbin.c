@@ -48,7 +48,6 @@ enum
   PROP_MAX_LATENCY,
   PROP_MAX_BATCH_TOKENS,
   PROP_MAX_INFLIGHT,
-  PROP_NULL_LATENCY_MS,
   PROP_STATS_INTERVAL,
   PROP_FALLBACK,
   PROP_INVALID_UTF8,
@@ -97,9 +96,6 @@ inner_for (GstTextEmbedBin * self, guint prop_id, const gchar ** name)
       return self->encoder;
     case PROP_MAX_INFLIGHT:
       *name = "max-inflight";
-      return self->encoder;
-    case PROP_NULL_LATENCY_MS:
-      *name = "null-latency-ms";
       return self->encoder;
     case PROP_STATS_INTERVAL:
       *name = "stats-interval";
@@ -354,12 +350,6 @@ gst_text_embed_bin_class_init (GstTextEmbedBinClass * klass)
    * npuencoder's #GstNpuEncoder:max-inflight.
    */
   proxy_property (gobject_class, PROP_MAX_INFLIGHT, "npuencoder", "max-inflight");
-  /**
-   * GstTextEmbedBin:null-latency-ms:
-   *
-   * npuencoder's #GstNpuEncoder:null-latency-ms.
-   */
-  proxy_property (gobject_class, PROP_NULL_LATENCY_MS, "npuencoder", "null-latency-ms");
   /**
    * GstTextEmbedBin:stats-interval:
    *

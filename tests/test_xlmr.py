@@ -183,7 +183,7 @@ def test_gst_tokens_source_cpu(small, reference, tmp_path):
 
 def test_null_backend(small, reference, tmp_path):
     ref = reference["small"]
-    hidden, pooled = gst_run(small, ref, tmp_path, ["backend=null", "null-latency-ms=1"])
+    hidden, pooled = gst_run(small, ref, tmp_path, ["backend=null", "backend-options=latency-ms=1"])
     assert all(not h.any() for h in hidden) and not pooled.any()
 
 

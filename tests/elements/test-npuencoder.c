@@ -360,7 +360,7 @@ stats_u64 (const GstStructure * s, const gchar * field)
  * vectors of the model's width, one per real token. */
 GST_START_TEST (test_null_order_mixed_lengths)
 {
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms", 3,
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=3",
       "batch-size", 3, "max-inflight", 2, NULL);
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   const guint n = 3 * G_N_ELEMENTS (lengths);
@@ -472,8 +472,8 @@ GST_END_TEST;
 GST_START_TEST (test_backpressure)
 {
   const guint batch = 2, inflight = 1;
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms",
-      300, "batch-size", batch, "max-inflight", inflight, NULL);
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=300",
+      "batch-size", batch, "max-inflight", inflight, NULL);
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   Pusher p = { h, 8, 6, 0 };
   GThread *t = g_thread_new ("pusher", pusher_thread, &p);
@@ -511,8 +511,8 @@ GST_END_TEST;
  * including the batch inside the backend; the stream goes on after FLUSH_STOP. */
 GST_START_TEST (test_flush_while_blocked)
 {
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms",
-      800, "batch-size", 2, "max-inflight", 1, NULL);
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=800",
+      "batch-size", 2, "max-inflight", 1, NULL);
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   Pusher p = { h, 4, 6, 0 };
   GThread *t = g_thread_new ("pusher", pusher_thread, &p);
@@ -544,8 +544,8 @@ GST_END_TEST;
  * unblocks the chain, leaks nothing (LeakSanitizer in build-asan). */
 GST_START_TEST (test_stop_with_batches_in_flight)
 {
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms",
-      2000, "batch-size", 2, "max-inflight", 2, NULL);
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=2000",
+      "batch-size", 2, "max-inflight", 2, NULL);
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   Pusher p = { h, 6, 12, 0 };
   GThread *t = g_thread_new ("pusher", pusher_thread, &p);
@@ -597,7 +597,7 @@ GST_END_TEST;
 /* EOS: every chunk is pushed, then EOS, before the EOS event handler returns. */
 GST_START_TEST (test_eos_drains_all)
 {
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms", 50,
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=50",
       "batch-size", 4, "max-inflight", 2, NULL);
   Recorder r = { 0 };
   g_mutex_init (&r.lock);
@@ -624,7 +624,7 @@ GST_END_TEST;
 GST_START_TEST (test_events_keep_order)
 {
   GstBus *bus;
-  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "null", "null-latency-ms", 5,
+  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "null", "backend-options", "latency-ms=5",
       "batch-size", 4, "stats-interval", 600000, NULL);
   Recorder r = { 0 };
   g_mutex_init (&r.lock);
@@ -670,7 +670,7 @@ GST_END_TEST;
 GST_START_TEST (test_stats_messages)
 {
   GstBus *bus;
-  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "null", "null-latency-ms", 20,
+  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "null", "backend-options", "latency-ms=20",
       "batch-size", 2, "stats-interval", 50, NULL);
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   fail_unless_equals_int (gst_harness_push (h, doc_token_buffer ("a", 5, 0, 0)), GST_FLOW_OK);
@@ -712,7 +712,7 @@ GST_END_TEST;
  * max-latency change while playing. */
 GST_START_TEST (test_latency_query)
 {
-  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "null-latency-ms", 25,
+  GstHarness *h = test_harness_new ("npuencoder", NULL, "backend", "null", "backend-options", "latency-ms=25",
       "max-latency", 40, NULL);
   gst_harness_set_live (h, TRUE);       /* this test is about a live upstream */
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
@@ -734,10 +734,41 @@ GST_START_TEST (test_latency_query)
 }
 GST_END_TEST;
 
+/* The backend's latency is a hint until batches complete, then measured: null batches queue
+ * behind each other (one device), so with four in flight the later ones take about 2-4x the
+ * 40 ms hint from submit to completion. The element posts a LATENCY message and the query
+ * reports the measurement (with max-latency 0 it is the backend's time alone). */
+GST_START_TEST (test_latency_measured)
+{
+  GstBus *bus;
+  GstHarness *h = test_harness_new ("npuencoder", &bus, "backend", "null", "backend-options",
+      "latency-ms=40", "max-latency", 0, "batch-size", 1, "max-inflight", 4, NULL);
+  gst_harness_set_src_caps_str (h, "application/x-text-tokens");
+  gst_harness_set_upstream_latency (h, 0);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h), 40 * GST_MSECOND);
+
+  for (guint i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, token_buffer (5, i, i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (guint i = 0; i < 4; i++)
+    gst_buffer_unref (gst_harness_pull (h));
+
+  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_LATENCY);
+  fail_unless (m != NULL, "no LATENCY message after the measurement moved");
+  fail_unless (GST_MESSAGE_SRC (m) == GST_OBJECT (h->element));
+  gst_message_unref (m);
+  GstClockTime lat = gst_harness_query_latency (h);
+  fail_unless (lat >= 80 * GST_MSECOND, "latency %" GST_TIME_FORMAT " not measured",
+      GST_TIME_ARGS (lat));
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Zero vectors from the null backend through embedpooler's L2 normalisation stay zero. */
 GST_START_TEST (test_null_through_pooler_no_nan)
 {
-  GstHarness *h = gst_harness_new_parse ("npuencoder backend=null null-latency-ms=1 "
+  GstHarness *h = gst_harness_new_parse ("npuencoder backend=null backend-options=latency-ms=1 "
       "batch-size=3 ! embedpooler normalize=true");
   gst_harness_set_src_caps_str (h, "application/x-text-tokens");
   for (guint i = 0; i < 4; i++)
@@ -784,6 +815,7 @@ npuencoder_suite (void)
   tcase_add_test (tc, test_events_keep_order);
   tcase_add_test (tc, test_stats_messages);
   tcase_add_test (tc, test_latency_query);
+  tcase_add_test (tc, test_latency_measured);
   tcase_add_test (tc, test_null_through_pooler_no_nan);
   return s;
 }
