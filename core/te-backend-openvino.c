@@ -3,6 +3,7 @@
  * OpenVINO for one device, one infer request per (batch x seq) graph, run synchronously. */
 #include "te-backend-openvino.h"
 #include "te-export-cache.h"
+#include "te-static-graphs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,7 @@
 #include <openvino/c/openvino.h>
 
 typedef struct {
-  int batch;
-  int seq_len;
+  TeGraphShape shape;     /* first: te-static-graphs.h */
   ov_compiled_model_t *compiled;
   ov_infer_request_t *request;
 } OvGraph;
@@ -88,8 +88,8 @@ check_port (const ov_output_const_port_t * port, const char *name, ov_element_ty
 static gboolean
 graph_check_io (OvGraph * g, int hidden, const char *path, GError ** error)
 {
-  int64_t in_dims[2] = { g->batch, g->seq_len };
-  int64_t out_dims[3] = { g->batch, g->seq_len, hidden };
+  int64_t in_dims[2] = { g->shape.batch, g->shape.seq_len };
+  int64_t out_dims[3] = { g->shape.batch, g->shape.seq_len, hidden };
   ov_output_const_port_t *port = NULL;
   size_t n_out = 0;
   gboolean ok;
@@ -157,7 +157,6 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   TeOvBackend *ov = NULL;
   GError *err = NULL;
   gboolean verify;
-  int n_buckets = 0;
 
 
   verify = te_backend_option_bool (options, "verify", TRUE);
@@ -217,8 +216,8 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
     OvGraph *g = g_new0 (OvGraph, 1);
     ov_status_e st;
 
-    g->batch = e->batch;
-    g->seq_len = e->seq_len;
+    g->shape.batch = e->batch;
+    g->shape.seq_len = e->seq_len;
     g_ptr_array_add (ov->graphs, g);
     st = ov_core_compile_model_from_file (ov->core, e->artifact, device, 2 * n_props,
         &g->compiled, keys[0], vals[0], keys[1], vals[1], keys[2], vals[2], keys[3], vals[3]);
@@ -231,23 +230,7 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
       goto fail;
   }
 
-  ov->caps.max_batch = 0;
-  ov->caps.max_seq_len = 0;
-  for (guint i = 0; i < ov->graphs->len; i++) {
-    OvGraph *g = g_ptr_array_index (ov->graphs, i);
-
-    ov->caps.max_batch = MAX (ov->caps.max_batch, g->batch);
-    if (n_buckets > 0 && ov->caps.buckets[n_buckets - 1] == g->seq_len)
-      continue;
-    if (n_buckets == TE_BACKEND_MAX_BUCKETS) {
-      g_warning ("openvino backend: more than %d exported sequence lengths; using the %d "
-          "shortest", TE_BACKEND_MAX_BUCKETS, TE_BACKEND_MAX_BUCKETS);
-      break;
-    }
-    ov->caps.buckets[n_buckets++] = g->seq_len;
-  }
-  ov->caps.n_buckets = n_buckets;
-  ov->caps.max_seq_len = ov->caps.buckets[n_buckets - 1];
+  te_static_caps (ov->graphs, &ov->caps, "openvino");
   g_snprintf (ov->caps.kernel, sizeof ov->caps.kernel, "openvino %s %s%s%s%s", device, dtype,
       threads ? ", " : "", threads ? threads : "", threads ? " threads" : "");
 
@@ -276,68 +259,20 @@ ov_get_caps (gpointer state, TeBackendCaps * caps)
   *caps = ov->caps;
 }
 
-/* The graph to run the next @rows rows of a batch padded to @seq on: the smallest exported
- * batch that takes them all, else the largest one (and the caller loops). */
-static OvGraph *
-pick_graph (TeOvBackend * ov, int seq, int rows)
-{
-  OvGraph *best = NULL;
-
-  for (guint i = 0; i < ov->graphs->len; i++) {
-    OvGraph *g = g_ptr_array_index (ov->graphs, i);
-
-    if (g->seq_len != seq)
-      continue;
-    if (g->batch >= rows)
-      return g;   /* sorted by batch within a length: the first that fits is the smallest */
-    best = g;
-  }
-  return best;
-}
-
-static gboolean
-check_tokens (TeOvBackend * ov, const TeBatch * batch, GError ** error)
-{
-  if (batch->pad_id < 0 || batch->pad_id >= ov->vocab) {
-    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-        "pad id %d outside the vocabulary (0..%d)", batch->pad_id, ov->vocab - 1);
-    return FALSE;
-  }
-  /* Every position reaches the graph's Gather, padding included. */
-  for (int b = 0; b < batch->batch; b++) {
-    for (int s = 0; s < batch->seq_len; s++) {
-      gsize i = (gsize) b * batch->seq_len + s;
-      gint32 id = batch->input_ids[i];
-      gint32 type = batch->token_type_ids ? batch->token_type_ids[i] : 0;
-
-      if (id < 0 || id >= ov->vocab) {
-        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-            "row %d position %d: token id %d outside the vocabulary (0..%d)", b, s, id,
-            ov->vocab - 1);
-        return FALSE;
-      }
-      if (type < 0 || type >= ov->type_vocab) {
-        g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-            "row %d position %d: token type id %d outside 0..%d", b, s, type,
-            ov->type_vocab - 1);
-        return FALSE;
-      }
-    }
-  }
-  return TRUE;
-}
-
 /* Rows [row0, row0 + n) of @batch through graph @g (n <= g->batch; the graph's other rows are
  * padding), outputs into batch->hidden. */
 static gboolean
-run_chunk (TeOvBackend * ov, OvGraph * g, TeBatch * batch, int row0, int n, GError ** error)
+run_chunk (gpointer backend, gpointer graph, TeBatch * batch, int row0, int n,
+    GError ** error)
 {
-  const int S = g->seq_len, s_in = batch->seq_len, H = ov->hidden;
+  OvGraph *g = graph;
+  const int S = g->shape.seq_len;
   gint32 *in[3];
   ov_tensor_t *t[3] = { NULL, NULL, NULL }, *out = NULL;
   float *hidden;
   gboolean ok = FALSE;
 
+  (void) backend;
   for (int k = 0; k < 3; k++) {
     if (!ov_check (ov_infer_request_get_tensor (g->request, input_names[k], &t[k]),
             "getting input", input_names[k], error)
@@ -345,47 +280,13 @@ run_chunk (TeOvBackend * ov, OvGraph * g, TeBatch * batch, int row0, int n, GErr
             input_names[k], error))
       goto out;
   }
-  for (int r = 0; r < g->batch; r++) {
-    gint32 *ids = in[0] + (gsize) r * S, *mask = in[1] + (gsize) r * S;
-    gint32 *types = in[2] + (gsize) r * S;
-    int src_len = r < n ? s_in : 0;
-    gsize src = (gsize) (row0 + r) * s_in;
-
-    if (src_len > 0) {
-      memcpy (ids, batch->input_ids + src, (gsize) s_in * sizeof (gint32));
-      /* The graph computes (mask - 1) * big: any non-zero mask is a real token, as in cpu. */
-      for (int s = 0; s < s_in; s++)
-        mask[s] = batch->attention_mask[src + s] != 0;
-      if (batch->token_type_ids)
-        memcpy (types, batch->token_type_ids + src, (gsize) s_in * sizeof (gint32));
-      else
-        memset (types, 0, (gsize) s_in * sizeof (gint32));
-    }
-    for (int s = src_len; s < S; s++) {
-      ids[s] = batch->pad_id;
-      mask[s] = 0;
-      types[s] = 0;
-    }
-  }
-
+  te_static_fill_inputs (batch, row0, n, g->shape.batch, S, in[0], in[1], in[2]);
   if (!ov_check (ov_infer_request_infer (g->request), "running", NULL, error)
       || !ov_check (ov_infer_request_get_output_tensor_by_index (g->request, 0, &out),
           "getting the output", NULL, error)
       || !ov_check (ov_tensor_data (out, (void **) &hidden), "mapping the output", NULL, error))
     goto out;
-
-  for (int r = 0; r < n; r++) {
-    const float *src = hidden + (gsize) r * S * H;
-    float *dst = batch->hidden + (gsize) (row0 + r) * s_in * H;
-    const gint32 *mask = batch->attention_mask + (gsize) (row0 + r) * s_in;
-
-    for (int s = 0; s < s_in; s++) {
-      if (mask[s] != 0)
-        memcpy (dst + (gsize) s * H, src + (gsize) s * H, (gsize) H * sizeof (float));
-      else
-        memset (dst + (gsize) s * H, 0, (gsize) H * sizeof (float));
-    }
-  }
+  te_static_scatter_output (batch, row0, n, S, hidden);
   ok = TRUE;
 
 out:
@@ -402,33 +303,11 @@ ov_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer use
     GError ** error)
 {
   TeOvBackend *ov = state;
-  int seq;
-  gboolean ok = TRUE;
-
-  if (batch->hidden_size != ov->hidden) {
-    g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
-        "batch hidden_size %d differs from the model's %d", batch->hidden_size, ov->hidden);
-    return FALSE;
-  }
-  /* A batch padded to less than a bucket is padded up to it here. */
-  seq = te_backend_caps_seq_len (&ov->caps, batch->seq_len);
-  if (batch->batch < 0 || seq < 0) {
-    g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
-        "batch of %d x %d tokens: the exported graphs take at most %d tokens", batch->batch,
-        batch->seq_len, ov->caps.max_seq_len);
-    return FALSE;
-  }
-  if (!check_tokens (ov, batch, error))
-    return FALSE;
+  gboolean ok;
 
   g_mutex_lock (&ov->lock);
-  for (int row = 0; ok && row < batch->batch;) {
-    OvGraph *g = pick_graph (ov, seq, batch->batch - row);
-    int n = MIN (g->batch, batch->batch - row);
-
-    ok = run_chunk (ov, g, batch, row, n, error);
-    row += n;
-  }
+  ok = te_static_run_batch (ov, ov->graphs, &ov->caps, batch, ov->hidden, ov->vocab,
+      ov->type_vocab, run_chunk, "openvino", error);
   g_mutex_unlock (&ov->lock);
   if (!ok)
     return FALSE;
