@@ -5,6 +5,9 @@
 #ifdef TE_HAVE_OPENVINO
 #include "te-backend-openvino.h"
 #endif
+#ifdef TE_HAVE_ONNXRUNTIME
+#include "te-backend-onnx.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +22,9 @@ static const TeBackendClass *const backend_classes[] = {
   &te_backend_null_class,
 #ifdef TE_HAVE_OPENVINO
   &te_backend_openvino_class,
+#endif
+#ifdef TE_HAVE_ONNXRUNTIME
+  &te_backend_onnx_class,
 #endif
 };
 

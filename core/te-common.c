@@ -2,6 +2,8 @@
 /* te-common.c — the core error domain and the JSON nesting guard. */
 #include "te-common.h"
 
+#include <unistd.h>
+
 G_DEFINE_QUARK (textembed-error-quark, te_error);
 
 gboolean
@@ -39,4 +41,26 @@ te_log_to_stderr (void)
 #if GLIB_CHECK_VERSION (2, 68, 0)
   g_log_writer_default_set_use_stderr (TRUE);
 #endif
+}
+
+FILE *
+te_reserve_stdout (void)
+{
+  int fd;
+  FILE *out;
+
+  fflush (stdout);
+  fd = dup (STDOUT_FILENO);
+  if (fd < 0)
+    return NULL;
+  out = fdopen (fd, "w");
+  if (out == NULL) {
+    close (fd);
+    return NULL;
+  }
+  if (dup2 (STDERR_FILENO, STDOUT_FILENO) < 0) {
+    fclose (out);
+    return NULL;
+  }
+  return out;
 }

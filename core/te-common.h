@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -27,5 +28,11 @@ gboolean te_json_nesting_ok (const char *data, gsize len, guint max_depth);
 /* For command-line tools whose stdout is data: GLib's default log writer sends INFO and DEBUG
  * messages (G_MESSAGES_DEBUG) to stdout; this sends every level to stderr. */
 void te_log_to_stderr (void);
+
+/* For the same tools: some runtimes a backend loads print on stdout (the QNN HTP simulator
+ * does, at load). This points file descriptor 1 at stderr and returns a stream on the original
+ * stdout, the only place the tool's data goes. NULL (errno set) when the descriptors cannot be
+ * duplicated. */
+FILE *te_reserve_stdout (void);
 
 G_END_DECLS

@@ -730,6 +730,7 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
       "elapsed", G_TYPE_UINT64, (guint64) (self->st_first ? (now - self->st_first) * 1000 : 0),
       "backend", G_TYPE_STRING, te_backend_name (self->backend),
       "kernel", G_TYPE_STRING, self->caps.kernel,
+      "backend-open-ms", G_TYPE_DOUBLE, self->backend_open_ms,
       "eos", G_TYPE_BOOLEAN, eos, NULL);
   self->st_last_time = now;
   self->st_last_tokens = self->st_tokens;
@@ -888,6 +889,7 @@ gst_npu_encoder_start (GstNpuEncoder * self)
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err->message), (NULL));
     goto done;
   }
+  gint64 t_open = g_get_monotonic_time ();
   self->backend = te_backend_new (backend, self->model, opts, &err);
   if (!self->backend && fallback == GST_NPU_ENCODER_FALLBACK_CPU
       && strcmp (backend, "cpu") != 0) {
@@ -904,6 +906,7 @@ gst_npu_encoder_start (GstNpuEncoder * self)
             backend, err->message), ("available backends: %s", te_backend_class_names ()));
     goto done;
   }
+  self->backend_open_ms = (g_get_monotonic_time () - t_open) / 1000.0;
   te_backend_get_caps (self->backend, &self->caps);
   /* the backend's own estimate of a batch's time until batch_done() has measured some */
   GST_OBJECT_LOCK (self);
@@ -946,9 +949,10 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   g_clear_pointer (&self->last_doc, g_free);
   self->worker = g_thread_new ("npuencoder-submit", gst_npu_encoder_worker, self);
 
-  GST_INFO_OBJECT (self, "backend %s (%s), batch %u, max-batch-tokens %u, "
+  GST_INFO_OBJECT (self, "backend %s (%s) opened in %.1f ms, batch %u, max-batch-tokens %u, "
       "max-inflight %u, model %s (hidden %d)", te_backend_name (self->backend),
-      self->caps.kernel[0] ? self->caps.kernel : "no kernel said", self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
+      self->caps.kernel[0] ? self->caps.kernel : "no kernel said", self->backend_open_ms,
+      self->eff_batch, self->eff_max_tokens, self->eff_max_inflight,
       te_model_dir (self->model), te_model_config (self->model)->hidden_size);
   ok = TRUE;
 

@@ -55,6 +55,7 @@ struct _GstNpuEncoder
   guint eff_max_inflight;
   GstClockTime backend_latency; /* a batch's time in the backend as reported in LATENCY:
                                  * the backend's hint, then what batch_done() measured */
+  gdouble backend_open_ms;      /* te_backend_new() of the running backend (incl. fallback) */
   GstClockTime backend_latency_measured; /* decaying peak of submit-to-completion times */
   GThread *worker;
 

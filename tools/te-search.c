@@ -11,6 +11,10 @@
 #include "te-json.h"
 #include "te-store.h"
 
+/* The original stdout: the data goes there, anything else printed on fd 1 to stderr
+ * (te_reserve_stdout()). */
+static FILE *data_out;
+
 static int opt_top_k = 10;
 static char *opt_prompt = NULL;
 static char *opt_model = NULL;
@@ -256,7 +260,7 @@ print_results (GArray * queries, GPtrArray * results)
       if (hits->len == 0)
         g_string_append (line, "  (no hits)\n");
     }
-    fwrite (line->str, 1, line->len, stdout);
+    fwrite (line->str, 1, line->len, data_out);
   }
   g_string_free (line, TRUE);
 }
@@ -311,6 +315,11 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     fprintf (stderr, "te-search: %s\n", error->message);
+    goto out;
+  }
+  data_out = te_reserve_stdout ();
+  if (data_out == NULL) {
+    perror ("te-search: duplicating stdout");
     goto out;
   }
   if (argc < 2) {
@@ -424,7 +433,7 @@ main (int argc, char **argv)
         counts.chunks / MAX ((t2 - t1) / 1e6, 1e-9),
         (double) counts.chunks * queries->len / MAX ((t2 - t1) / 1e6, 1e-9));
   print_results (queries, results);
-  if (fflush (stdout) != 0 || ferror (stdout)) {
+  if (fflush (data_out) != 0 || ferror (data_out)) {
     fprintf (stderr, "te-search: error writing stdout\n");
     goto out;
   }

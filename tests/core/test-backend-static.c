@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-backend-openvino.c — the "openvino" backend against the "cpu" backend on the test model
+/* test-backend-static.c — a backend running the exporter's static-shape graphs ("openvino", or
+ * "onnx" on its CPU execution provider; TE_TEST_BACKEND names it) against the "cpu" backend on
+ * the test model
  * (TE_TEST_MODEL): the texts of tests/data/reference_embeddings.json in batches of mixed
  * lengths (two buckets, a padded chunk), pooled and compared by cosine (fp32 >= 0.9999, fp16
  * >= 0.999); caps from the exported shapes; and the errors for a missing or corrupt export.
@@ -12,7 +14,6 @@
 #include <json-glib/json-glib.h>
 
 #include "te-backend.h"
-#include "te-backend-openvino.h"
 #include "te-export-cache.h"
 #include "te-model.h"
 #include "te-pooling.h"
@@ -21,6 +22,9 @@
 #define BATCH 4
 
 static TeModel *model;
+static const TeBackendClass *klass;   /* the backend under test */
+static const char *kernel_prefix;     /* what its caps.kernel starts with for fp32 */
+static const char *corrupt_needle;    /* its error for a graph file that is not ONNX */
 static char *cache_dir;
 static char *skip_reason;     /* set when the export could not be made here */
 static GPtrArray *texts;      /* char * */
@@ -79,8 +83,7 @@ load_texts (void)
 }
 
 static gpointer
-open_backend (const TeBackendClass * klass, const char *dtype, const char *dir,
-    GError ** error)
+open_backend (const TeBackendClass * k, const char *dtype, const char *dir, GError ** error)
 {
   GHashTable *opts = g_hash_table_new (g_str_hash, g_str_equal);
   gpointer state;
@@ -89,7 +92,7 @@ open_backend (const TeBackendClass * klass, const char *dtype, const char *dir,
     g_hash_table_insert (opts, (gpointer) "dtype", (gpointer) dtype);
   if (dir)
     g_hash_table_insert (opts, (gpointer) "cache-dir", (gpointer) dir);
-  state = klass->open (model, opts, error);
+  state = k->open (model, opts, error);
   g_hash_table_unref (opts);
   return state;
 }
@@ -133,13 +136,13 @@ make_batch (const TeBackendCaps * caps, guint first, guint n)
 }
 
 static double
-run (const TeBackendClass * klass, gpointer state, TeBatch * batch)
+run (const TeBackendClass * k, gpointer state, TeBatch * batch)
 {
   GError *error = NULL;
   int calls = 0;
   gint64 t0 = g_get_monotonic_time ();
 
-  g_assert_true (klass->submit (state, batch, record_done, &calls, &error));
+  g_assert_true (k->submit (state, batch, record_done, &calls, &error));
   g_assert_no_error (error);
   g_assert_cmpint (calls, ==, 1);
   return (g_get_monotonic_time () - t0) / 1e6;
@@ -158,7 +161,7 @@ pooled (const TeBatch * b, int row, float *out)
 static void
 compare_with_cpu (const char *dtype, double min_cosine)
 {
-  const TeBackendClass *ov_class = &te_backend_openvino_class;
+  const TeBackendClass *ov_class = klass;
   const TeBackendClass *cpu_class = &te_backend_cpu_class;
   int h = te_model_config (model)->hidden_size;
   gpointer ov, cpu;
@@ -214,9 +217,9 @@ compare_with_cpu (const char *dtype, double min_cosine)
   }
   g_assert_true (saw_long);     /* the 191-token text went to the 256 bucket */
   g_test_message ("%s: min cosine vs cpu %.7f (1 - min %.1e) over %u texts (threshold %g); "
-      "encoder openvino %.0f tokens/s, cpu %.0f tokens/s (batches of %d, padded to the "
-      "buckets for openvino, to the longest row for cpu)", dtype, worst, 1.0 - worst,
-      texts->len, min_cosine, tokens / t_ov, tokens / t_cpu, BATCH);
+      "encoder %s %.0f tokens/s, cpu %.0f tokens/s (batches of %d, padded to the "
+      "buckets for %s, to the longest row for cpu)", dtype, worst, 1.0 - worst,
+      texts->len, min_cosine, klass->name, tokens / t_ov, tokens / t_cpu, BATCH, klass->name);
   g_assert_cmpfloat (worst, >=, min_cosine);
 
   ov_class->close (ov);
@@ -241,7 +244,7 @@ test_fp16 (void)
 static void
 test_caps (void)
 {
-  const TeBackendClass *k = &te_backend_openvino_class;
+  const TeBackendClass *k = klass;
   TeBackendCaps caps = { 0 };
   GError *error = NULL;
   gpointer ov;
@@ -258,7 +261,8 @@ test_caps (void)
   g_assert_cmpint (caps.buckets[1], ==, 256);
   g_assert_cmpint (caps.max_batch, ==, 4);
   g_assert_cmpint (caps.max_seq_len, ==, 256);
-  g_assert_nonnull (strstr (caps.kernel, "openvino CPU fp32"));
+  if (!g_str_has_prefix (caps.kernel, kernel_prefix) || !strstr (caps.kernel, "fp32"))
+    g_error ("kernel \"%s\" is not \"%s... fp32\"", caps.kernel, kernel_prefix);
   g_assert_cmpint (te_backend_caps_seq_len (&caps, 3), ==, 128);
   g_assert_cmpint (te_backend_caps_seq_len (&caps, 129), ==, 256);
   g_assert_cmpint (te_backend_caps_seq_len (&caps, 257), ==, -1);
@@ -269,7 +273,7 @@ test_caps (void)
 static void
 test_bad_batches (void)
 {
-  const TeBackendClass *k = &te_backend_openvino_class;
+  const TeBackendClass *k = klass;
   int h = te_model_config (model)->hidden_size, calls = 0;
   GError *error = NULL;
   gint32 ids[3] = { 101, 7592, 102 };
@@ -335,18 +339,18 @@ test_model_hash (void)
 static void
 test_missing_export (void)
 {
-  char *empty = g_dir_make_tmp ("te-ov-empty-XXXXXX", NULL);
+  char *empty = g_dir_make_tmp ("te-static-empty-XXXXXX", NULL);
   GError *error = NULL;
   gpointer ov;
 
-  ov = open_backend (&te_backend_openvino_class, "fp32", empty, &error);
+  ov = open_backend (klass, "fp32", empty, &error);
   g_assert_null (ov);
   g_assert_error (error, TE_ERROR, TE_ERROR_BACKEND);
   g_assert_nonnull (strstr (error->message, "tools/te-export.py"));
   g_assert_nonnull (strstr (error->message, empty));
   g_clear_error (&error);
 
-  ov = open_backend (&te_backend_openvino_class, "int4", empty, &error);
+  ov = open_backend (klass, "int4", empty, &error);
   g_assert_null (ov);
   g_assert_error (error, TE_ERROR, TE_ERROR_BACKEND);
   g_clear_error (&error);
@@ -359,7 +363,7 @@ test_missing_export (void)
 static void
 test_corrupt_entry (void)
 {
-  char *tmp = g_dir_make_tmp ("te-ov-corrupt-XXXXXX", NULL);
+  char *tmp = g_dir_make_tmp ("te-static-corrupt-XXXXXX", NULL);
   GError *error = NULL;
   char *hash = te_export_model_hash (te_model_dir (model), &error);
   char *short_hash = g_strndup (hash, 16);
@@ -382,14 +386,14 @@ test_corrupt_entry (void)
         "\"size\": %d}}}", hash, sum, (int) strlen (junk) + (pass == 0 ? 100 : 0));
     g_assert_true (g_file_set_contents (manifest, text, -1, NULL));
     g_free (text);
-    ov = open_backend (&te_backend_openvino_class, "fp32", tmp, &error);
+    ov = open_backend (klass, "fp32", tmp, &error);
     g_assert_null (ov);
     g_assert_error (error, TE_ERROR, TE_ERROR_BACKEND);
     if (pass == 0) {
       g_assert_nonnull (strstr (error->message, "not usable"));
       g_assert_nonnull (strstr (error->message, "tools/te-export.py"));
     } else {
-      g_assert_nonnull (strstr (error->message, "compiling"));
+      g_assert_nonnull (strstr (error->message, corrupt_needle));
     }
     g_test_message ("pass %d: %s", pass, error->message);
     g_clear_error (&error);
@@ -417,24 +421,48 @@ main (int argc, char **argv)
   GError *error = NULL;
   int ret;
 
+  const char *name = g_getenv ("TE_TEST_BACKEND");
+  char *path;
+
   g_test_init (&argc, &argv, NULL);
-  if (dir == NULL || g_getenv ("TE_TEST_DATA") == NULL) {
-    g_printerr ("TE_TEST_MODEL and TE_TEST_DATA must be set\n");
+  if (dir == NULL || g_getenv ("TE_TEST_DATA") == NULL || name == NULL) {
+    g_printerr ("TE_TEST_MODEL, TE_TEST_DATA and TE_TEST_BACKEND must be set\n");
     return 1;
   }
+  klass = te_backend_class_lookup (name);
+  if (klass == NULL) {
+    g_printerr ("backend %s is not in this build (%s)\n", name, te_backend_class_names ());
+    return 1;
+  }
+  kernel_prefix = strcmp (name, "onnx") == 0 ? "onnxruntime " : "openvino CPU";
+  corrupt_needle = strcmp (name, "onnx") == 0 ? "loading" : "compiling";
   model = te_model_load (dir, &error);
   g_assert_no_error (error);
   cache_dir = te_export_cache_dir (g_getenv ("TE_TEST_EXPORT_CACHE"));
   load_texts ();
   export_graphs ();
 
-  g_test_add_func ("/openvino/model-hash", test_model_hash);
-  g_test_add_func ("/openvino/caps", test_caps);
-  g_test_add_func ("/openvino/fp32-vs-cpu", test_fp32);
-  g_test_add_func ("/openvino/fp16-vs-cpu", test_fp16);
-  g_test_add_func ("/openvino/bad-batches", test_bad_batches);
-  g_test_add_func ("/openvino/missing-export", test_missing_export);
-  g_test_add_func ("/openvino/corrupt-entry", test_corrupt_entry);
+  path = g_strdup_printf ("/%s/model-hash", name);
+  g_test_add_func (path, test_model_hash);
+  g_free (path);
+  path = g_strdup_printf ("/%s/caps", name);
+  g_test_add_func (path, test_caps);
+  g_free (path);
+  path = g_strdup_printf ("/%s/fp32-vs-cpu", name);
+  g_test_add_func (path, test_fp32);
+  g_free (path);
+  path = g_strdup_printf ("/%s/fp16-vs-cpu", name);
+  g_test_add_func (path, test_fp16);
+  g_free (path);
+  path = g_strdup_printf ("/%s/bad-batches", name);
+  g_test_add_func (path, test_bad_batches);
+  g_free (path);
+  path = g_strdup_printf ("/%s/missing-export", name);
+  g_test_add_func (path, test_missing_export);
+  g_free (path);
+  path = g_strdup_printf ("/%s/corrupt-entry", name);
+  g_test_add_func (path, test_corrupt_entry);
+  g_free (path);
   ret = g_test_run ();
 
   g_ptr_array_free (texts, TRUE);
