@@ -460,6 +460,12 @@ onnx_open (const TeModel * model, GHashTable * options, GError ** error)
     ep_library = g_strdup (te_backend_option_string (options, "ep-library", NULL));
     if (ep_library == NULL)
       ep_library = default_qnn_path ("libonnxruntime_providers_qnn.so");
+    if (!g_file_test (ep_library, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "onnx backend: the %s execution "
+          "provider library %s does not exist; install onnxruntime-qnn or name it with "
+          "backend-options ep-library=<path>", QNN_EP_NAME, ep_library);
+      goto fail;
+    }
     backend_path = g_strdup (te_backend_option_string (options, "backend_path", NULL));
     if (backend_path == NULL) {
       char *dir = g_path_get_dirname (ep_library);

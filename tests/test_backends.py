@@ -45,11 +45,14 @@ def cpu_rows(tmp_path_factory):
     return rows(out)
 
 
+def backend_built(name):
+    p = subprocess.run([str(BUILD / "tools" / "te-devices"), name], capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode == 0
+
+
 def openvino_built():
-    p = subprocess.run(["gst-launch-1.0", "-q", "fakesrc", "num-buffers=0", "!", "npuencoder",
-                        "backend=nosuchbackend", "fallback=none", "!", "fakesink"],
-                       env=gst_env(), capture_output=True, text=True, timeout=120)
-    return "openvino" in p.stdout + p.stderr
+    return backend_built("openvino")
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +65,22 @@ def export_cache():
     return cache
 
 
+@pytest.mark.parametrize("backend", ["openvino", "onnx"])
 @pytest.mark.parametrize("dtype,threshold", [("fp32", 0.9999), ("fp16", 0.999),
                                              ("a16w8", 0.99)])
-def test_openvino_pipeline_matches_cpu(dtype, threshold, cpu_rows, export_cache, tmp_path):
-    if not openvino_built():
-        pytest.skip("skipped: openvino backend not built (tools/setup.sh builds it against the "
-                    "openvino wheel; TE_NO_OPENVINO=1 turns it off)")
-    out = tmp_path / f"ov-{dtype}.jsonl"
-    run(["backend=openvino", f"backend-options=cache-dir={export_cache},dtype={dtype}",
+def test_static_backend_pipeline_matches_cpu(backend, dtype, threshold, cpu_rows, export_cache,
+                                             tmp_path):
+    """openvino, and onnx on ONNX Runtime's CPU execution provider, on the exported graphs."""
+    if not backend_built(backend):
+        pytest.skip(f"skipped: {backend} backend not built (tools/setup.sh builds both; "
+                    "TE_NO_OPENVINO=1 / TE_NO_ONNXRUNTIME=1 turn them off)")
+    out = tmp_path / f"{backend}-{dtype}.jsonl"
+    run([f"backend={backend}", f"backend-options=cache-dir={export_cache},dtype={dtype}",
          "fallback=none", "batch-size=8"], out)
-    ov = rows(out)
-    assert [(r["start"], r["end"]) for r in ov] == [(r["start"], r["end"]) for r in cpu_rows]
-    worst = min(cosine(a["embedding"], b["embedding"]) for a, b in zip(ov, cpu_rows))
-    print(f"openvino {dtype} vs cpu over {len(ov)} GPL-3 chunks: min cosine {worst:.7f}")
+    got = rows(out)
+    assert [(r["start"], r["end"]) for r in got] == [(r["start"], r["end"]) for r in cpu_rows]
+    worst = min(cosine(a["embedding"], b["embedding"]) for a, b in zip(got, cpu_rows))
+    print(f"{backend} {dtype} vs cpu over {len(got)} GPL-3 chunks: min cosine {worst:.7f}")
     assert worst >= threshold
 
 
