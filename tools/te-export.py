@@ -29,9 +29,15 @@ Variants (--dtypes):
 Targets (--target):
   onnx      the portable ONNX file (ONNX Runtime CPU, OpenVINO; the input of the others)
   qnn-htp   a QNN HTP context binary for --htp-arch / --soc-model, compiled by ONNX Runtime's
-            QNN execution provider (PyPI onnxruntime-qnn, not in tools/requirements.txt: it is
-            ~100 MB and only needed to prepare NPU deployments); the artifact is the EPContext
-            ONNX wrapper plus its .bin
+            QNN execution provider (PyPI onnxruntime-qnn); the artifact is the EPContext ONNX
+            wrapper plus its .bin
+  rknn      an .rknn model for --rknn-platform (rk3588) made by Rockchip's rknn-toolkit2 from
+            the fp32 graph rewritten to opset 19, in fp16 or int8 (w8a8 calibrated on the
+            --calib-texts, with the toolkit's automatic hybrid quantisation keeping in fp16 the
+            layers that int8 would degrade below cosine 0.999); rknn-toolkit2 runs in its own venv (.venv-rknn,
+            --rknn-python) through tools/te-rknn.py. Every build is checked on the toolkit's
+            x86 simulator against te-embed (the --check texts, threshold fp16 0.999, int8 0.99)
+            and the result recorded in the entry's check.json; a build below it is an error
 
 Cache: --cache-dir (default $XDG_CACHE_HOME/textembed, else ~/.cache/textembed). Each entry
 is a directory <model-hash[:16]>/<target>-<dtype>-<batch>x<seq>/ holding the artifact(s) and
@@ -70,7 +76,15 @@ IR_VERSION = 10
 DEFAULT_SHAPES = "1x128,8x128,1x256,1x512"
 DEFAULT_MASK_VALUE = 10000.0  # added (negated) to padded keys' scores
 QUANT_MASK_VALUE = 100.0      # a16w8: keeps the 16-bit range of the scores fine-grained
-THRESHOLDS = {"fp32": 0.9999, "fp16": 0.999, "a16w8": 0.99}
+THRESHOLDS = {"fp32": 0.9999, "fp16": 0.999, "a16w8": 0.99, "int8": 0.99}
+TARGET_DTYPES = {"onnx": ("fp32", "fp16", "a16w8"), "qnn-htp": ("fp32", "fp16", "a16w8"),
+                 "rknn": ("fp16", "int8")}
+RKNN_OPSET = 19               # what rknn-toolkit2 2.5 accepts: Gelu becomes its erf formula
+# rknn int8: w8a8 (rk3588 has no w8a16) loses too much in attention and LayerNorm (min cosine
+# 0.83 over the check texts, 0.78 with mmse); the toolkit's automatic hybrid quantisation keeps
+# in fp16 the layers whose int8 output falls below this cosine to the float model (0.999: about
+# half the weight bytes stay fp16; min cosine 0.9988)
+RKNN_HYBRID_COS = 0.999
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -543,6 +557,132 @@ def compile_qnn(onnx_path, out_dir, htp_arch, soc_model):
 
 
 # ---------------------------------------------------------------------------------------------
+# rknn (Rockchip RK3588 NPU)
+
+def rknn_python(args):
+    py = Path(args.rknn_python)
+    if not os.access(py, os.X_OK):
+        raise ExportError(f"--target rknn needs rknn-toolkit2 in its own venv: {py} not found "
+                          f"(tools/setup.sh creates .venv-rknn; --rknn-python PATH)")
+    return py
+
+
+_rknn_version = None
+
+
+def rknn_toolkit_version(args):
+    global _rknn_version
+    if _rknn_version is None:
+        p = subprocess.run([str(rknn_python(args)), "-c", "from importlib.metadata import "
+                            "version; print(version('rknn-toolkit2'))"], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise ExportError(f"{args.rknn_python} has no rknn-toolkit2: {p.stderr.strip()}")
+        _rknn_version = p.stdout.strip()
+    return _rknn_version
+
+
+def onnx_opset19(src, dst):
+    """The fp32 graph for rknn-toolkit2, which takes opset <= 19: Gelu (opset 20) as
+    0.5 * x * (1 + erf(x / sqrt 2)), the same function; everything else is unchanged."""
+    import onnx
+    from onnx import helper, numpy_helper
+    m = onnx.load(str(src))
+    nodes = []
+    for n in m.graph.node:
+        if n.op_type != "Gelu":
+            nodes.append(n)
+            continue
+        x, y, p = n.input[0], n.output[0], n.output[0] + "/gelu"
+        for name, v in (("/sqrt2", 2 ** 0.5), ("/one", 1.0), ("/half", 0.5)):
+            m.graph.initializer.append(numpy_helper.from_array(np.array(v, np.float32), p + name))
+        nodes += [helper.make_node("Div", [x, p + "/sqrt2"], [p + "/div"]),
+                  helper.make_node("Erf", [p + "/div"], [p + "/erf"]),
+                  helper.make_node("Add", [p + "/erf", p + "/one"], [p + "/add"]),
+                  helper.make_node("Mul", [x, p + "/add"], [p + "/mul"]),
+                  helper.make_node("Mul", [p + "/mul", p + "/half"], [y])]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = RKNN_OPSET
+    m.ir_version = 9
+    onnx.checker.check_model(m)
+    onnx.save(m, str(dst))
+
+
+def build_rknn(args, model, batch, seq, dtype, out_dir, calib_encs):
+    """model.rknn and check.json into @out_dir, from an fp32 graph exported for it (the int8
+    variant with the quantisation-friendly mask value, as a16w8: 8-bit scores cannot hold a
+    -10000 mask next to the real range); raises ExportError when the simulator's vectors are
+    below the dtype's threshold against te-embed."""
+    py = rknn_python(args)
+    pad = model.pad_id()
+    work = Path(tempfile.mkdtemp(prefix="te-rknn-"))
+    try:
+        src, g19 = work / "model-fp32.onnx", work / "model-opset19.onnx"
+        export_float(model, batch, seq, "fp32", src,
+                     QUANT_MASK_VALUE if dtype == "int8" else args.mask_value)
+        onnx_opset19(src, g19)
+        cmd = [str(py), str(ROOT / "tools" / "te-rknn.py"), "--onnx", str(g19), "--out",
+               str(Path(out_dir) / "model.rknn"), "--platform", args.rknn_platform,
+               "--batch", str(batch), "--seq", str(seq)]
+        if dtype == "int8":
+            fitting = [e for e in calib_encs if len(e[0]) <= seq][:args.calib_limit]
+            lines = []
+            for i in range(0, len(fitting), batch):
+                feeds = make_feeds(fitting[i:i + batch], batch, seq, pad)
+                names = []
+                for k in ("input_ids", "attention_mask", "token_type_ids"):
+                    f = work / f"calib-{i}-{k}.npy"
+                    np.save(f, feeds[k])
+                    names.append(str(f))
+                lines.append(" ".join(names))
+            (work / "dataset.txt").write_text("\n".join(lines) + "\n")
+            cmd += ["--int8", "--dataset", str(work / "dataset.txt"), "--auto-hybrid",
+                    str(RKNN_HYBRID_COS)]
+        texts = [t for t in read_texts(args.check_texts)]
+        encs = encode(model, texts)
+        keep = [i for i, e in enumerate(encs) if len(e[0]) <= seq]
+        texts, encs = [texts[i] for i in keep], [encs[i] for i in keep]
+        if len(texts) < 20:
+            raise ExportError(f"rknn check: only {len(texts)} texts of {args.check_texts} fit "
+                              f"{seq} tokens; need 20")
+        feeds = make_feeds(encs, len(encs), seq, pad)
+        np.savez(work / "check.npz", ids=feeds["input_ids"], mask=feeds["attention_mask"],
+                 types=feeds["token_type_ids"])
+        cmd += ["--check-inputs", str(work / "check.npz"), "--check-out", str(work / "out.npy")]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise ExportError(f"rknn-toolkit2 ({' '.join(cmd)}):\n{p.stdout[-2000:]}"
+                              f"{p.stderr[-3000:]}")
+        info = json.loads(p.stdout.strip().splitlines()[-1])
+        hidden = np.load(work / "out.npy")
+        got = np.stack([pool(hidden[i], len(e[0]), model.pooling, model.normalize)
+                        for i, e in enumerate(encs)])
+        want = te_embed_vectors(args.te_embed, model.dir, texts)
+        cos = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+        thr = THRESHOLDS[dtype]
+        check = {"simulator": f"rknn-toolkit2 {info['rknn_toolkit2']} {args.rknn_platform} "
+                              "(x86 simulator)", "texts": len(texts),
+                 "texts_sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
+                 "min_cosine": float(cos.min()), "mean_cosine": float(cos.mean()),
+                 "threshold": thr, "reference": "te-embed (cpu backend)",
+                 "model_bytes": (Path(out_dir) / "model.rknn").stat().st_size,
+                 "toolkit_build_seconds": round(info["build_seconds"], 2),
+                 "simulator_seconds": round(info["check_seconds"], 2)}
+        (Path(out_dir) / "check.json").write_text(json.dumps(check, indent=2) + "\n")
+        print(f"rknn {dtype} {batch}x{seq} on the simulator: min cosine {cos.min():.6f} (mean "
+              f"{cos.mean():.6f}) over {len(texts)} texts vs te-embed, threshold {thr}",
+              flush=True)
+        if cos.min() < thr:
+            raise ExportError(f"rknn {dtype} {batch}x{seq}: min cosine {cos.min():.6f} on the "
+                              f"simulator is below {thr}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # cache
 
 def default_cache_dir():
@@ -569,7 +709,7 @@ def entry_key(model_sha, batch, seq, dtype, target, args, calib_sha):
         "input_dtype": "int32",
         "opset": OPSET,
         "onnx": pkg_version("onnx"),
-        "mask_value": QUANT_MASK_VALUE if dtype == "a16w8" else args.mask_value,
+        "mask_value": QUANT_MASK_VALUE if dtype in ("a16w8", "int8") else args.mask_value,
     }
     if dtype == "a16w8" or target != "onnx":
         key["onnxruntime"] = pkg_version("onnxruntime")
@@ -578,6 +718,20 @@ def entry_key(model_sha, batch, seq, dtype, target, args, calib_sha):
                                "weights": "linear QInt8 symmetric per channel, others QUInt8",
                                "calibration": "MinMax", "calibration_sha256": calib_sha,
                                "calibration_texts": args.calib_limit}
+    if target == "rknn":
+        key["opset"] = RKNN_OPSET
+        key["rknn_platform"] = args.rknn_platform
+        key["rknn_toolkit2"] = rknn_toolkit_version(args)
+        key["source_dtype"] = "fp32"
+        # the simulator check is part of the entry (check.json): its texts are part of the key
+        key["check_texts_sha256"] = hashlib.sha256(
+            "\n".join(read_texts(args.check_texts)).encode()).hexdigest()
+        key.pop("onnxruntime", None)
+        if dtype == "int8":
+            key["quantization"] = {"type": "w8a8", "algorithm": "normal",
+                                   "auto_hybrid_cos_thresh": RKNN_HYBRID_COS,
+                                   "calibration_sha256": calib_sha,
+                                   "calibration_texts": args.calib_limit}
     if target == "qnn-htp":
         try:
             from onnxruntime_qnn import build_and_package_info as info
@@ -673,6 +827,9 @@ def ensure_entry(args, model, model_sha, batch, seq, dtype, target, calib):
             src = ensure_entry(args, model, model_sha, batch, seq, dtype, "onnx", calib)
             compile_qnn(src.artifact(), tmp, args.htp_arch, args.soc_model)
             artifact = "model_ctx.onnx"
+        elif target == "rknn":
+            build_rknn(args, model, batch, seq, dtype, tmp, calib_encs)
+            artifact = "model.rknn"
         else:
             raise ExportError(f"unknown target {target}")
         entry.commit(tmp, key, artifact, time.monotonic() - t0)
@@ -801,10 +958,15 @@ def main(argv=None):
                          "~/.cache/textembed)")
     ap.add_argument("--shapes", default=DEFAULT_SHAPES,
                     help=f"comma-separated BATCHxSEQ buckets (default {DEFAULT_SHAPES})")
-    ap.add_argument("--dtypes", default="fp32,fp16,a16w8",
-                    help="comma-separated variants: fp32, fp16, a16w8 (default all three)")
-    ap.add_argument("--target", default="onnx", choices=["onnx", "qnn-htp"],
-                    help="onnx (default) or qnn-htp (context binary, needs onnxruntime-qnn)")
+    ap.add_argument("--dtypes", default=None,
+                    help="comma-separated variants: fp32, fp16, a16w8 (default all three); "
+                         "for --target rknn fp16, int8 (default both)")
+    ap.add_argument("--target", default="onnx", choices=["onnx", "qnn-htp", "rknn"],
+                    help="onnx (default), qnn-htp (context binary, needs onnxruntime-qnn) or "
+                         "rknn (needs .venv-rknn)")
+    ap.add_argument("--rknn-platform", default="rk3588", help="rknn: target platform")
+    ap.add_argument("--rknn-python", default=str(ROOT / ".venv-rknn" / "bin" / "python"),
+                    help="rknn: the Python with rknn-toolkit2 (default .venv-rknn)")
     ap.add_argument("--htp-arch", type=int, default=75, help="qnn-htp: HTP arch (75 = v75)")
     ap.add_argument("--soc-model", type=int, default=57,
                     help="qnn-htp: QNN SoC model id (57 = SM8650)")
@@ -837,17 +999,19 @@ def main(argv=None):
             return 0
         model = Model(args.model)
         shapes = parse_shapes(args.shapes)
-        dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+        allowed = TARGET_DTYPES[args.target]
+        dtypes = [d.strip() for d in (args.dtypes or ",".join(allowed)).split(",") if d.strip()]
         for d in dtypes:
-            if d not in THRESHOLDS:
-                raise ExportError(f"--dtypes: unknown variant {d!r} (fp32, fp16, a16w8)")
+            if d not in allowed:
+                raise ExportError(f"--dtypes: {d!r} is not a variant of --target {args.target} "
+                                  f"({', '.join(allowed)})")
         for _, s in shapes:
             if s > model.max_seq_len:
                 raise ExportError(f"--shapes: {s} exceeds the model's limit of "
                                   f"{model.max_seq_len} tokens (max_position_embeddings "
                                   f"{model.max_pos})")
         calib = (None, None)
-        if "a16w8" in dtypes:
+        if "a16w8" in dtypes or "int8" in dtypes:
             texts = read_texts(args.calib_texts)
             calib = (encode(model, texts), hashlib.sha256("\n".join(texts).encode()).hexdigest())
         entries = {}
