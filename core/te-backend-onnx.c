@@ -3,6 +3,7 @@
  * API (loaded by path), one session per (batch x seq) graph, on the CPU EP or the QNN EP. */
 #include "te-backend-onnx.h"
 #include "te-export-cache.h"
+#include "te-json.h"
 #include "te-static-graphs.h"
 
 #include <dlfcn.h>
@@ -407,15 +408,14 @@ check_qnn_target (const TeExportEntry * e, gint64 soc_model, gint64 htp_arch, GE
 
   if (json_parser_load_from_file (parser, path, NULL)) {
     JsonNode *root = json_parser_get_root (parser);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-    JsonObject *key = o && json_object_has_member (o, "key")
-        && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "key"))
-        ? json_object_get_object_member (o, "key") : NULL;
+    JsonObject *key = root && JSON_NODE_HOLDS_OBJECT (root)
+        ? te_json_object (json_node_get_object (root), "key") : NULL;
 
-    if (key && json_object_has_member (key, "soc_model"))
-      soc = json_object_get_int_member (key, "soc_model");
-    if (key && json_object_has_member (key, "htp_arch"))
-      arch = json_object_get_int_member (key, "htp_arch");
+    /* the manifest is untrusted input: lenient lookups, -1 for anything not an integer */
+    if (key && !te_json_int (key, "soc_model", &soc))
+      soc = -1;
+    if (key && !te_json_int (key, "htp_arch", &arch))
+      arch = -1;
   }
   if (soc == soc_model && arch == htp_arch)
     ok = TRUE;

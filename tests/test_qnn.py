@@ -10,7 +10,6 @@ binary, SoC). Quantised >= 0.99 cosine against our cpu backend."""
 import importlib.util
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -86,6 +85,17 @@ def test_qnn_htp_context_binary_on_simulator():
 QNN_CACHE = BUILD / "tests" / "export-cache-qnn"
 QNN_OPTS = f"ep=qnn,dtype=a16w8,cpu-fallback=false,cache-dir={QNN_CACHE}"
 GPL = "/usr/share/common-licenses/GPL-3"
+
+
+@pytest.fixture(scope="module")
+def qnn_cache():
+    """The A16W8 1x128 context binary in QNN_CACHE (a cache hit when the first test made it)."""
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "te-export.py"), "--model",
+                        str(MODEL), "--cache-dir", str(QNN_CACHE), "--dtypes", "a16w8",
+                        "--shapes", "1x128", "--target", "qnn-htp", "--soc-model", "57",
+                        "--htp-arch", "75"], capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, p.stderr
+    return QNN_CACHE
 
 
 def onnx_built():
@@ -167,7 +177,7 @@ def test_qnn_pipeline_every_chunk_on_htp(tmp_path):
     ("soc_model=60", "was built for soc_model 57 htp_arch 75, not soc_model 60 htp_arch 75"),
     ("dtype=fp16", "no usable fp16 QNN context binaries"),
 ])
-def test_qnn_errors_name_what_is_missing(opts, needle):
+def test_qnn_errors_name_what_is_missing(opts, needle, qnn_cache):
     onnx_built()
     p = subprocess.run([str(BUILD / "tools" / "te-embed"), "--model", str(MODEL), "--backend",
                         "onnx", "--backend-options", f"{QNN_OPTS},{opts}"],
@@ -178,13 +188,14 @@ def test_qnn_errors_name_what_is_missing(opts, needle):
         assert "--target qnn-htp --soc-model 57 --htp-arch 75" in p.stderr, p.stderr
 
 
-def test_qnn_unavailable_falls_back_or_fails(tmp_path):
+def test_qnn_unavailable_falls_back_or_fails(tmp_path, qnn_cache):
     """fallback=cpu: a WARNING naming the missing library, the cpu backend's vectors;
     fallback=none: an error naming it."""
     onnx_built()
     opts = f"backend-options={QNN_OPTS},library=/nonexistent/libonnxruntime.so"
-    p = gst(["backend=onnx", opts, "fallback=cpu"], tmp_path / "fb.jsonl", doc="/etc/hostname"
-            if os.path.getsize("/etc/hostname") > 0 else GPL)
+    doc = tmp_path / "doc.txt"
+    doc.write_text("A short document. It has two sentences.\n")
+    p = gst(["backend=onnx", opts, "fallback=cpu"], tmp_path / "fb.jsonl", doc=doc)
     assert "WARNING" in p.stdout + p.stderr and "/nonexistent/libonnxruntime.so" in \
         p.stdout + p.stderr
     assert rows(tmp_path / "fb.jsonl")
@@ -193,3 +204,20 @@ def test_qnn_unavailable_falls_back_or_fails(tmp_path):
     assert p.returncode != 0
     assert "cannot load the ONNX Runtime library /nonexistent/libonnxruntime.so" in \
         p.stdout + p.stderr
+
+
+def test_qnn_manifest_of_another_type_is_an_error_not_a_crash(tmp_path, qnn_cache):
+    """The manifest is untrusted: a soc_model that is not an integer is a mismatch."""
+    onnx_built()
+    import shutil
+    src = next(qnn_cache.glob("*/qnn-htp-a16w8-1x128"))
+    dst = tmp_path / src.parent.name / src.name
+    shutil.copytree(src, dst)
+    man = json.loads((dst / "manifest.json").read_text())
+    man["key"]["soc_model"] = {"not": "an integer"}
+    (dst / "manifest.json").write_text(json.dumps(man))
+    p = subprocess.run([str(BUILD / "tools" / "te-embed"), "--model", str(MODEL), "--backend",
+                        "onnx", "--backend-options", f"ep=qnn,cache-dir={tmp_path}"],
+                       input='"a text"\n', capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    assert "was built for soc_model -1 htp_arch 75, not soc_model 57" in p.stderr, p.stderr
