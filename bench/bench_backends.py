@@ -4,6 +4,7 @@
 load time; and our ONNX Runtime path against ONNX Runtime's own Python API on the same graph.
 
     .venv/bin/python bench/bench_backends.py [--threads 2] [--seconds 5] [--qnn-chunks 12]
+        [--qnn-seconds 30]
         [--work-dir /tmp/te-bench-backends] [--json out.json]
 
 Inputs: the licences in /usr/share/common-licenses cut into chunks of <= 128 tokens (as
@@ -35,54 +36,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_cpu  # noqa: E402  (make_chunks, model_dir, cpu_line)
+import bench_cpu  # noqa: E402  (make_chunks, model_dir, cpu_line, the ONNX Runtime runner ORT)
 
 ROOT = bench_cpu.ROOT
 BUILD = bench_cpu.BUILD
 TE_EMBED = BUILD / "tools" / "te-embed"
 
-ORT_PY = r"""
-import json, sys, time
-import numpy as np
-import onnxruntime as ort
-path, ids_path, B, S, seconds, threads, ep = sys.argv[1:8]
-B, S, seconds, threads = int(B), int(S), float(seconds), int(threads)
-so = ort.SessionOptions()
-so.log_severity_level = 3
-so.intra_op_num_threads = threads
-so.inter_op_num_threads = 1
-if ep == "qnn":
-    import onnxruntime_qnn as oq
-    ort.register_execution_provider_library(oq.get_ep_name(), oq.get_library_path())
-    devs = [d for d in ort.get_ep_devices() if d.ep_name == oq.get_ep_name()]
-    so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-    so.add_provider_for_devices(devs, {"backend_path": oq.get_qnn_htp_path(),
-                                       "htp_arch": "75", "soc_model": "57"})
-    sess = ort.InferenceSession(path, sess_options=so)
-else:
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-names = {i.name for i in sess.get_inputs()}
-rows = [json.loads(l) for l in open(ids_path)]
-batches = []
-for i in range(0, len(rows), B):
-    part = rows[i:i + B]
-    ids = np.zeros((B, S), np.int32); mask = np.zeros((B, S), np.int32)
-    for j, r in enumerate(part):
-        ids[j, :len(r)] = r; mask[j, :len(r)] = 1
-    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros((B, S), np.int32)}
-    batches.append(({k: v for k, v in feed.items() if k in names}, sum(map(len, part))))
-sess.run(None, batches[0][0])
-tokens = passes = i = 0
-t0 = time.perf_counter()
-while True:
-    feed, n = batches[i]
-    sess.run(None, feed)
-    tokens += n; passes += 1; i = (i + 1) % len(batches)
-    dt = time.perf_counter() - t0
-    if dt >= seconds:
-        break
-print(json.dumps({"tokens_per_s": tokens / dt, "passes": passes, "version": ort.__version__}))
-"""
 
 
 def fail(msg):
@@ -142,6 +101,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--qnn-chunks", type=int, default=12)
+    ap.add_argument("--qnn-seconds", type=float, default=30.0,
+                    help="measuring time on the QNN simulator (about 2 s per chunk)")
     ap.add_argument("--work-dir", default="/tmp/te-bench-backends")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
@@ -194,7 +155,8 @@ def main():
         got = vectors(out)
         cos = cosines(got, ref[:len(got)])
         # speed, memory, the second ("cached") open
-        _, err, rss = te_embed(model, ids, B, backend, opts, bench=secs)
+        _, err, rss = te_embed(model, ids, B, backend, opts,
+                               bench=str(args.qnn_seconds) if qnn else secs)
         tps = float(re.search(r"encoder: ([\d.]+) tokens/s", err).group(1))
         cached = float(re.search(r"backend open ([\d.]+) ms", err).group(1))
         kernel = re.search(r"kernel (.*)", err).group(1).strip()
@@ -217,12 +179,13 @@ def main():
                 ("qnn", 1, qnn_ids, "*/qnn-htp-a16w8-1x128/model_ctx.onnx",
                  f"ep=qnn,dtype=a16w8,cpu-fallback=false,cache-dir={cache}")):
             graph = next(cache.glob(pattern))
-            p = subprocess.run([sys.executable, "-c", ORT_PY, str(graph), str(ids), str(B), "128",
-                                secs, str(T), ep], capture_output=True, text=True)
+            s = str(args.qnn_seconds) if ep == "qnn" else secs
+            p = subprocess.run([sys.executable, "-c", bench_cpu.ORT, str(graph), str(ids), str(B),
+                                "128", s, str(T), ep], capture_output=True, text=True)
             if p.returncode != 0:
                 fail(f"ONNX Runtime Python on {graph}:\n{p.stderr[-3000:]}")
             py = json.loads(p.stdout.strip().splitlines()[-1])["tokens_per_s"]
-            _, err, _ = te_embed(model, ids, B, "onnx", opts, bench=secs)
+            _, err, _ = te_embed(model, ids, B, "onnx", opts, bench=s)
             ours = float(re.search(r"encoder: ([\d.]+) tokens/s", err).group(1))
             overhead.append({"ep": ep, "graph": str(graph.relative_to(cache)), "batch": B,
                              "ours_tokens_per_s": ours, "python_tokens_per_s": py,

@@ -59,12 +59,24 @@ import json, sys, time
 import numpy as np
 import onnxruntime as ort
 path, ids_path, B, S, seconds, threads = sys.argv[1:7]
+ep = sys.argv[7] if len(sys.argv) > 7 else "cpu"   # "qnn": the QNN HTP EP (bench_backends.py)
 B, S, seconds, threads = int(B), int(S), float(seconds), int(threads)
 so = ort.SessionOptions()
+so.log_severity_level = 3
 so.intra_op_num_threads = threads
 so.inter_op_num_threads = 1
 so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+if ep == "qnn":
+    import onnxruntime_qnn as oq
+    ort.register_execution_provider_library(oq.get_ep_name(), oq.get_library_path())
+    devs = [d for d in ort.get_ep_devices() if d.ep_name == oq.get_ep_name()]
+    so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    so.add_provider_for_devices(devs, {"backend_path": oq.get_qnn_htp_path(),
+                                       "htp_arch": "75", "soc_model": "57"})
+    sess = ort.InferenceSession(path, sess_options=so)
+else:
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+names = {i.name for i in sess.get_inputs()}
 rows = [json.loads(l) for l in open(ids_path)]
 batches = []
 for i in range(0, len(rows) - len(rows) % B or len(rows), B):
@@ -72,8 +84,8 @@ for i in range(0, len(rows) - len(rows) % B or len(rows), B):
     ids = np.zeros((B, S), np.int32); mask = np.zeros((B, S), np.int32)
     for j, r in enumerate(part):
         ids[j, :len(r)] = r; mask[j, :len(r)] = 1
-    batches.append(({"input_ids": ids, "attention_mask": mask,
-                     "token_type_ids": np.zeros((B, S), np.int32)}, sum(map(len, part))))
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros((B, S), np.int32)}
+    batches.append(({k: v for k, v in feed.items() if k in names}, sum(map(len, part))))
 sess.run(None, batches[0][0])
 tokens = passes = i = 0
 t0 = time.perf_counter()

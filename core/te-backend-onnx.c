@@ -229,12 +229,7 @@ typedef struct {
 typedef struct {
   const TeModel *model;   /* borrowed, as in every backend */
   OrtRuntime *rt;
-  int hidden;
-  int vocab;
-  int type_vocab;
-  GPtrArray *graphs;      /* OnnxGraph, sorted by (seq_len, batch) */
-  TeBackendCaps caps;
-  GMutex lock;            /* one submit at a time: the graphs' buffers are shared */
+  TeStaticGraphs sg;      /* graphs: OnnxGraph (their bound buffers: one batch at a time) */
 } TeOnnxBackend;
 
 static void
@@ -311,9 +306,9 @@ graph_bind (TeOnnxBackend * ob, OnnxGraph * g, OrtMemoryInfo * mem, const char *
   OrtAllocator *alloc = NULL;
   size_t n_in = 0, n_out = 0;
   const gsize nin = (gsize) g->shape.batch * g->shape.seq_len;
-  const gsize nout = nin * ob->hidden;
+  const gsize nout = nin * ob->sg.hidden;
   int64_t in_dims[2] = { g->shape.batch, g->shape.seq_len };
-  int64_t out_dims[3] = { g->shape.batch, g->shape.seq_len, ob->hidden };
+  int64_t out_dims[3] = { g->shape.batch, g->shape.seq_len, ob->sg.hidden };
   gboolean seen[N_IN] = { FALSE, FALSE, FALSE };
 
   if (!ort_ok (api, api->GetAllocatorWithDefaultOptions (&alloc), "getting the allocator",
@@ -431,11 +426,12 @@ check_qnn_target (const TeExportEntry * e, gint64 soc_model, gint64 htp_arch, GE
 }
 
 static void onnx_close (gpointer state);
+static gboolean run_chunk (gpointer backend, gpointer graph, TeBatch * batch, int row0, int n,
+    GError ** error);
 
 static gpointer
 onnx_open (const TeModel * model, GHashTable * options, GError ** error)
 {
-  const TeBertConfig *c = te_model_config (model);
   const char *ep = te_backend_option_string (options, "ep", "cpu");
   const gboolean qnn = strcmp (ep, "qnn") == 0;
   const char *dtype = te_backend_option_string (options, "dtype", qnn ? "a16w8" : "fp32");
@@ -505,12 +501,8 @@ onnx_open (const TeModel * model, GHashTable * options, GError ** error)
         goto fail;
 
   ob = g_new0 (TeOnnxBackend, 1);
-  g_mutex_init (&ob->lock);
   ob->model = model;
-  ob->hidden = c->hidden_size;
-  ob->vocab = c->vocab_size;
-  ob->type_vocab = c->type_vocab_size;
-  ob->graphs = g_ptr_array_new ();
+  te_static_graphs_init (&ob->sg, "onnx", ob, run_chunk, model);
   ob->rt = runtime_get (library, error);
   if (ob->rt == NULL)
     goto fail;
@@ -532,7 +524,7 @@ onnx_open (const TeModel * model, GHashTable * options, GError ** error)
 
     g->shape.batch = e->batch;
     g->shape.seq_len = e->seq_len;
-    g_ptr_array_add (ob->graphs, g);
+    g_ptr_array_add (ob->sg.graphs, g);
     ok = ort_ok (api, api->CreateSessionOptions (&so), "creating session options", NULL,
         error)
         && ort_ok (api, api->SetInterOpNumThreads (so, 1), "setting threads", NULL, error)
@@ -558,19 +550,19 @@ onnx_open (const TeModel * model, GHashTable * options, GError ** error)
       goto fail;
   }
 
-  te_static_caps (ob->graphs, &ob->caps, "onnx");
+  te_static_graphs_ready (&ob->sg);
   if (qnn)
-    g_snprintf (ob->caps.kernel, sizeof ob->caps.kernel, "onnxruntime %s QNN HTP v%s "
+    g_snprintf (ob->sg.caps.kernel, sizeof ob->sg.caps.kernel, "onnxruntime %s QNN HTP v%s "
         "soc %s %s%s", ob->rt->version, arch_s, soc_s, dtype, cpu_fallback ? ", CPU fallback"
         : "");
   else if (threads)
-    g_snprintf (ob->caps.kernel, sizeof ob->caps.kernel, "onnxruntime %s cpu %s, %"
+    g_snprintf (ob->sg.caps.kernel, sizeof ob->sg.caps.kernel, "onnxruntime %s cpu %s, %"
         G_GINT64_FORMAT " threads", ob->rt->version, dtype, threads);
   else
-    g_snprintf (ob->caps.kernel, sizeof ob->caps.kernel, "onnxruntime %s cpu %s",
+    g_snprintf (ob->sg.caps.kernel, sizeof ob->sg.caps.kernel, "onnxruntime %s cpu %s",
         ob->rt->version, dtype);
   g_info ("onnx backend: %s: %u %s of %s loaded from the cache %s in %.1f ms%s",
-      ob->caps.kernel, entries->len, qnn ? "context binaries" : "graphs",
+      ob->sg.caps.kernel, entries->len, qnn ? "context binaries" : "graphs",
       te_model_dir (model), cache_dir, (g_get_monotonic_time () - t0) / 1000.0,
       qnn && !cpu_fallback ? " (every node on the NPU)" : "");
 
@@ -605,7 +597,7 @@ onnx_get_caps (gpointer state, TeBackendCaps * caps)
 {
   TeOnnxBackend *ob = state;
 
-  *caps = ob->caps;
+  *caps = ob->sg.caps;
 }
 
 static gboolean
@@ -640,16 +632,8 @@ onnx_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer u
     GError ** error)
 {
   TeOnnxBackend *ob = state;
-  gboolean ok;
 
-  g_mutex_lock (&ob->lock);
-  ok = te_static_run_batch (ob, ob->graphs, &ob->caps, batch, ob->hidden, ob->vocab,
-      ob->type_vocab, run_chunk, "onnx", error);
-  g_mutex_unlock (&ob->lock);
-  if (!ok)
-    return FALSE;
-  done (batch, NULL, user_data);
-  return TRUE;
+  return te_static_graphs_submit (&ob->sg, batch, done, user_data, error);
 }
 
 static void
@@ -660,12 +644,10 @@ onnx_close (gpointer state)
   if (ob == NULL)
     return;
   /* Synchronous: nothing in flight. The runtime stays loaded for the process. */
-  if (ob->graphs) {
-    for (guint i = 0; i < ob->graphs->len; i++)
-      onnx_graph_free (g_ptr_array_index (ob->graphs, i), ob->rt->api);
-    g_ptr_array_free (ob->graphs, TRUE);
-  }
-  g_mutex_clear (&ob->lock);
+  /* the graphs need the runtime's API to be freed: no free function on the array */
+  for (guint i = 0; i < ob->sg.graphs->len; i++)
+    onnx_graph_free (g_ptr_array_index (ob->sg.graphs, i), ob->rt->api);
+  te_static_graphs_clear (&ob->sg);
   g_free (ob);
 }
 

@@ -18,13 +18,8 @@ typedef struct {
 
 typedef struct {
   const TeModel *model;   /* borrowed, as in every backend */
-  int hidden;
-  int vocab;
-  int type_vocab;
+  TeStaticGraphs sg;      /* graphs: OvGraph (infer requests are not re-entrant: sg.lock) */
   ov_core_t *core;
-  GPtrArray *graphs;      /* OvGraph, sorted by (seq_len, batch) */
-  TeBackendCaps caps;
-  GMutex lock;            /* one submit at a time: infer requests are not re-entrant */
 } TeOvBackend;
 
 static const char *const input_names[3] = { "input_ids", "attention_mask", "token_type_ids" };
@@ -139,11 +134,12 @@ static const TeBackendOption ov_options[] = {
 };
 
 static void ov_close (gpointer state);
+static gboolean run_chunk (gpointer backend, gpointer graph, TeBatch * batch, int row0, int n,
+    GError ** error);
 
 static gpointer
 ov_open (const TeModel * model, GHashTable * options, GError ** error)
 {
-  const TeBertConfig *c = te_model_config (model);
   const char *dtype = te_backend_option_string (options, "dtype", "fp32");
   const char *device = te_backend_option_string (options, "device", "CPU");
   const char *threads = te_backend_option_string (options, "threads", NULL);
@@ -177,12 +173,9 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
   }
 
   ov = g_new0 (TeOvBackend, 1);
-  g_mutex_init (&ov->lock);
   ov->model = model;
-  ov->hidden = c->hidden_size;
-  ov->vocab = c->vocab_size;
-  ov->type_vocab = c->type_vocab_size;
-  ov->graphs = g_ptr_array_new_with_free_func ((GDestroyNotify) ov_graph_free);
+  te_static_graphs_init (&ov->sg, "openvino", ov, run_chunk, model);
+  g_ptr_array_set_free_func (ov->sg.graphs, (GDestroyNotify) ov_graph_free);
   if (!ov_check (ov_core_create (&ov->core), "creating the core", NULL, error))
     goto fail;
 
@@ -218,20 +211,20 @@ ov_open (const TeModel * model, GHashTable * options, GError ** error)
 
     g->shape.batch = e->batch;
     g->shape.seq_len = e->seq_len;
-    g_ptr_array_add (ov->graphs, g);
+    g_ptr_array_add (ov->sg.graphs, g);
     st = ov_core_compile_model_from_file (ov->core, e->artifact, device, 2 * n_props,
         &g->compiled, keys[0], vals[0], keys[1], vals[1], keys[2], vals[2], keys[3], vals[3]);
     if (!ov_check (st, "compiling", e->artifact, error))
       goto fail;
-    if (!graph_check_io (g, ov->hidden, e->artifact, error))
+    if (!graph_check_io (g, ov->sg.hidden, e->artifact, error))
       goto fail;
     if (!ov_check (ov_compiled_model_create_infer_request (g->compiled, &g->request),
             "creating an infer request for", e->artifact, error))
       goto fail;
   }
 
-  te_static_caps (ov->graphs, &ov->caps, "openvino");
-  g_snprintf (ov->caps.kernel, sizeof ov->caps.kernel, "openvino %s %s%s%s%s", device, dtype,
+  te_static_graphs_ready (&ov->sg);
+  g_snprintf (ov->sg.caps.kernel, sizeof ov->sg.caps.kernel, "openvino %s %s%s%s%s", device, dtype,
       threads ? ", " : "", threads ? threads : "", threads ? " threads" : "");
 
   g_ptr_array_free (entries, TRUE);
@@ -256,7 +249,7 @@ ov_get_caps (gpointer state, TeBackendCaps * caps)
 {
   TeOvBackend *ov = state;
 
-  *caps = ov->caps;
+  *caps = ov->sg.caps;
 }
 
 /* Rows [row0, row0 + n) of @batch through graph @g (n <= g->batch; the graph's other rows are
@@ -303,16 +296,8 @@ ov_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer use
     GError ** error)
 {
   TeOvBackend *ov = state;
-  gboolean ok;
 
-  g_mutex_lock (&ov->lock);
-  ok = te_static_run_batch (ov, ov->graphs, &ov->caps, batch, ov->hidden, ov->vocab,
-      ov->type_vocab, run_chunk, "openvino", error);
-  g_mutex_unlock (&ov->lock);
-  if (!ok)
-    return FALSE;
-  done (batch, NULL, user_data);
-  return TRUE;
+  return te_static_graphs_submit (&ov->sg, batch, done, user_data, error);
 }
 
 static void
@@ -323,11 +308,10 @@ ov_close (gpointer state)
   if (ov == NULL)
     return;
   /* Synchronous: nothing in flight. Requests before compiled models before the core. */
-  if (ov->graphs)
-    g_ptr_array_free (ov->graphs, TRUE);
+  if (ov->sg.graphs)
+    te_static_graphs_clear (&ov->sg);
   if (ov->core)
     ov_core_free (ov->core);
-  g_mutex_clear (&ov->lock);
   g_free (ov);
 }
 

@@ -130,35 +130,71 @@ te_static_scatter_output (TeBatch * batch, int row0, int n, int g_seq, const flo
   }
 }
 
+void
+te_static_graphs_init (TeStaticGraphs * sg, const char *who, gpointer backend,
+    TeStaticRunFunc run, const TeModel * model)
+{
+  const TeBertConfig *c = te_model_config (model);
+
+  memset (sg, 0, sizeof (*sg));
+  sg->who = who;
+  sg->backend = backend;
+  sg->run = run;
+  sg->hidden = c->hidden_size;
+  sg->vocab = c->vocab_size;
+  sg->type_vocab = c->type_vocab_size;
+  sg->graphs = g_ptr_array_new ();
+  g_mutex_init (&sg->lock);
+}
+
+void
+te_static_graphs_ready (TeStaticGraphs * sg)
+{
+  te_static_caps (sg->graphs, &sg->caps, sg->who);
+}
+
 gboolean
-te_static_run_batch (gpointer backend, GPtrArray * shapes, const TeBackendCaps * caps,
-    TeBatch * batch, int hidden, int vocab, int type_vocab, TeStaticRunFunc run, const char *who,
-    GError ** error)
+te_static_graphs_submit (TeStaticGraphs * sg, TeBatch * batch, TeBackendDoneFunc done,
+    gpointer user_data, GError ** error)
 {
   /* A batch padded to less than a bucket is padded up to it here. */
-  int seq = te_backend_caps_seq_len (caps, batch->seq_len);
+  int seq = te_backend_caps_seq_len (&sg->caps, batch->seq_len);
+  gboolean ok = TRUE;
 
   if (batch->batch < 0 || seq < 0) {
     g_set_error (error, TE_ERROR, TE_ERROR_TOO_LONG,
-        "%s backend: batch of %d x %d tokens: the exported graphs take at most %d tokens", who,
-        batch->batch, batch->seq_len, caps->max_seq_len);
+        "%s backend: batch of %d x %d tokens: the exported graphs take at most %d tokens",
+        sg->who, batch->batch, batch->seq_len, sg->caps.max_seq_len);
     return FALSE;
   }
-  if (!te_static_check_batch (batch, hidden, vocab, type_vocab, error))
+  if (!te_static_check_batch (batch, sg->hidden, sg->vocab, sg->type_vocab, error))
     return FALSE;
-  for (int row = 0; row < batch->batch;) {
-    TeGraphShape *g = te_static_pick (shapes, seq, batch->batch - row);
+  g_mutex_lock (&sg->lock);
+  for (int row = 0; ok && row < batch->batch;) {
+    TeGraphShape *g = te_static_pick (sg->graphs, seq, batch->batch - row);
     int n;
 
     if (g == NULL) {
-      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "%s backend: no graph of %d tokens", who,
-          seq);
-      return FALSE;
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "%s backend: no graph of %d tokens",
+          sg->who, seq);
+      ok = FALSE;
+      break;
     }
     n = MIN (g->batch, batch->batch - row);
-    if (!run (backend, g, batch, row, n, error))
-      return FALSE;
+    ok = sg->run (sg->backend, g, batch, row, n, error);
     row += n;
   }
-  return TRUE;
+  g_mutex_unlock (&sg->lock);
+  if (ok)
+    done (batch, NULL, user_data);
+  return ok;
+}
+
+void
+te_static_graphs_clear (TeStaticGraphs * sg)
+{
+  if (sg->graphs)
+    g_ptr_array_free (sg->graphs, TRUE);
+  sg->graphs = NULL;
+  g_mutex_clear (&sg->lock);
 }

@@ -39,12 +39,31 @@ void te_static_fill_inputs (const TeBatch * batch, int row0, int n, int g_batch,
  * padded positions come out as zeros, as from the cpu backend. */
 void te_static_scatter_output (TeBatch * batch, int row0, int n, int g_seq, const float *hidden);
 
-/* Runs @batch through @run (rows [row0, row0 + n) on graph @g) in chunks, after the checks and
- * the bucket choice above; the errors name @who. */
+/* Runs rows [row0, row0 + n) of a batch on graph @g (n <= its batch). */
 typedef gboolean (*TeStaticRunFunc) (gpointer backend, gpointer g, TeBatch * batch, int row0,
     int n, GError ** error);
-gboolean te_static_run_batch (gpointer backend, GPtrArray * shapes, const TeBackendCaps * caps,
-    TeBatch * batch, int hidden, int vocab, int type_vocab, TeStaticRunFunc run, const char *who,
-    GError ** error);
+
+/* The part of such a backend's state that the helpers below run on; the backend embeds it and
+ * fills @graphs (sorted by (seq_len, batch), each element starting with a TeGraphShape). */
+typedef struct {
+  const char *who;        /* the backend's name, for messages */
+  gpointer backend;       /* passed to @run */
+  TeStaticRunFunc run;
+  int hidden, vocab, type_vocab;
+  GPtrArray *graphs;
+  TeBackendCaps caps;     /* te_static_graphs_ready() fills the shapes; kernel is the caller's */
+  GMutex lock;            /* one batch at a time: a graph's buffers are shared */
+} TeStaticGraphs;
+
+void te_static_graphs_init (TeStaticGraphs * sg, const char *who, gpointer backend,
+    TeStaticRunFunc run, const TeModel * model);
+/* After the graphs are in: caps from their shapes (te_static_caps()). */
+void te_static_graphs_ready (TeStaticGraphs * sg);
+/* submit() of the backend: checks, picks buckets and graphs, runs the batch in chunks under the
+ * lock, then calls @done (synchronously); FALSE with @error otherwise. */
+gboolean te_static_graphs_submit (TeStaticGraphs * sg, TeBatch * batch, TeBackendDoneFunc done,
+    gpointer user_data, GError ** error);
+/* Frees the array (its free function, if any, frees the graphs) and the lock. */
+void te_static_graphs_clear (TeStaticGraphs * sg);
 
 G_END_DECLS

@@ -422,6 +422,14 @@ main (int argc, char **argv)
   int ret;
 
   const char *name = g_getenv ("TE_TEST_BACKEND");
+  static const struct {
+    const char *name;
+    GTestFunc func;
+  } tests[] = {
+    {"model-hash", test_model_hash}, {"caps", test_caps}, {"fp32-vs-cpu", test_fp32},
+    {"fp16-vs-cpu", test_fp16}, {"bad-batches", test_bad_batches},
+    {"missing-export", test_missing_export}, {"corrupt-entry", test_corrupt_entry},
+  };
   char *path;
 
   g_test_init (&argc, &argv, NULL);
@@ -442,27 +450,11 @@ main (int argc, char **argv)
   load_texts ();
   export_graphs ();
 
-  path = g_strdup_printf ("/%s/model-hash", name);
-  g_test_add_func (path, test_model_hash);
-  g_free (path);
-  path = g_strdup_printf ("/%s/caps", name);
-  g_test_add_func (path, test_caps);
-  g_free (path);
-  path = g_strdup_printf ("/%s/fp32-vs-cpu", name);
-  g_test_add_func (path, test_fp32);
-  g_free (path);
-  path = g_strdup_printf ("/%s/fp16-vs-cpu", name);
-  g_test_add_func (path, test_fp16);
-  g_free (path);
-  path = g_strdup_printf ("/%s/bad-batches", name);
-  g_test_add_func (path, test_bad_batches);
-  g_free (path);
-  path = g_strdup_printf ("/%s/missing-export", name);
-  g_test_add_func (path, test_missing_export);
-  g_free (path);
-  path = g_strdup_printf ("/%s/corrupt-entry", name);
-  g_test_add_func (path, test_corrupt_entry);
-  g_free (path);
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++) {
+    path = g_strdup_printf ("/%s/%s", name, tests[i].name);
+    g_test_add_func (path, tests[i].func);
+    g_free (path);
+  }
   ret = g_test_run ();
 
   g_ptr_array_free (texts, TRUE);
