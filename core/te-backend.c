@@ -74,8 +74,6 @@ TeBackend *
 te_backend_new (const char *name, const TeModel * model, GHashTable * options, GError ** error)
 {
   const TeBackendClass *klass;
-  TeBackend *backend;
-  gpointer state;
 
   g_return_val_if_fail (name != NULL && model != NULL, NULL);
 
@@ -85,6 +83,17 @@ te_backend_new (const char *name, const TeModel * model, GHashTable * options, G
         "unknown backend \"%s\" (available: %s)", name, te_backend_class_names ());
     return NULL;
   }
+  return te_backend_new_with_class (klass, model, options, error);
+}
+
+TeBackend *
+te_backend_new_with_class (const TeBackendClass * klass, const TeModel * model,
+    GHashTable * options, GError ** error)
+{
+  TeBackend *backend;
+  gpointer state;
+
+  g_return_val_if_fail (klass != NULL && model != NULL, NULL);
   if (!te_backend_options_validate (klass, options, error))
     return NULL;
   state = klass->open (model, options, error);

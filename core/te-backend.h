@@ -110,6 +110,10 @@ char *te_backend_options_describe (const TeBackendClass * klass, const char *ind
 /* Every backend's devices (TeBackendDevice), in class order; free with g_array_unref(). */
 GArray *te_backend_list_devices (const TeBackendClass * klass);
 
+/* A backend of a class outside the registry (tests, out-of-tree backends); options are checked
+ * against its table as for te_backend_new(). */
+TeBackend *te_backend_new_with_class (const TeBackendClass * klass, const TeModel * model,
+    GHashTable * options, GError ** error);
 TeBackend *te_backend_new (const char *name, const TeModel * model, GHashTable * options,
     GError ** error);
 void te_backend_free (TeBackend * backend);
