@@ -371,6 +371,16 @@ discard_locked (TeScheduler * s)
   g_cond_broadcast (&s->cond);
 }
 
+void
+te_scheduler_set_tick_interval (TeScheduler * s, gint64 us)
+{
+  g_mutex_lock (&s->lock);
+  s->cfg.tick_interval_us = MAX (us, 0);
+  s->next_tick = s->clock->now (s->clock) + s->cfg.tick_interval_us;
+  g_cond_broadcast (&s->cond);
+  g_mutex_unlock (&s->lock);
+}
+
 /* Wait until the pending batch can be closed (a slot is free) or no longer needs to be (the
  * worker closed it): TE_SCHED_OK, FLUSHING, or WOULD_BLOCK when !@block. @must_close: whether
  * the pending batch still has to be closed (re-evaluated after every wake). */
@@ -419,7 +429,7 @@ batch_done (TeBatch * batch, const GError * error, gpointer user_data)
   Item *item = user_data;
   TeScheduler *s = item->s;
   gboolean notify = FALSE;
-  gint64 now = s->clock->now (s->clock);
+  gint64 now = s->clock->now (s->clock), reported = 0;
 
   (void) batch;
   g_mutex_lock (&s->lock);
@@ -443,14 +453,14 @@ batch_done (TeBatch * batch, const GError * error, gpointer user_data)
     s->latency_measured = m;
     r = s->latency_reported;
     if (m > r + r / 4 + 1000 || m + 1000 < r - r / 4) {
-      s->latency_reported = m;
+      s->latency_reported = reported = m;
       notify = TRUE;
     }
   }
   g_cond_broadcast (&s->cond);
   g_mutex_unlock (&s->lock);
   if (notify && s->cfg.latency_changed)
-    s->cfg.latency_changed (s->cfg.user_data);
+    s->cfg.latency_changed (reported, s->cfg.user_data);
 }
 
 static gpointer
@@ -561,19 +571,32 @@ te_scheduler_new (TeBackend * backend, int hidden, gint32 pad_id,
 }
 
 void
+te_scheduler_stop (TeScheduler * s)
+{
+  GThread *w;
+
+  g_mutex_lock (&s->lock);
+  s->stop = TRUE;
+  s->flushing = TRUE;
+  w = s->worker;
+  s->worker = NULL;
+  g_cond_broadcast (&s->cond);
+  g_mutex_unlock (&s->lock);
+  if (w)
+    g_thread_join (w);          /* after a synchronous submit in progress */
+  g_mutex_lock (&s->lock);
+  discard_locked (s);
+  g_mutex_unlock (&s->lock);
+}
+
+void
 te_scheduler_free (TeScheduler * s)
 {
   if (s == NULL)
     return;
+  te_scheduler_stop (s);
   g_mutex_lock (&s->lock);
-  s->stop = TRUE;
-  s->flushing = TRUE;
-  g_cond_broadcast (&s->cond);
-  g_mutex_unlock (&s->lock);
-  g_thread_join (s->worker);      /* after a synchronous submit in progress */
-  g_mutex_lock (&s->lock);
-  discard_locked (s);
-  /* orphans complete (asynchronous backends) before the scheduler they point to goes */
+  /* orphans complete before the scheduler they point to goes */
   while (s->in_backend > 0)
     g_cond_wait (&s->cond, &s->lock);
   g_mutex_unlock (&s->lock);

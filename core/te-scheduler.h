@@ -53,10 +53,10 @@ typedef struct {
    * periodic statistics. */
   gint64 tick_interval_us;
   void (*tick) (gpointer user_data);
-  /* Called (no lock held) when the measured time of a batch in the backend (a peak decaying
-   * by 1/8 per batch) has moved by more than a quarter and 1 ms from what was last reported;
-   * the new value is te_scheduler_get_stats ().backend_latency_us. */
-  void (*latency_changed) (gpointer user_data);
+  /* Called (no lock held) with the measured time of a batch in the backend (a peak decaying
+   * by 1/8 per batch, submit to completion, µs) when it has moved by more than a quarter and
+   * 1 ms from what was last reported (at first: the backend's caps.latency_ms). */
+  void (*latency_changed) (gint64 latency_us, gpointer user_data);
   gpointer user_data;
   /* Frees a row's or a marker's user pointer when the scheduler drops it (flush, free). */
   GDestroyNotify free_row;
@@ -104,13 +104,17 @@ typedef struct {
  * outlive the scheduler. Starts the worker thread. */
 TeScheduler *te_scheduler_new (TeBackend * backend, int hidden, gint32 pad_id,
     const TeSchedulerConfig * config);
-/* Stops the worker (after a batch it is submitting), drops everything and frees. Batches still
- * inside an asynchronous backend are freed when they complete, which te_backend_free() of the
- * caller's backend waits for. */
+/* Stops the worker (after a batch it is submitting) and drops everything queued; batches
+ * inside an asynchronous backend are orphaned, freed when they complete. Then free the backend
+ * (te_backend_free() completes or cancels what is inside it) and the scheduler, in that order,
+ * so that no one waits out the backend's latency. */
+void te_scheduler_stop (TeScheduler * s);
+/* Stops it if that was not done, waits for batches still inside the backend, frees. */
 void te_scheduler_free (TeScheduler * s);
 
 /* Changes take effect at the next decision. */
 void te_scheduler_set_max_latency (TeScheduler * s, gint64 us);
+void te_scheduler_set_tick_interval (TeScheduler * s, gint64 us);
 
 /* One row of @n tokens (1 <= n <= the backend's max_seq_len: the caller checks), @types may be
  * NULL (all 0); the ids are copied. A row that does not fit the pending batch (batch-size, or

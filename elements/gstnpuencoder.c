@@ -120,69 +120,6 @@ gst_npu_encoder_fallback_get_type (void)
 G_DEFINE_TYPE (GstNpuEncoder, gst_npu_encoder, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (npuencoder, "npuencoder", GST_RANK_NONE, GST_TYPE_NPU_ENCODER);
 
-/* ---- items of the output queue ---- */
-
-typedef enum
-{
-  ITEM_EVENT,
-  ITEM_BATCH,
-} ItemType;
-
-typedef enum
-{
-  BATCH_QUEUED,                 /* in submit_queue */
-  BATCH_SUBMITTED,              /* the backend has it: only its completion may free it */
-  BATCH_DONE,
-  BATCH_FAILED,
-} BatchState;
-
-/* A serialized event that arrived after @pos chunks of a batch had been collected. */
-typedef struct
-{
-  guint pos;
-  GstEvent *event;
-} RowEvent;
-
-typedef struct
-{
-  ItemType type;
-  GstEvent *event;              /* ITEM_EVENT */
-
-  /* ITEM_BATCH */
-  GstNpuEncoder *self;          /* for the completion callback */
-  BatchState state;
-  gboolean orphaned;            /* discarded while in the backend: completion frees it */
-  guint64 number;
-  TeBatch *tb;
-  GstBuffer **rows;             /* the input chunks, for metadata and error messages */
-  guint n_rows;
-  guint64 n_tokens;             /* real tokens */
-  GArray *events;               /* RowEvent, ascending pos; NULL when none */
-  GError *error;
-  gint64 t_formed, t_submitted; /* monotonic µs, for logs */
-} Item;
-
-static void
-item_free (Item * item)
-{
-  if (item->event)
-    gst_event_unref (item->event);
-  for (guint i = 0; i < item->n_rows; i++)
-    gst_buffer_unref (item->rows[i]);
-  g_free (item->rows);
-  if (item->events) {
-    for (guint i = 0; i < item->events->len; i++) {
-      RowEvent *re = &g_array_index (item->events, RowEvent, i);
-      if (re->event)
-        gst_event_unref (re->event);
-    }
-    g_array_unref (item->events);
-  }
-  te_batch_free (item->tb);
-  g_clear_error (&item->error);
-  g_free (item);
-}
-
 /* "doc"#3, "doc"#4, ... for error messages (the first 32, then how many more) */
 static gchar *
 describe_chunks (GstBuffer ** rows, guint n)
@@ -217,6 +154,7 @@ static gboolean gst_npu_encoder_src_query (GstPad * pad, GstObject * parent, Gst
 static gboolean gst_npu_encoder_src_activate_mode (GstPad * pad, GstObject * parent,
     GstPadMode mode, gboolean active);
 static void gst_npu_encoder_src_loop (gpointer data);
+static void gst_npu_encoder_update_timers (GstNpuEncoder * self);
 
 static void
 gst_npu_encoder_class_init (GstNpuEncoderClass * klass)
@@ -399,10 +337,6 @@ gst_npu_encoder_init (GstNpuEncoder * self)
   g_mutex_init (&self->lock);
   g_mutex_init (&self->identity_lock);
   g_cond_init (&self->cond);
-  self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
-  self->pending_events = g_array_new (FALSE, FALSE, sizeof (RowEvent));
-  g_queue_init (&self->out_queue);
-  g_queue_init (&self->submit_queue);
   self->flushing = TRUE;
   self->srcresult = GST_FLOW_FLUSHING;
 }
@@ -415,8 +349,6 @@ gst_npu_encoder_finalize (GObject * object)
   g_free (self->model_path);
   g_free (self->backend_name);
   g_free (self->backend_options);
-  g_ptr_array_unref (self->pending);
-  g_array_unref (self->pending_events);
   g_free (self->last_doc);
   g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
@@ -474,12 +406,8 @@ gst_npu_encoder_set_property (GObject * object, guint prop_id, const GValue * va
   }
   GST_OBJECT_UNLOCK (self);
 
-  if (wake) {
-    /* let the worker re-arm its timers (not under the object lock: see the lock order) */
-    g_mutex_lock (&self->lock);
-    g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-  }
+  if (wake)
+    gst_npu_encoder_update_timers (self);
   if (latency_changed)
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_latency (GST_OBJECT (self)));
@@ -552,13 +480,11 @@ get_stats_interval_us (GstNpuEncoder * self)
   return us;
 }
 
-/* ---- scheduling state helpers (all with self->lock held) ---- */
+/* ---- scheduling (core/te-scheduler.h) ---- */
 
-static guint
-inflight_locked (GstNpuEncoder * self)
-{
-  return self->queued_batches + (self->pushing_batch ? 1 : 0);
-}
+/* a marker of our own (never pushed): gst_npu_encoder_drain() waits for the src task to reach
+ * it */
+#define DRAIN_POINT "npuencoder-drain-point"
 
 static GstFlowReturn
 state_ret_locked (GstNpuEncoder * self)
@@ -566,147 +492,20 @@ state_ret_locked (GstNpuEncoder * self)
   return self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
 }
 
-/* Padded tokens of the pending batch if it had @rows chunks, the longest of @longest tokens. */
-static guint64
-padded_tokens (GstNpuEncoder * self, guint rows, guint longest)
-{
-  int seq = te_backend_caps_seq_len (&self->caps, (int) longest);
-  return (guint64) rows * (guint64) MAX (seq, 0);
-}
-
-static gboolean
-pending_full_locked (GstNpuEncoder * self)
-{
-  guint n = self->pending->len;
-
-  if (n == 0)
-    return FALSE;
-  if (n >= self->eff_batch)
-    return TRUE;
-  return self->eff_max_tokens > 0
-      && padded_tokens (self, n, self->pending_longest) >= self->eff_max_tokens;
-}
-
-/* Would a chunk of @n tokens still fit into the pending batch's token budget? */
-static gboolean
-pending_fits_locked (GstNpuEncoder * self, guint n)
-{
-  return self->eff_max_tokens == 0
-      || padded_tokens (self, self->pending->len + 1, MAX (self->pending_longest, n))
-      <= self->eff_max_tokens;
-}
-
-/* Block until fewer than max-inflight batches are formed-and-not-pushed, or until flushing or
- * a downstream/backend failure. */
-static GstFlowReturn
-wait_for_slot_locked (GstNpuEncoder * self)
-{
-  gint64 t0 = 0;
-
-  while (!self->flushing && self->srcresult == GST_FLOW_OK
-      && inflight_locked (self) >= self->eff_max_inflight) {
-    if (t0 == 0) {
-      t0 = g_get_monotonic_time ();
-      GST_LOG_OBJECT (self, "%u batches in flight, blocking", inflight_locked (self));
-    }
-    g_cond_wait (&self->cond, &self->lock);
-  }
-  if (t0 != 0)
-    GST_LOG_OBJECT (self, "blocked %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
-  return state_ret_locked (self);
-}
-
+/* max-latency (which follows upstream's liveness when -1) and the stats period, into the
+ * scheduler; called when either may have changed. */
 static void
-enqueue_event_locked (GstNpuEncoder * self, GstEvent * event)
+gst_npu_encoder_update_timers (GstNpuEncoder * self)
 {
-  Item *item = g_new0 (Item, 1);
+  TeScheduler *sched;
 
-  item->type = ITEM_EVENT;
-  item->event = event;
-  g_queue_push_tail (&self->out_queue, item);
-  g_cond_broadcast (&self->cond);
-}
-
-/* Turn the pending chunks into a padded batch, queued for the submit worker and, in stream
- * order, for the src task. The caller made sure a slot is free. */
-static void
-form_batch_locked (GstNpuEncoder * self, const gchar * why)
-{
-  guint n = self->pending->len;
-  int seq = te_backend_caps_seq_len (&self->caps, (int) self->pending_longest);
-  Item *item;
-
-  g_assert (n > 0 && seq > 0);  /* lengths were checked in chain */
-
-  item = g_new0 (Item, 1);
-  item->type = ITEM_BATCH;
-  item->self = self;
-  item->state = BATCH_QUEUED;
-  item->number = self->n_formed++;
-  item->t_formed = g_get_monotonic_time ();
-  item->tb = te_batch_new (n, seq, te_model_config (self->model)->hidden_size,
-      te_tokenizer_pad_id (te_model_tokenizer (self->model)));
-  for (guint i = 0; i < n; i++) {
-    GstBuffer *buf = g_ptr_array_index (self->pending, i);
-    GstMapInfo map;
-
-    if (!gst_buffer_map (buf, &map, GST_MAP_READ))
-      g_assert_not_reached ();  /* mapped once already in chain */
-    int len = map.size / 8;
-    const gint32 *ids = (const gint32 *) map.data;
-    te_batch_set_row (item->tb, i, ids, ids + len, len);
-    item->n_tokens += len;
-    gst_buffer_unmap (buf, &map);
+  g_mutex_lock (&self->lock);
+  sched = self->sched;
+  if (sched) {
+    te_scheduler_set_max_latency (sched, get_max_latency_us (self));
+    te_scheduler_set_tick_interval (sched, get_stats_interval_us (self));
   }
-  gsize n_rows = 0;
-  item->rows = (GstBuffer **) g_ptr_array_steal (self->pending, &n_rows);
-  item->n_rows = n_rows;
-  if (self->pending_events->len > 0) {
-    item->events = self->pending_events;
-    self->pending_events = g_array_new (FALSE, FALSE, sizeof (RowEvent));
-  }
-  self->pending_longest = 0;
-
-  g_queue_push_tail (&self->out_queue, item);
-  g_queue_push_tail (&self->submit_queue, item);
-  self->queued_batches++;
-  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " formed (%s): %u chunks, %"
-      G_GUINT64_FORMAT " tokens, padded to %d (%" G_GUINT64_FORMAT " padded tokens), oldest "
-      "chunk waited %.1f ms; %u in flight", item->number, why, n, item->n_tokens, seq,
-      (guint64) n * seq, (item->t_formed - self->pending_since) / 1000.0,
-      inflight_locked (self));
-  g_cond_broadcast (&self->cond);
-}
-
-/* Drop everything pending and queued. Batches inside the backend are marked orphaned and freed
- * by their completion. */
-static void
-discard_locked (GstNpuEncoder * self)
-{
-  Item *item;
-  guint dropped_chunks = self->pending->len, dropped_batches = 0;
-
-  g_ptr_array_set_size (self->pending, 0);
-  for (guint i = 0; i < self->pending_events->len; i++)
-    gst_event_unref (g_array_index (self->pending_events, RowEvent, i).event);
-  g_array_set_size (self->pending_events, 0);
-  self->pending_longest = 0;
-  g_queue_clear (&self->submit_queue);
-  while ((item = g_queue_pop_head (&self->out_queue)) != NULL) {
-    if (item->type == ITEM_BATCH) {
-      dropped_batches++;
-      dropped_chunks += item->n_rows;
-    }
-    if (item->type == ITEM_BATCH && item->state == BATCH_SUBMITTED)
-      item->orphaned = TRUE;
-    else
-      item_free (item);
-  }
-  self->queued_batches = 0;
-  if (dropped_chunks > 0)
-    GST_DEBUG_OBJECT (self, "discarded %u chunks (%u formed batches)", dropped_chunks,
-        dropped_batches);
-  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
 }
 
 static GstMessage *
@@ -716,8 +515,11 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
   double dt_all = self->st_first ? (now - self->st_first) / 1e6 : 0.0;
   double tps = dt > 0 ? (self->st_tokens - self->st_last_tokens) / dt : 0.0;
   double tps_all = dt_all > 0 ? self->st_tokens / dt_all : 0.0;
+  TeSchedStats ss = { 0 };
   GstStructure *s;
 
+  if (self->sched)
+    te_scheduler_get_stats (self->sched, &ss);
   s = gst_structure_new ("npuencoder-stats",
       "documents", G_TYPE_UINT64, self->st_documents,
       "chunks", G_TYPE_UINT64, self->st_chunks,
@@ -725,8 +527,8 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
       "batches", G_TYPE_UINT64, self->st_batches,
       "tokens-per-second", G_TYPE_DOUBLE, tps,
       "tokens-per-second-overall", G_TYPE_DOUBLE, tps_all,
-      "queue-depth", G_TYPE_UINT, self->pending->len,
-      "inflight", G_TYPE_UINT, inflight_locked (self),
+      "queue-depth", G_TYPE_UINT, ss.pending_rows,
+      "inflight", G_TYPE_UINT, eos ? 0 : ss.inflight,
       "elapsed", G_TYPE_UINT64, (guint64) (self->st_first ? (now - self->st_first) * 1000 : 0),
       "backend", G_TYPE_STRING, te_backend_name (self->backend),
       "kernel", G_TYPE_STRING, self->caps.kernel,
@@ -737,129 +539,55 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
-/* ---- submit worker ---- */
-
+/* The scheduler's worker, every stats-interval: a periodic message while chunks flow. */
 static void
-batch_done (TeBatch * tb, const GError * error, gpointer user_data)
+stats_tick (gpointer data)
 {
-  Item *item = user_data;
-  GstNpuEncoder *self = item->self;
+  GstNpuEncoder *self = data;
+  GstMessage *msg = NULL;
 
   g_mutex_lock (&self->lock);
-  if (item->orphaned) {
-    g_mutex_unlock (&self->lock);
-    GST_DEBUG_OBJECT (self, "discarded batch %" G_GUINT64_FORMAT " completed", item->number);
-    item_free (item);
-    return;
-  }
-  if (error) {
-    item->state = BATCH_FAILED;
-    item->error = g_error_copy (error);
-  } else {
-    item->state = BATCH_DONE;
-  }
-  gint64 took_us = g_get_monotonic_time () - item->t_submitted;
-  gboolean relatency = FALSE;
-  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " %s after %.1f ms in the backend",
-      item->number, error ? "failed" : "completed", took_us / 1000.0);
-  if (!error) {
-    /* The measurement replaces the backend's hint: a peak that decays by 1/8 per batch, so
-     * one slow batch raises it at once and a steady rate brings it back down. Reported
-     * (LATENCY message, then the query) when it moves by more than a quarter. */
-    GstClockTime took = (GstClockTime) took_us * GST_USECOND, m;
-    m = MAX (took, self->backend_latency_measured - self->backend_latency_measured / 8);
-    self->backend_latency_measured = m;
-    GST_OBJECT_LOCK (self);
-    if (m > self->backend_latency + self->backend_latency / 4 + GST_MSECOND
-        || m + GST_MSECOND < self->backend_latency - self->backend_latency / 4) {
-      self->backend_latency = m;
-      relatency = TRUE;
-    }
-    GST_OBJECT_UNLOCK (self);
-  }
-  g_cond_broadcast (&self->cond);
+  if (self->stats_active && get_stats_interval_us (self) > 0)
+    msg = stats_message_locked (self, FALSE, g_get_monotonic_time ());
   g_mutex_unlock (&self->lock);
-  if (relatency) {
-    GST_INFO_OBJECT (self, "backend latency now %" GST_TIME_FORMAT " per batch (measured)",
-        GST_TIME_ARGS (self->backend_latency));
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
-  }
+  if (msg)
+    gst_element_post_message (GST_ELEMENT (self), msg);
 }
 
-static gpointer
-gst_npu_encoder_worker (gpointer data)
+/* The scheduler measured a batch's time in the backend anew: part of our latency. */
+static void
+latency_changed (gint64 latency_us, gpointer data)
 {
   GstNpuEncoder *self = data;
 
-  g_mutex_lock (&self->lock);
-  while (!self->worker_stop) {
-    Item *item = g_queue_pop_head (&self->submit_queue);
-    gint64 now, wake = G_MAXINT64, max_latency, interval;
+  GST_OBJECT_LOCK (self);
+  self->backend_latency = (GstClockTime) latency_us * GST_USECOND;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "backend latency now %.1f ms per batch (measured)",
+      latency_us / 1000.0);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+}
 
-    if (item) {
-      GError *err = NULL;
+static void
+unref_event (gpointer event)
+{
+  gst_event_unref (event);
+}
 
-      item->state = BATCH_SUBMITTED;
-      item->t_submitted = g_get_monotonic_time ();
-      GST_DEBUG_OBJECT (self, "submitting batch %" G_GUINT64_FORMAT " (%d x %d), %.1f ms "
-          "after forming", item->number, item->tb->batch, item->tb->seq_len,
-          (item->t_submitted - item->t_formed) / 1000.0);
-      g_mutex_unlock (&self->lock);
-      /* From here the item belongs to the backend until batch_done(): do not touch it. A
-       * synchronous backend (cpu) computes inside this call. */
-      if (!te_backend_submit (self->backend, item->tb, batch_done, item, &err)) {
-        g_mutex_lock (&self->lock);
-        if (item->orphaned) {
-          item_free (item);
-        } else {
-          item->state = BATCH_FAILED;
-          item->error = err;
-          err = NULL;
-          g_cond_broadcast (&self->cond);
-        }
-        g_mutex_unlock (&self->lock);
-        g_clear_error (&err);
-      }
-      g_mutex_lock (&self->lock);
-      continue;
-    }
+static void
+unref_buffer (gpointer buffer)
+{
+  gst_buffer_unref (buffer);
+}
 
-    now = g_get_monotonic_time ();
-    /* a partial batch whose oldest chunk has waited max-latency goes as it is */
-    max_latency = get_max_latency_us (self);
-    if (self->pending->len > 0 && max_latency > 0 && !self->flushing) {
-      gint64 due = self->pending_since + max_latency;
-      if (now < due) {
-        wake = due;
-      } else if (inflight_locked (self) < self->eff_max_inflight) {
-        form_batch_locked (self, "max-latency");
-        continue;
-      }
-      /* else every slot is taken: a pushed batch broadcasts the condition */
-    }
-
-    interval = get_stats_interval_us (self);
-    if (interval > 0 && self->stats_active) {
-      if (now >= self->stats_next) {
-        GstMessage *msg = stats_message_locked (self, FALSE, now);
-
-        self->stats_next = MAX (self->stats_next + interval, now + interval / 2);
-        g_mutex_unlock (&self->lock);
-        gst_element_post_message (GST_ELEMENT (self), msg);
-        g_mutex_lock (&self->lock);
-        continue;
-      }
-      wake = MIN (wake, self->stats_next);
-    }
-
-    if (wake == G_MAXINT64)
-      g_cond_wait (&self->cond, &self->lock);
-    else
-      g_cond_wait_until (&self->cond, &self->lock, wake);
-  }
-  g_mutex_unlock (&self->lock);
-  return NULL;
+/* Stops the src task's pops and the chain's waits after a downstream or backend failure: the
+ * stream cannot go on until a flush or a restart. */
+static void
+gst_npu_encoder_fail_locked (GstNpuEncoder * self, GstFlowReturn ret)
+{
+  if (self->srcresult == GST_FLOW_OK)
+    self->srcresult = ret;
+  g_cond_broadcast (&self->cond);
 }
 
 /* ---- start / stop ---- */
@@ -908,11 +636,10 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   }
   self->backend_open_ms = (g_get_monotonic_time () - t_open) / 1000.0;
   te_backend_get_caps (self->backend, &self->caps);
-  /* the backend's own estimate of a batch's time until batch_done() has measured some */
+  /* the backend's own estimate of a batch's time until the scheduler has measured some */
   GST_OBJECT_LOCK (self);
   self->backend_latency = (GstClockTime) (self->caps.latency_ms * GST_MSECOND);
   GST_OBJECT_UNLOCK (self);
-  self->backend_latency_measured = 0;
   /* the identity: the model's content and the backend with the options that change numbers */
   GString *idb = g_string_new ("backend=");
   g_string_append (idb, te_backend_name (self->backend));
@@ -935,19 +662,34 @@ gst_npu_encoder_start (GstNpuEncoder * self)
   self->eff_max_tokens = max_tokens;
   self->eff_max_inflight = max_inflight;
 
+  TeSchedulerConfig sc = {
+    .batch_size = batch,
+    .max_batch_tokens = max_tokens,
+    .max_inflight = max_inflight,
+    .max_latency_us = get_max_latency_us (self),
+    .tick_interval_us = get_stats_interval_us (self),
+    .tick = stats_tick,
+    .latency_changed = latency_changed,
+    .user_data = self,
+    .free_row = unref_buffer,
+    .free_marker = unref_event,
+  };
+  TeScheduler *sched = te_scheduler_new (self->backend,
+      te_model_config (self->model)->hidden_size,
+      te_tokenizer_pad_id (te_model_tokenizer (self->model)), &sc);
+
   g_mutex_lock (&self->lock);
+  self->sched = sched;
   self->flushing = FALSE;
   self->srcresult = GST_FLOW_OK;
-  self->worker_stop = FALSE;
+  self->eos_pending = FALSE;
   self->caps_queued = FALSE;
-  self->n_formed = 0;
   self->st_documents = self->st_chunks = self->st_tokens = self->st_batches = 0;
   self->st_first = self->st_last_time = 0;
   self->st_last_tokens = 0;
   self->stats_active = FALSE;
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->last_doc, g_free);
-  self->worker = g_thread_new ("npuencoder-submit", gst_npu_encoder_worker, self);
 
   GST_INFO_OBJECT (self, "backend %s (%s) opened in %.1f ms, batch %u, max-batch-tokens %u, "
       "max-inflight %u, model %s (hidden %d)", te_backend_name (self->backend),
@@ -969,6 +711,8 @@ done:
 static void
 gst_npu_encoder_stop (GstNpuEncoder * self)
 {
+  TeScheduler *sched;
+
   g_mutex_lock (&self->identity_lock);
   g_clear_pointer (&self->id_model_dir, g_free);
   g_clear_pointer (&self->id_backend, g_free);
@@ -976,21 +720,18 @@ gst_npu_encoder_stop (GstNpuEncoder * self)
   g_mutex_unlock (&self->identity_lock);
 
   g_mutex_lock (&self->lock);
-  self->worker_stop = TRUE;
   self->flushing = TRUE;
+  sched = self->sched;
+  self->sched = NULL;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  /* waits for a synchronous backend's batch in progress */
-  if (self->worker)
-    g_thread_join (self->worker);
-  self->worker = NULL;
-
-  g_mutex_lock (&self->lock);
-  discard_locked (self);
-  g_mutex_unlock (&self->lock);
-  /* completes (or cancels) the batches still inside it: batch_done() frees them, taking the
-   * lock, so it must not be held here */
+  /* its worker stops (after a synchronous backend's batch in progress) and what is queued is
+   * dropped; the backend completes or cancels the batches inside it (their completions free
+   * them in the scheduler), then the scheduler goes */
+  if (sched)
+    te_scheduler_stop (sched);
   g_clear_pointer (&self->backend, te_backend_free);
+  te_scheduler_free (sched);
   g_clear_pointer (&self->model, gst_text_embed_model_release);
   g_clear_pointer (&self->last_doc, g_free);
 }
@@ -1048,6 +789,8 @@ gst_npu_encoder_change_state (GstElement * element, GstStateChange transition)
       g_mutex_lock (&self->lock);
       self->flushing = TRUE;
       g_cond_broadcast (&self->cond);
+      if (self->sched)
+        te_scheduler_set_flushing (self->sched, TRUE);
       g_mutex_unlock (&self->lock);
       break;
     default:
@@ -1074,18 +817,15 @@ gst_npu_encoder_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMode 
 
   if (mode != GST_PAD_MODE_PUSH)
     return FALSE;
-  if (active) {
-    g_mutex_lock (&self->lock);
-    self->flushing = FALSE;
-    self->srcresult = GST_FLOW_OK;
-    g_mutex_unlock (&self->lock);
-    return gst_pad_start_task (pad, gst_npu_encoder_src_loop, self, NULL);
-  }
   g_mutex_lock (&self->lock);
-  self->flushing = TRUE;
-  self->srcresult = GST_FLOW_FLUSHING;
+  self->flushing = !active;
+  self->srcresult = active ? GST_FLOW_OK : GST_FLOW_FLUSHING;
   g_cond_broadcast (&self->cond);
+  if (self->sched)
+    te_scheduler_set_flushing (self->sched, !active);
   g_mutex_unlock (&self->lock);
+  if (active)
+    return gst_pad_start_task (pad, gst_npu_encoder_src_loop, self, NULL);
   return gst_pad_stop_task (pad);
 }
 
@@ -1106,51 +846,41 @@ gst_npu_encoder_caps_event (GstNpuEncoder * self)
   return event;
 }
 
-static gboolean
-head_ready_locked (GstNpuEncoder * self)
-{
-  Item *item = g_queue_peek_head (&self->out_queue);
-
-  if (item == NULL)
-    return FALSE;
-  return item->type == ITEM_EVENT || item->state == BATCH_DONE || item->state == BATCH_FAILED;
-}
-
 static void
-push_row_events (GstNpuEncoder * self, Item * item, guint * next, guint upto)
+push_row_events (GstNpuEncoder * self, TeSchedOutput * o, guint * next, guint upto)
 {
-  if (item->events == NULL)
+  if (o->markers == NULL)
     return;
-  for (; *next < item->events->len; (*next)++) {
-    RowEvent *re = &g_array_index (item->events, RowEvent, *next);
-    if (re->pos > upto)
+  for (; *next < o->markers->len; (*next)++) {
+    TeSchedMarker *m = &g_array_index (o->markers, TeSchedMarker, *next);
+    if (m->pos > upto)
       break;
     GST_LOG_OBJECT (self, "pushing %s after %u chunks of batch %" G_GUINT64_FORMAT,
-        GST_EVENT_TYPE_NAME (re->event), re->pos, item->number);
-    gst_pad_push_event (self->srcpad, re->event);
-    re->event = NULL;
+        GST_EVENT_TYPE_NAME (m->marker), m->pos, o->number);
+    gst_pad_push_event (self->srcpad, m->marker);
+    m->marker = NULL;
   }
 }
 
 /* Post-processing: one output buffer per chunk, padding removed, metadata copied. */
 static GstFlowReturn
-gst_npu_encoder_push_batch (GstNpuEncoder * self, Item * item)
+gst_npu_encoder_push_batch (GstNpuEncoder * self, TeSchedOutput * o)
 {
-  TeBatch *tb = item->tb;
+  TeBatch *tb = o->batch;
   int h = tb->hidden_size, seq = tb->seq_len;
   GstFlowReturn ret = GST_FLOW_OK;
-  guint next_event = 0, pushed = 0;
+  guint next_event = 0, pushed = 0, n_rows = (guint) tb->batch;
   guint64 tokens = 0, docs = 0;
 
-  for (guint i = 0; i < item->n_rows && ret == GST_FLOW_OK; i++) {
-    GstBuffer *in = item->rows[i];
+  for (guint i = 0; i < n_rows && ret == GST_FLOW_OK; i++) {
+    GstBuffer *in = o->rows[i];
     GstTextChunkMeta *m = gst_buffer_get_text_chunk_meta (in);
     const gchar *doc = m && m->doc_id ? m->doc_id : "";
     int n = tb->lengths[i];
     gsize bytes = (gsize) n * h * sizeof (float);
     GstBuffer *out;
 
-    push_row_events (self, item, &next_event, i);
+    push_row_events (self, o, &next_event, i);
     out = gst_buffer_new_allocate (NULL, bytes, NULL);
     gst_buffer_fill (out, 0, tb->hidden + (gsize) i * seq * h, bytes);
     gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
@@ -1167,11 +897,13 @@ gst_npu_encoder_push_batch (GstNpuEncoder * self, Item * item)
     ret = gst_pad_push (self->srcpad, out);
   }
   if (ret == GST_FLOW_OK)
-    push_row_events (self, item, &next_event, G_MAXUINT);
+    push_row_events (self, o, &next_event, G_MAXUINT);
 
-  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " pushed (%u of %u chunks): %s, %.1f ms "
-      "after forming", item->number, pushed, item->n_rows, gst_flow_get_name (ret),
-      (g_get_monotonic_time () - item->t_formed) / 1000.0);
+  GST_DEBUG_OBJECT (self, "batch %" G_GUINT64_FORMAT " (%s: %u chunks, %" G_GUINT64_FORMAT
+      " tokens, padded to %d) pushed (%u chunks): %s; its first chunk waited %.1f ms for the "
+      "batch, %.1f ms for the backend, computed in %.1f ms", o->number, o->why, n_rows,
+      o->n_tokens, seq, pushed, gst_flow_get_name (ret), (o->t_formed - o->t_first) / 1000.0,
+      (o->t_submitted - o->t_formed) / 1000.0, (o->t_done - o->t_submitted) / 1000.0);
 
   g_mutex_lock (&self->lock);
   self->st_documents += docs;
@@ -1187,73 +919,74 @@ static void
 gst_npu_encoder_src_loop (gpointer data)
 {
   GstNpuEncoder *self = GST_NPU_ENCODER (data);
-  GstMessage *stats = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
-  gboolean posted_error = FALSE, is_eos = FALSE;
-  Item *item;
+  gboolean posted_error = FALSE;
+  TeSchedOutput *o = NULL;
+  TeScheduler *sched;
 
   g_mutex_lock (&self->lock);
-  while (!self->flushing && self->srcresult == GST_FLOW_OK && !head_ready_locked (self))
-    g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing || self->srcresult != GST_FLOW_OK) {
-    GST_DEBUG_OBJECT (self, "pausing task (%s)", self->flushing ? "flushing" :
-        gst_flow_get_name (self->srcresult));
-    g_mutex_unlock (&self->lock);
+  sched = self->sched;
+  ret = state_ret_locked (self);
+  g_mutex_unlock (&self->lock);
+  /* the scheduler lives from start to stop, and stop runs with this task stopped */
+  if (ret != GST_FLOW_OK || sched == NULL
+      || te_scheduler_pop (sched, &o, TRUE) != TE_SCHED_OK) {
+    GST_DEBUG_OBJECT (self, "pausing task (%s)", gst_flow_get_name (ret != GST_FLOW_OK ? ret
+            : GST_FLOW_FLUSHING));
     gst_pad_pause_task (self->srcpad);
     return;
   }
-  item = g_queue_pop_head (&self->out_queue);
-  self->pushing = TRUE;
-  if (item->type == ITEM_BATCH) {
-    self->queued_batches--;
-    self->pushing_batch = TRUE;
-  } else if (GST_EVENT_TYPE (item->event) == GST_EVENT_EOS) {
-    is_eos = TRUE;
-    if (get_stats_interval_us (self) > 0)
-      stats = stats_message_locked (self, TRUE, g_get_monotonic_time ());
-    self->stats_active = FALSE;
-  }
-  g_mutex_unlock (&self->lock);
 
-  if (item->type == ITEM_EVENT) {
-    GstEvent *event = item->event;
-    gboolean ok;
+  if (o->marker && gst_event_has_name (o->marker, DRAIN_POINT)) {
+    g_mutex_lock (&self->lock);
+    self->drain_done++;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+  } else if (o->marker) {
+    GstEvent *event = o->marker;
+    gboolean is_eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS, ok;
+    GstMessage *stats = NULL;
 
-    item->event = NULL;
-    if (is_eos)
+    o->marker = NULL;
+    if (is_eos) {
       GST_INFO_OBJECT (self, "all chunks pushed, forwarding EOS");
-    if (stats)
-      gst_element_post_message (GST_ELEMENT (self), stats);
+      g_mutex_lock (&self->lock);
+      if (get_stats_interval_us (self) > 0)
+        stats = stats_message_locked (self, TRUE, g_get_monotonic_time ());
+      self->stats_active = FALSE;
+      g_mutex_unlock (&self->lock);
+      if (stats)
+        gst_element_post_message (GST_ELEMENT (self), stats);
+    }
     ok = gst_pad_push_event (self->srcpad, event);
     if (is_eos) {
       g_mutex_lock (&self->lock);
       self->eos_result = ok;
+      self->eos_pending = FALSE;
+      g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
     }
-  } else if (item->state == BATCH_FAILED) {
-    gchar *which = describe_chunks (item->rows, item->n_rows);
+  } else if (o->error) {
+    gchar *which = describe_chunks ((GstBuffer **) o->rows, (guint) o->batch->batch);
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Encoder backend \"%s\" failed on chunks %s: %s",
-            te_backend_name (self->backend), which, item->error->message),
-        ("batch %" G_GUINT64_FORMAT " of %u chunks, %d x %d tokens", item->number,
-            item->n_rows, item->tb->batch, item->tb->seq_len));
+            te_backend_name (self->backend), which, o->error->message),
+        ("batch %" G_GUINT64_FORMAT " of %d chunks, %d x %d tokens", o->number,
+            o->batch->batch, o->batch->batch, o->batch->seq_len));
     g_free (which);
     posted_error = TRUE;
     ret = GST_FLOW_ERROR;
   } else {
-    ret = gst_npu_encoder_push_batch (self, item);
+    ret = gst_npu_encoder_push_batch (self, o);
   }
-
-  g_mutex_lock (&self->lock);
-  self->pushing = FALSE;
-  self->pushing_batch = FALSE;
-  if (ret != GST_FLOW_OK && self->srcresult == GST_FLOW_OK)
-    self->srcresult = ret;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  item_free (item);
+  te_sched_output_free (sched, o);
 
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+    g_mutex_lock (&self->lock);
+    gst_npu_encoder_fail_locked (self, ret);
+    g_mutex_unlock (&self->lock);
+    /* wakes a chain waiting for a slot: nothing more goes downstream until a flush */
+    te_scheduler_set_flushing (sched, TRUE);
     if (!posted_error && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS))
       GST_ELEMENT_FLOW_ERROR (self, ret);
     gst_pad_pause_task (self->srcpad);
@@ -1336,57 +1069,50 @@ gst_npu_encoder_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     GST_OBJECT_UNLOCK (self);
     self->live_checked = TRUE;
     GST_INFO_OBJECT (self, "upstream is %s", live ? "live" : "not live");
+    gst_npu_encoder_update_timers (self);       /* max-latency -1 follows liveness */
   }
 
   g_mutex_lock (&self->lock);
   ret = state_ret_locked (self);
-  if (ret != GST_FLOW_OK)
-    goto refuse;
-
-  /* the chunk would take the pending batch past max-batch-tokens: close that batch first */
-  if (self->pending->len > 0 && !pending_fits_locked (self, n)) {
-    ret = wait_for_slot_locked (self);
-    if (ret != GST_FLOW_OK)
-      goto refuse;
-    /* (the worker may have closed it on max-latency meanwhile) */
-    if (self->pending->len > 0 && !pending_fits_locked (self, n))
-      form_batch_locked (self, "max-batch-tokens");
+  if (ret != GST_FLOW_OK) {
+    g_mutex_unlock (&self->lock);
+    GST_DEBUG_OBJECT (self, "refusing chunk: %s", gst_flow_get_name (ret));
+    gst_buffer_unref (buf);
+    return ret;
   }
-
   gint64 now = g_get_monotonic_time ();
-  if (self->pending->len == 0) {
-    self->pending_since = now;
-    g_cond_broadcast (&self->cond);     /* arms the worker's max-latency timer */
-  }
-  g_ptr_array_add (self->pending, buf);
-  self->pending_longest = MAX (self->pending_longest, n);
   if (!self->stats_active) {
     self->stats_active = TRUE;
     if (self->st_first == 0)
       self->st_first = now;
     self->st_last_time = now;
     self->st_last_tokens = self->st_tokens;
-    self->stats_next = now + get_stats_interval_us (self);
-    g_cond_broadcast (&self->cond);
   }
-  GST_LOG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " of \"%s\", %u tokens: %u pending",
-      m ? m->index : 0, m ? m->doc_id : "", n, self->pending->len);
+  TeScheduler *sched = self->sched;
+  g_mutex_unlock (&self->lock);
+  GST_LOG_OBJECT (self, "chunk %" G_GUINT64_FORMAT " of \"%s\", %u tokens", m ? m->index : 0,
+      m ? m->doc_id : "", n);
 
-  if (pending_full_locked (self)) {
-    /* the chunk is accepted: on flushing it is discarded with the rest */
-    ret = wait_for_slot_locked (self);
-    if (ret == GST_FLOW_OK && pending_full_locked (self))
-      form_batch_locked (self, self->pending->len >= self->eff_batch ? "batch-size" :
-          "max-batch-tokens");
+  /* The scheduler copies the ids and owns the buffer from here (its metadata goes out with the
+   * embedding); it blocks while max-inflight batches are out: backpressure. */
+  GstMapInfo map;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a token buffer"), (NULL));
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
   }
-  g_mutex_unlock (&self->lock);
-  return ret;
-
-refuse:
-  g_mutex_unlock (&self->lock);
-  GST_DEBUG_OBJECT (self, "refusing chunk: %s", gst_flow_get_name (ret));
+  gst_buffer_ref (buf);         /* for the unmap: the scheduler may drop its reference */
+  TeSchedResult r = te_scheduler_push_row (sched, (const gint32 *) map.data,
+      (const gint32 *) map.data + n, (int) n, buf, TRUE);
+  gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
-  return ret;
+  if (r == TE_SCHED_OK)
+    return GST_FLOW_OK;
+  /* flushing, or stopped after a downstream or backend failure: the chunk went with the rest */
+  g_mutex_lock (&self->lock);
+  ret = state_ret_locked (self);
+  g_mutex_unlock (&self->lock);
+  return ret != GST_FLOW_OK ? ret : GST_FLOW_FLUSHING;
 }
 
 static gboolean
@@ -1413,47 +1139,63 @@ gst_npu_encoder_check_caps (GstNpuEncoder * self, GstCaps * caps)
   return TRUE;
 }
 
-/* Close the pending batch (waiting for a slot) and wait until everything queued has been
- * pushed. FALSE when interrupted by flushing or a failure. */
+/* Close the pending batch (waiting for a slot) and wait until everything before this call has
+ * gone downstream: a drain-point marker the src task consumes. FALSE when interrupted by
+ * flushing or a failure. */
 static gboolean
-gst_npu_encoder_drain_locked (GstNpuEncoder * self, const gchar * why)
+gst_npu_encoder_drain (GstNpuEncoder * self)
 {
-  if (self->pending->len > 0 && wait_for_slot_locked (self) == GST_FLOW_OK
-      && self->pending->len > 0)
-    form_batch_locked (self, why);
-  while (!self->flushing && self->srcresult == GST_FLOW_OK
-      && (!g_queue_is_empty (&self->out_queue) || self->pushing))
+  TeScheduler *sched;
+  guint64 ticket;
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  sched = self->sched;
+  ticket = ++self->drain_asked;
+  ok = !self->flushing && self->srcresult == GST_FLOW_OK;
+  g_mutex_unlock (&self->lock);
+  if (!ok || te_scheduler_drain (sched, TRUE) != TE_SCHED_OK
+      || te_scheduler_push_marker (sched, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+              gst_structure_new_empty (DRAIN_POINT))) != TE_SCHED_OK)
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  while (self->drain_done < ticket && !self->flushing && self->srcresult == GST_FLOW_OK)
     g_cond_wait (&self->cond, &self->lock);
-  return !self->flushing && self->srcresult == GST_FLOW_OK;
+  ok = self->drain_done >= ticket;
+  g_mutex_unlock (&self->lock);
+  return ok;
 }
 
 static gboolean
 gst_npu_encoder_handle_eos (GstNpuEncoder * self, GstEvent * event)
 {
   GstFlowReturn fr;
+  TeScheduler *sched;
   gboolean ok;
 
   g_mutex_lock (&self->lock);
   if (self->flushing)
     goto drop;
+  sched = self->sched;
   if (self->srcresult == GST_FLOW_OK) {
-    if (self->pending->len > 0 && wait_for_slot_locked (self) == GST_FLOW_OK
-        && self->pending->len > 0)
-      form_batch_locked (self, "EOS");
-    if (self->flushing)
-      goto drop;
-  }
-  if (self->srcresult == GST_FLOW_OK) {
-    GST_DEBUG_OBJECT (self, "EOS: draining %u batches", inflight_locked (self));
+    self->eos_pending = TRUE;
     self->eos_result = FALSE;
-    enqueue_event_locked (self, gst_event_ref (event));
-    /* the EOS handler returns once EOS has gone downstream after every output */
-    if (gst_npu_encoder_drain_locked (self, "EOS")) {
+    g_mutex_unlock (&self->lock);
+    /* close the partial batch (waiting for a slot), then EOS after every output: the handler
+     * returns once it has gone downstream */
+    if (te_scheduler_drain (sched, TRUE) == TE_SCHED_OK)
+      te_scheduler_push_marker (sched, gst_event_ref (event));
+    g_mutex_lock (&self->lock);
+    GST_DEBUG_OBJECT (self, "EOS: draining");
+    while (self->eos_pending && !self->flushing && self->srcresult == GST_FLOW_OK)
+      g_cond_wait (&self->cond, &self->lock);
+    if (!self->eos_pending) {
       ok = self->eos_result;
       g_mutex_unlock (&self->lock);
       gst_event_unref (event);
       return ok;
     }
+    self->eos_pending = FALSE;
     if (self->flushing)
       goto drop;
   }
@@ -1484,23 +1226,21 @@ gst_npu_encoder_requeue_sticky (GstNpuEncoder * self)
   gboolean caps_in = gst_pad_has_current_caps (self->sinkpad);
   gboolean caps_out = gst_pad_has_current_caps (self->srcpad);
 
-  g_mutex_lock (&self->lock);
   if (in) {
     const gchar *a = NULL, *b = NULL;
     gst_event_parse_stream_start (in, &a);
     if (out)
       gst_event_parse_stream_start (out, &b);
     if (out == NULL || g_strcmp0 (a, b) != 0) {
-      enqueue_event_locked (self, in);
+      te_scheduler_push_marker (self->sched, in);
       in = NULL;
     }
   }
-  self->caps_queued = caps_out;
-  if (caps_in && !caps_out) {
-    enqueue_event_locked (self, gst_npu_encoder_caps_event (self));
-    self->caps_queued = TRUE;
-  }
+  g_mutex_lock (&self->lock);
+  self->caps_queued = caps_out || caps_in;
   g_mutex_unlock (&self->lock);
+  if (caps_in && !caps_out)
+    te_scheduler_push_marker (self->sched, gst_npu_encoder_caps_event (self));
   if (in)
     gst_event_unref (in);
   if (out)
@@ -1518,7 +1258,9 @@ gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       /* unblock the chain (slot wait), the EOS/drain waiters and the src task */
       g_mutex_lock (&self->lock);
       self->flushing = TRUE;
-      discard_locked (self);
+      g_cond_broadcast (&self->cond);
+      if (self->sched)
+        te_scheduler_set_flushing (self->sched, TRUE);
       g_mutex_unlock (&self->lock);
       ret = gst_pad_push_event (self->srcpad, event);
       gst_pad_pause_task (self->srcpad);
@@ -1526,13 +1268,14 @@ gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       return ret;
     case GST_EVENT_FLUSH_STOP:
       self->live_checked = FALSE;
-      g_mutex_lock (&self->lock);
-      discard_locked (self);
-      g_mutex_unlock (&self->lock);
       ret = gst_pad_push_event (self->srcpad, event);
       g_mutex_lock (&self->lock);
       self->flushing = FALSE;
       self->srcresult = GST_FLOW_OK;
+      if (self->sched) {
+        te_scheduler_set_flushing (self->sched, TRUE);    /* whatever came in meanwhile */
+        te_scheduler_set_flushing (self->sched, FALSE);
+      }
       g_mutex_unlock (&self->lock);
       gst_npu_encoder_requeue_sticky (self);
       gst_pad_start_task (self->srcpad, gst_npu_encoder_src_loop, self, NULL);
@@ -1576,23 +1319,17 @@ gst_npu_encoder_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     gst_event_unref (event);
     return FALSE;
   }
-  if (self->pending->len > 0) {
-    RowEvent re = { self->pending->len, event };
-    g_array_append_val (self->pending_events, re);
-    GST_LOG_OBJECT (self, "%s travels with the pending batch, after chunk %u",
-        GST_EVENT_TYPE_NAME (event), re.pos);
-  } else {
-    enqueue_event_locked (self, event);
-  }
+  TeScheduler *sched = self->sched;
   g_mutex_unlock (&self->lock);
-  return TRUE;
+  /* with the pending batch when it has chunks (between its outputs where it came), else on
+   * its own */
+  return te_scheduler_push_marker (sched, event) == TE_SCHED_OK;
 }
 
 static gboolean
 gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstNpuEncoder *self = GST_NPU_ENCODER (parent);
-  gboolean ok;
 
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_ALLOCATION:
@@ -1625,10 +1362,7 @@ gst_npu_encoder_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
   }
   if (GST_QUERY_IS_SERIALIZED (query)) {
     /* e.g. DRAIN: answer after everything before it has gone out */
-    g_mutex_lock (&self->lock);
-    ok = gst_npu_encoder_drain_locked (self, GST_QUERY_TYPE_NAME (query));
-    g_mutex_unlock (&self->lock);
-    if (!ok)
+    if (!gst_npu_encoder_drain (self))
       return FALSE;
   }
   return gst_pad_query_default (pad, parent, query);

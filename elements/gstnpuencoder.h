@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 #include "te-model.h"
 #include "te-backend.h"
+#include "te-scheduler.h"
 
 G_BEGIN_DECLS
 
@@ -53,32 +54,24 @@ struct _GstNpuEncoder
   guint eff_batch;              /* batch-size clamped to the backend's maximum */
   guint eff_max_tokens;         /* max-batch-tokens, 0 = no limit */
   guint eff_max_inflight;
-  GstClockTime backend_latency; /* a batch's time in the backend as reported in LATENCY:
-                                 * the backend's hint, then what batch_done() measured */
+  GstClockTime backend_latency; /* a batch's time in the backend as reported in LATENCY: the
+                                 * backend's hint, then measured by the scheduler (object lock) */
   gdouble backend_open_ms;      /* te_backend_new() of the running backend (incl. fallback) */
-  GstClockTime backend_latency_measured; /* decaying peak of submit-to-completion times */
-  GThread *worker;
+  /* batching, the submit worker, max-inflight and max-latency (core/te-scheduler.h): rows are
+   * the input GstBuffers, markers serialized GstEvents */
+  TeScheduler *sched;
 
-  /* scheduling state: everything below is guarded by @lock; @cond is broadcast on every
-   * change (chunks pending, batch formed/completed/pushed, flushing, stop). Lock order: @lock
-   * may be held while taking the object lock, never the reverse. */
+  /* streaming state: guarded by @lock; @cond is broadcast on every change. Lock order: @lock
+   * may be held while taking the object lock, never the reverse; never while calling into the
+   * scheduler in a way that blocks. */
   GMutex lock;
   GCond cond;
-  GPtrArray *pending;           /* GstBuffer*, chunks forming the next batch */
-  GArray *pending_events;       /* serialized events interleaved with @pending */
-  guint pending_longest;        /* tokens of the longest pending chunk */
-  gint64 pending_since;         /* monotonic µs at which the oldest pending chunk arrived */
-  GQueue out_queue;             /* batches and events in stream order, until pushed */
-  GQueue submit_queue;          /* formed batches not yet given to the backend, in order */
-  guint queued_batches;         /* batches in out_queue */
-  gboolean pushing;             /* the src task holds an item popped from out_queue */
-  gboolean pushing_batch;       /* ... and it is a batch */
   gboolean flushing;
   GstFlowReturn srcresult;
-  gboolean eos_result;          /* what pushing the last EOS downstream returned */
-  gboolean worker_stop;
+  gboolean eos_pending;         /* an EOS is queued and the sink's EOS handler waits for it */
+  gboolean eos_result;          /* what pushing it downstream returned */
   gboolean caps_queued;         /* our caps event is queued or sent */
-  guint64 n_formed;             /* batches formed since start, numbers them in logs */
+  guint64 drain_asked, drain_done;   /* drain points queued / reached by the src task */
 
   /* statistics (under @lock) */
   guint64 st_documents, st_chunks, st_tokens, st_batches;
@@ -86,7 +79,6 @@ struct _GstNpuEncoder
   gint64 st_first;              /* monotonic µs of the first chunk since start, 0 = none yet */
   gint64 st_last_time;          /* monotonic µs of the last stats message */
   guint64 st_last_tokens;       /* st_tokens at the last stats message */
-  gint64 stats_next;            /* monotonic µs of the next periodic message */
 
   /* src task only */
   gchar *last_doc;              /* doc id of the last chunk pushed, for counting documents */

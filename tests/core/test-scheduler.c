@@ -151,9 +151,12 @@ free_marker (gpointer p)
   g_atomic_int_inc (&freed_markers);
 }
 
+static gint64 latency_seen;
+
 static void
-on_latency (G_GNUC_UNUSED gpointer data)
+on_latency (gint64 us, G_GNUC_UNUSED gpointer data)
 {
+  latency_seen = us;
   g_atomic_int_inc (&latency_calls);
 }
 
@@ -542,6 +545,7 @@ test_latency (void)
   te_sched_output_free (fx.s, pop (&fx));
   g_assert_cmpint (stats (&fx).backend_latency_us, ==, 20000);
   g_assert_cmpint (latency_calls, ==, 1);
+  g_assert_cmpint (latency_seen, ==, 20000);
   /* 18 ms is within a quarter of 20: not reported */
   push (&fx, 2, 2, TRUE);
   gate_wait_submitted (2);
