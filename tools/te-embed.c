@@ -9,6 +9,7 @@
 
 #include "te-embedder.h"
 #include "te-pooling.h"
+#include "te-scheduler.h"
 
 /* The original stdout: the data goes there, anything else printed on fd 1 to stderr
  * (te_reserve_stdout()). */
@@ -96,6 +97,32 @@ print_hidden (const TeBatch * batch, GString * line)
     g_string_append (line, "]\n");
     fwrite (line->str, 1, line->len, data_out);
   }
+}
+
+/* Prints the scheduler's outputs: those ready, then (waiting) more until @until rows are out.
+ * FALSE (message printed) when a batch failed. */
+static gboolean
+print_outputs (TeScheduler * s, TeEmbedder * e, float *embeddings, GString * line,
+    guint64 * printed, guint64 until)
+{
+  TeSchedOutput *o;
+
+  while (te_scheduler_pop (s, &o, *printed < until) == TE_SCHED_OK) {
+    gboolean ok = o->error == NULL;
+
+    if (!ok)
+      fprintf (stderr, "te-embed: line %d: %s\n", GPOINTER_TO_INT (o->rows[0]),
+          o->error->message);
+    else if (opt_hidden)
+      print_hidden (o->batch, line);
+    else
+      print_batch (e, o->batch, embeddings, line);
+    *printed += (guint64) o->batch->batch;
+    te_sched_output_free (s, o);
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /* --ids: one input line -> its token ids. The line must be a JSON array of integers. */
@@ -232,6 +259,9 @@ main (int argc, char **argv)
   float *embeddings = NULL;
   TeEncoding *encs = NULL;
   GPtrArray *bench_batches = NULL;
+  TeScheduler *sched = NULL;
+  TeBackendCaps caps = { 0 };
+  guint64 pushed = 0, printed = 0;
   GString *out_line = g_string_new (NULL);
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   char *line = NULL;
@@ -305,8 +335,17 @@ main (int argc, char **argv)
   encs = g_new (TeEncoding, opt_batch);
   for (int i = 0; i < opt_batch; i++)
     te_encoding_init (&encs[i]);
-  if (opt_bench > 0.0)
+  if (opt_bench > 0.0) {
     bench_batches = g_ptr_array_new_with_free_func ((GDestroyNotify) te_batch_free);
+  } else {
+    /* the embedding path: npuencoder's scheduler (core/te-scheduler.h), full batches of
+     * --batch texts (the last one partial), two in flight */
+    TeSchedulerConfig sc = { .batch_size = (guint) opt_batch, .max_inflight = 2 };
+
+    sched = te_scheduler_new (te_embedder_backend (e), te_model_config (model)->hidden_size,
+        te_tokenizer_pad_id (te_model_tokenizer (model)), &sc);
+    te_backend_get_caps (te_embedder_backend (e), &caps);
+  }
 
   for (;;) {
     gboolean eof;
@@ -350,26 +389,39 @@ main (int argc, char **argv)
       }
       n++;
     }
-    if (n == opt_batch || (eof && n > 0)) {
+    if (sched && n == 1) {
+      /* one row into the scheduler; when it would wait for a slot, print outputs first */
+      TeEncoding *enc = &encs[0];
+      TeSchedResult r;
+
+      n = 0;
+      if (enc->n == 0 || te_backend_caps_seq_len (&caps, (int) enc->n) < 0) {
+        fprintf (stderr, "te-embed: line %u: %u tokens: the %s backend takes 1 to %d\n",
+            lineno, enc->n, te_backend_name (te_embedder_backend (e)), caps.max_seq_len);
+        goto out;
+      }
+      while ((r = te_scheduler_push_row (sched, enc->ids, enc->type_ids, (int) enc->n,
+                  GINT_TO_POINTER (lineno), FALSE)) == TE_SCHED_WOULD_BLOCK)
+        if (!print_outputs (sched, e, embeddings, out_line, &printed, printed + 1))
+          goto out;
+      pushed++;
+      if (!print_outputs (sched, e, embeddings, out_line, &printed, 0))
+        goto out;
+    }
+    if (sched && eof) {
+      while (te_scheduler_drain (sched, FALSE) == TE_SCHED_WOULD_BLOCK)
+        if (!print_outputs (sched, e, embeddings, out_line, &printed, printed + 1))
+          goto out;
+      if (!print_outputs (sched, e, embeddings, out_line, &printed, pushed))
+        goto out;
+    }
+    if (!sched && (n == opt_batch || (eof && n > 0))) {
       batch = te_embedder_make_batch (e, encs, n, &error);
       if (batch == NULL) {
         fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
         goto out;
       }
-      if (bench_batches) {
-        g_ptr_array_add (bench_batches, batch);
-      } else {
-        if (!te_backend_run (te_embedder_backend (e), batch, &error)) {
-          fprintf (stderr, "te-embed: line %u: %s\n", lineno, error->message);
-          te_batch_free (batch);
-          goto out;
-        }
-        if (opt_hidden)
-          print_hidden (batch, out_line);
-        else
-          print_batch (e, batch, embeddings, out_line);
-        te_batch_free (batch);
-      }
+      g_ptr_array_add (bench_batches, batch);
       n = 0;
     }
     if (eof)
@@ -391,6 +443,7 @@ main (int argc, char **argv)
 
 out:
   g_clear_error (&error);
+  te_scheduler_free (sched);
   if (encs) {
     for (int i = 0; i < opt_batch; i++)
       te_encoding_clear (&encs[i]);

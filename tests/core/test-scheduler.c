@@ -557,6 +557,44 @@ test_latency (void)
   fx_clear (&fx);
 }
 
+static int ticks;
+
+static void
+on_tick (G_GNUC_UNUSED gpointer data)
+{
+  g_atomic_int_inc (&ticks);
+}
+
+/* The periodic tick (npuencoder's statistics) comes every interval of the scheduler's clock. */
+static void
+test_tick (void)
+{
+  TeClock *clock = te_clock_fake_new (0);
+  TeSchedulerConfig cfg = { .batch_size = 4, .max_inflight = 2, .clock = clock,
+    .tick_interval_us = 1000, .tick = on_tick, .free_row = free_row
+  };
+  GError *err = NULL;
+  TeBackend *b = te_backend_new_with_class (&gate_class, model, NULL, &err);
+  TeScheduler *s;
+
+  g_assert_no_error (err);
+  ticks = 0;
+  s = te_scheduler_new (b, te_model_config (model)->hidden_size, 0, &cfg);
+  te_clock_fake_wait_for_sleepers (clock, 1);
+  g_assert_cmpint (g_atomic_int_get (&ticks), ==, 0);
+  for (int i = 1; i <= 3; i++) {
+    te_clock_fake_advance (clock, 1000);
+    te_clock_fake_wait_for_sleepers (clock, 1);       /* ticked, and asleep again */
+    g_assert_cmpint (g_atomic_int_get (&ticks), ==, i);
+  }
+  te_scheduler_set_tick_interval (s, 0);
+  te_clock_fake_advance (clock, 10000);
+  g_assert_cmpint (g_atomic_int_get (&ticks), ==, 3);
+  te_scheduler_free (s);
+  te_backend_free (b);
+  te_clock_fake_free (clock);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -579,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/backpressure", test_backpressure);
   g_test_add_func ("/scheduler/flushing", test_flushing);
   g_test_add_func ("/scheduler/latency", test_latency);
+  g_test_add_func ("/scheduler/tick", test_tick);
   ret = g_test_run ();
   te_model_free (model);
   return ret;
