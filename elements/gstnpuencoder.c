@@ -9,13 +9,15 @@
  * hidden state, through the backend interface of core/ (te-backend.h): "cpu" (the project's
  * kernels for the CPU's instruction set, fp32/int8/bf16; docs/cpu.md) or an accelerator; "null" is an instrumentation backend (a fixed time per batch, zero vectors).
  *
- * The element is a pipelined, batched encoder with three threads:
+ * The element is a pipelined, batched encoder with three threads, its batching done by
+ * core/te-scheduler.h (which te-embed uses too):
  *
- * - the upstream streaming thread (chain) checks each chunk, collects chunks into a batch and,
- *   when the batch is complete, pads it into the backend's tensors;
- * - a submit worker hands formed batches to the backend in order (the cpu backend computes
- *   inside that call; asynchronous backends complete on their own threads) and closes partial
- *   batches that have waited #GstNpuEncoder:max-latency;
+ * - the upstream streaming thread (chain) checks each chunk and gives it to the scheduler, which
+ *   collects chunks into a batch and, when the batch is complete, pads it into the backend's
+ *   tensors;
+ * - the scheduler's worker hands formed batches to the backend in order (the cpu backend
+ *   computes inside that call; asynchronous backends complete on their own threads) and closes
+ *   partial batches that have waited #GstNpuEncoder:max-latency;
  * - a source pad task pushes each completed batch's outputs downstream, in input order.
  *
  * A batch is closed when it holds #GstNpuEncoder:batch-size chunks, when the next chunk would
