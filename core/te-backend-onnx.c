@@ -227,9 +227,10 @@ typedef struct {
 } OnnxGraph;
 
 typedef struct {
+  TeStaticGraphs sg;      /* first (te_static_graphs_class_*); graphs: OnnxGraph (their bound
+                           * buffers: one batch at a time) */
   const TeModel *model;   /* borrowed, as in every backend */
   OrtRuntime *rt;
-  TeStaticGraphs sg;      /* graphs: OnnxGraph (their bound buffers: one batch at a time) */
 } TeOnnxBackend;
 
 static void
@@ -592,14 +593,6 @@ fail:
   return NULL;
 }
 
-static void
-onnx_get_caps (gpointer state, TeBackendCaps * caps)
-{
-  TeOnnxBackend *ob = state;
-
-  *caps = ob->sg.caps;
-}
-
 static gboolean
 run_chunk (gpointer backend, gpointer graph, TeBatch * batch, int row0, int n,
     GError ** error)
@@ -625,15 +618,6 @@ run_chunk (gpointer backend, gpointer graph, TeBatch * batch, int row0, int n,
   }
   te_static_scatter_output (batch, row0, n, g->shape.seq_len, g->out);
   return TRUE;
-}
-
-static gboolean
-onnx_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer user_data,
-    GError ** error)
-{
-  TeOnnxBackend *ob = state;
-
-  return te_static_graphs_submit (&ob->sg, batch, done, user_data, error);
 }
 
 static void
@@ -728,7 +712,7 @@ const TeBackendClass te_backend_onnx_class = {
   .options = onnx_options,
   .list_devices = onnx_list_devices,
   .open = onnx_open,
-  .get_caps = onnx_get_caps,
-  .submit = onnx_submit,
+  .get_caps = te_static_graphs_class_get_caps,
+  .submit = te_static_graphs_class_submit,
   .close = onnx_close,
 };

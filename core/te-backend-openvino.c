@@ -17,8 +17,9 @@ typedef struct {
 } OvGraph;
 
 typedef struct {
+  TeStaticGraphs sg;      /* first (te_static_graphs_class_*); graphs: OvGraph (infer requests
+                           * are not re-entrant: sg.lock) */
   const TeModel *model;   /* borrowed, as in every backend */
-  TeStaticGraphs sg;      /* graphs: OvGraph (infer requests are not re-entrant: sg.lock) */
   ov_core_t *core;
 } TeOvBackend;
 
@@ -244,14 +245,6 @@ fail:
   return NULL;
 }
 
-static void
-ov_get_caps (gpointer state, TeBackendCaps * caps)
-{
-  TeOvBackend *ov = state;
-
-  *caps = ov->sg.caps;
-}
-
 /* Rows [row0, row0 + n) of @batch through graph @g (n <= g->batch; the graph's other rows are
  * padding), outputs into batch->hidden. */
 static gboolean
@@ -289,15 +282,6 @@ out:
   if (out)
     ov_tensor_free (out);
   return ok;
-}
-
-static gboolean
-ov_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done, gpointer user_data,
-    GError ** error)
-{
-  TeOvBackend *ov = state;
-
-  return te_static_graphs_submit (&ov->sg, batch, done, user_data, error);
 }
 
 static void
@@ -361,7 +345,7 @@ const TeBackendClass te_backend_openvino_class = {
   .options = ov_options,
   .list_devices = ov_list_devices,
   .open = ov_open,
-  .get_caps = ov_get_caps,
-  .submit = ov_submit,
+  .get_caps = te_static_graphs_class_get_caps,
+  .submit = te_static_graphs_class_submit,
   .close = ov_close,
 };

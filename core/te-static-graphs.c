@@ -198,3 +198,16 @@ te_static_graphs_clear (TeStaticGraphs * sg)
   sg->graphs = NULL;
   g_mutex_clear (&sg->lock);
 }
+
+void
+te_static_graphs_class_get_caps (gpointer state, TeBackendCaps * caps)
+{
+  *caps = ((TeStaticGraphs *) state)->caps;
+}
+
+gboolean
+te_static_graphs_class_submit (gpointer state, TeBatch * batch, TeBackendDoneFunc done,
+    gpointer user_data, GError ** error)
+{
+  return te_static_graphs_submit (state, batch, done, user_data, error);
+}

@@ -66,4 +66,9 @@ gboolean te_static_graphs_submit (TeStaticGraphs * sg, TeBatch * batch, TeBacken
 /* Frees the array (its free function, if any, frees the graphs) and the lock. */
 void te_static_graphs_clear (TeStaticGraphs * sg);
 
+/* TeBackendClass get_caps and submit for a backend whose state starts with its TeStaticGraphs. */
+void te_static_graphs_class_get_caps (gpointer state, TeBackendCaps * caps);
+gboolean te_static_graphs_class_submit (gpointer state, TeBatch * batch,
+    TeBackendDoneFunc done, gpointer user_data, GError ** error);
+
 G_END_DECLS

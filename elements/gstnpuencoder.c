@@ -530,7 +530,7 @@ stats_message_locked (GstNpuEncoder * self, gboolean eos, gint64 now)
       "tokens-per-second", G_TYPE_DOUBLE, tps,
       "tokens-per-second-overall", G_TYPE_DOUBLE, tps_all,
       "queue-depth", G_TYPE_UINT, ss.pending_rows,
-      "inflight", G_TYPE_UINT, eos ? 0 : ss.inflight,
+      "inflight", G_TYPE_UINT, ss.inflight,
       "elapsed", G_TYPE_UINT64, (guint64) (self->st_first ? (now - self->st_first) * 1000 : 0),
       "backend", G_TYPE_STRING, te_backend_name (self->backend),
       "kernel", G_TYPE_STRING, self->caps.kernel,
