@@ -428,17 +428,20 @@ batch_done (TeBatch * batch, const GError * error, gpointer user_data)
 {
   Item *item = user_data;
   TeScheduler *s = item->s;
-  gboolean notify = FALSE;
+  void (*notify) (gint64, gpointer) = NULL;
+  gpointer notify_data = s->cfg.user_data;
   gint64 now = s->clock->now (s->clock), reported = 0;
 
   (void) batch;
+  /* te_scheduler_free() may free @s as soon as in_backend reaches 0 and the lock is released:
+   * nothing below the unlock touches @s */
   g_mutex_lock (&s->lock);
   s->in_backend--;
   if (item->orphaned) {
-    g_cond_broadcast (&s->cond);
-    g_mutex_unlock (&s->lock);
     output_clear (s, &item->out);
     g_free (item);
+    g_cond_broadcast (&s->cond);
+    g_mutex_unlock (&s->lock);
     return;
   }
   if (error)
@@ -454,13 +457,13 @@ batch_done (TeBatch * batch, const GError * error, gpointer user_data)
     r = s->latency_reported;
     if (m > r + r / 4 + 1000 || m + 1000 < r - r / 4) {
       s->latency_reported = reported = m;
-      notify = TRUE;
+      notify = s->cfg.latency_changed;
     }
   }
   g_cond_broadcast (&s->cond);
   g_mutex_unlock (&s->lock);
-  if (notify && s->cfg.latency_changed)
-    s->cfg.latency_changed (reported, s->cfg.user_data);
+  if (notify)
+    notify (reported, notify_data);
 }
 
 static gpointer
