@@ -298,17 +298,72 @@ out:
 static float *
 smooth_factors (const float *g, const float *b, const float *W, int n, int k)
 {
-  float *s = g_new (float, k);
+  float *s = g_new0 (float, k);  /* max_n |W[n, c]| first, row by row (W is [n, k]) */
 
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < k; c++)
+      s[c] = MAX (s[c], fabsf (W[(gsize) j * k + c]));
   for (int c = 0; c < k; c++) {
-    float wmax = 0.0f, range = fabsf (g[c]) + fabsf (b[c]);
-    for (int j = 0; j < n; j++)
-      wmax = MAX (wmax, fabsf (W[(gsize) j * k + c]));
+    float wmax = s[c], range = fabsf (g[c]) + fabsf (b[c]);
     s[c] = wmax > 0.0f && range > 0.0f && isfinite (range) ? sqrtf (range / wmax) : 1.0f;
     if (!(s[c] > 0.0f) || !isfinite (s[c]))
       s[c] = 1.0f;
   }
   return s;
+}
+
+/* Packing is one pool task per weight matrix (4 per layer, the largest first), so that it
+ * runs on the engine's threads: it is most of the backend's start-up. */
+typedef struct {
+  const TeBertConfig *c;
+  const TeBertWeights *W;
+  TeBertEngine *e;
+} PackJob;
+
+static void
+pack_task (void *ctx, int task, int worker)
+{
+  const PackJob *job = ctx;
+  const TeBertWeights *W = job->W;
+  int l = task / 4, which = task % 4;
+  int H = job->c->hidden_size, I = job->c->intermediate_size;
+  const TeBertLayer *L = &W->layers[l];
+  PackedLayer *P = &job->e->layers[l];
+  TeCpuLevel level = job->e->level;
+  static const int order[4] = { 2, 3, 0, 1 };   /* up, down, qkv, attention output */
+  /* per matrix: weights, bias, rows n, columns k */
+  const float *w[4] = { L->qkv_w, L->ao_w, L->i_w, L->o_w };
+  const float *b[4] = { L->qkv_b, L->ao_b, L->i_b, L->o_b };
+  const int n[4] = { 3 * H, H, I, H }, k[4] = { H, H, H, I };
+
+  (void) worker;
+  which = order[which];
+  switch (job->e->dtype) {
+    case TE_BERT_INT8:{
+      /* the QKV and FFN-up inputs are LayerNorm outputs: smoothed (see smooth_factors) */
+      TeKernQ **dst[4] = { &P->qqkv, &P->qao, &P->qup, &P->qdown };
+      float *smooth = NULL;
+
+      if (which == 0)
+        smooth = smooth_factors (l == 0 ? W->emb_ln_g : W->layers[l - 1].ln2_g,
+            l == 0 ? W->emb_ln_b : W->layers[l - 1].ln2_b, L->qkv_w, 3 * H, H);
+      else if (which == 2)
+        smooth = smooth_factors (L->ln1_g, L->ln1_b, L->i_w, I, H);
+      *dst[which] = te_kern_pack_q8 (level, w[which], b[which], n[which], k[which], smooth);
+      g_free (smooth);
+      break;
+    }
+    case TE_BERT_BF16:{
+      TeKernW **dst[4] = { &P->qkv, &P->ao, &P->up, &P->down };
+      *dst[which] = te_kern_pack_bf16 (level, w[which], b[which], n[which], k[which]);
+      break;
+    }
+    default:{
+      TeKernW **dst[4] = { &P->qkv, &P->ao, &P->up, &P->down };
+      *dst[which] = te_kern_pack (level, w[which], b[which], n[which], k[which]);
+      break;
+    }
+  }
 }
 
 void
@@ -389,53 +444,26 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
     return NULL;
   }
   e->layers = g_new0 (PackedLayer, c->num_layers);
+  {
+    PackJob job = { c, W, e };
+    te_pool_run (e->pool, 4 * c->num_layers, pack_task, &job);
+  }
   for (int l = 0; l < c->num_layers; l++) {
-    const TeBertLayer *L = &W->layers[l];
-    PackedLayer *P = &e->layers[l];
-    int H = c->hidden_size, I = c->intermediate_size;
+    const PackedLayer *P = &e->layers[l];
 
-    if (dtype == TE_BERT_INT8) {
-      /* the QKV and FFN-up inputs are LayerNorm outputs: smoothed (see smooth_factors) */
-      const float *in_g = l == 0 ? W->emb_ln_g : W->layers[l - 1].ln2_g;
-      const float *in_b = l == 0 ? W->emb_ln_b : W->layers[l - 1].ln2_b;
-      float *s_qkv = smooth_factors (in_g, in_b, L->qkv_w, 3 * H, H);
-      float *s_up = smooth_factors (L->ln1_g, L->ln1_b, L->i_w, I, H);
-
-      P->qqkv = te_kern_pack_q8 (level, L->qkv_w, L->qkv_b, 3 * H, H, s_qkv);
-      P->qao = te_kern_pack_q8 (level, L->ao_w, L->ao_b, H, H, NULL);
-      P->qup = te_kern_pack_q8 (level, L->i_w, L->i_b, I, H, s_up);
-      P->qdown = te_kern_pack_q8 (level, L->o_w, L->o_b, H, I, NULL);
-      g_free (s_qkv);
-      g_free (s_up);
-      if (!P->qqkv || !P->qao || !P->qup || !P->qdown) {
-        g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-            "out of memory quantising the weights of layer %d", l);
-        te_bert_engine_free (e);
-        return NULL;
-      }
-      e->packed_bytes += te_kern_q8_bytes (P->qqkv) + te_kern_q8_bytes (P->qao)
-          + te_kern_q8_bytes (P->qup) + te_kern_q8_bytes (P->qdown);
-      continue;
-    }
-    if (dtype == TE_BERT_BF16) {
-      P->qkv = te_kern_pack_bf16 (level, L->qkv_w, L->qkv_b, 3 * H, H);
-      P->ao = te_kern_pack_bf16 (level, L->ao_w, L->ao_b, H, H);
-      P->up = te_kern_pack_bf16 (level, L->i_w, L->i_b, I, H);
-      P->down = te_kern_pack_bf16 (level, L->o_w, L->o_b, H, I);
-    } else {
-      P->qkv = te_kern_pack (level, L->qkv_w, L->qkv_b, 3 * H, H);
-      P->ao = te_kern_pack (level, L->ao_w, L->ao_b, H, H);
-      P->up = te_kern_pack (level, L->i_w, L->i_b, I, H);
-      P->down = te_kern_pack (level, L->o_w, L->o_b, H, I);
-    }
-    if (!P->qkv || !P->ao || !P->up || !P->down) {
-      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-          "out of memory packing the weights of layer %d", l);
+    if (dtype == TE_BERT_INT8 ? !P->qqkv || !P->qao || !P->qup || !P->qdown
+        : !P->qkv || !P->ao || !P->up || !P->down) {
+      g_set_error (error, TE_ERROR, TE_ERROR_BACKEND, "out of memory %s the weights of layer %d",
+          dtype == TE_BERT_INT8 ? "quantising" : "packing", l);
       te_bert_engine_free (e);
       return NULL;
     }
-    e->packed_bytes += te_kern_bytes (P->qkv) + te_kern_bytes (P->ao)
-        + te_kern_bytes (P->up) + te_kern_bytes (P->down);
+    if (dtype == TE_BERT_INT8)
+      e->packed_bytes += te_kern_q8_bytes (P->qqkv) + te_kern_q8_bytes (P->qao)
+          + te_kern_q8_bytes (P->qup) + te_kern_q8_bytes (P->qdown);
+    else
+      e->packed_bytes += te_kern_bytes (P->qkv) + te_kern_bytes (P->ao)
+          + te_kern_bytes (P->up) + te_kern_bytes (P->down);
   }
   e->pack_seconds = (g_get_monotonic_time () - t0) / 1e6;
   if (dtype == TE_BERT_INT8)

@@ -771,18 +771,39 @@ te_model_load_tokenizer_only (const char *dir, GError ** error)
   return model_load (dir, FALSE, error);
 }
 
+static void
+clear_weights (TeModel * m)
+{
+  if (m->weights) {
+    g_free (m->weights->layers);
+    g_free (m->weights);
+    m->weights = NULL;
+  }
+  if (m->owned)
+    g_ptr_array_free (m->owned, TRUE);
+  m->owned = NULL;
+  te_safetensors_close (m->st);
+  m->st = NULL;
+}
+
+gboolean
+te_model_load_weights (TeModel * m, GError ** error)
+{
+  g_return_val_if_fail (m != NULL, FALSE);
+  if (m->weights != NULL)
+    return TRUE;
+  if (load_weights (m, error))
+    return TRUE;
+  clear_weights (m);
+  return FALSE;
+}
+
 void
 te_model_free (TeModel * m)
 {
   if (m == NULL)
     return;
-  if (m->weights) {
-    g_free (m->weights->layers);
-    g_free (m->weights);
-  }
-  if (m->owned)
-    g_ptr_array_free (m->owned, TRUE);
-  te_safetensors_close (m->st);
+  clear_weights (m);
   if (m->tokenizer)
     te_tokenizer_free (m->tokenizer);
   g_free (m->config.model_type);

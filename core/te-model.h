@@ -78,6 +78,11 @@ typedef struct _TeModel TeModel;
 TeModel *te_model_load (const char *dir, GError ** error);
 /* Load only what the text side needs (tokenizer + sentence config), no weights. */
 TeModel *te_model_load_tokenizer_only (const char *dir, GError ** error);
+/* Add the weights to a model loaded with te_model_load_tokenizer_only() (TRUE at once when it
+ * has them), so that the text side and the encoder can share one model and parse
+ * tokenizer.json once. Not thread-safe against a concurrent te_model_weights() of the same
+ * model. On error the model stays as it was. */
+gboolean te_model_load_weights (TeModel * model, GError ** error);
 void te_model_free (TeModel * model);
 
 const char *te_model_dir (const TeModel * model);

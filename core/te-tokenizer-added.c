@@ -180,9 +180,6 @@ te_added_vocab_clear (TeAddedVocab * av)
   memset (av, 0, sizeof (*av));
 }
 
-#define PUT_STR(str, n) g_string_append_printf (s, "%" G_GSIZE_FORMAT ":", (gsize) (n)), \
-    g_string_append_len (s, (str), (n))
-
 void
 te_added_vocab_describe (const TeAddedVocab * av, GString * s)
 {
@@ -190,7 +187,7 @@ te_added_vocab_describe (const TeAddedVocab * av, GString * s)
   for (guint i = 0; i < av->n; i++) {
     const TeAddedToken *t = &av->tokens[i];
     g_string_append_printf (s, "%d=", t->id);
-    PUT_STR (t->content, t->len);
+    te_describe_str (s, t->content, t->len);
     g_string_append_printf (s, " %d%d%d%d%d\n", t->single_word, t->lstrip, t->rstrip,
         t->normalized, t->special);
   }

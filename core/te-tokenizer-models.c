@@ -778,9 +778,6 @@ te_word_model_fill_ids (const TeWordModel * m, char **id_to_tok)
   }
 }
 
-#define PUT_STR(str, n) g_string_append_printf (s, "%" G_GSIZE_FORMAT ":", (gsize) (n)), \
-    g_string_append_len (s, (str), (n))
-
 void
 te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs)
 {
@@ -792,9 +789,9 @@ te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs)
         m->byte_fallback);
   else
     g_string_append (s, "model:wordpiece unk=");
-  PUT_STR (m->unk_token, strlen (m->unk_token));
+  te_describe_str (s, m->unk_token, strlen (m->unk_token));
   g_string_append (s, " prefix=");
-  PUT_STR (m->prefix, strlen (m->prefix));
+  te_describe_str (s, m->prefix, strlen (m->prefix));
   g_string_append_printf (s, " max_chars=%" G_GUINT64_FORMAT " vocab=%u\n", m->max_chars,
       m->n_vocab);
   g_checksum_update (cs, (const guchar *) s->str, s->len);
@@ -810,8 +807,9 @@ te_word_model_describe (const TeWordModel * m, GString * s, GChecksum * cs)
     order[count[m->vocab.entries[i].id]++] = i;
   for (guint32 i = 0; i < n; i++) {
     const TeVocabEntry *e = &m->vocab.entries[order[i]];
-    g_string_append_printf (s, "%d=", e->id);
-    PUT_STR (m->pool + e->off, e->len);
+    te_describe_int (s, e->id);
+    g_string_append_c (s, '=');
+    te_describe_str (s, m->pool + e->off, e->len);
     if (m->scores)              /* exact: the bits of the double */
       g_string_append_printf (s, " %a", m->scores[e->id]);
     g_string_append_c (s, '\n');

@@ -15,11 +15,14 @@ static GMutex cache_lock;
 static GHashTable *by_key;      /* key -> CacheEntry */
 static GHashTable *by_model;    /* TeModel* -> CacheEntry */
 
+/* One model per directory: the text side (textchunker, texttokenizer) loads it without
+ * weights, the encoder adds them (te_model_load_weights), so a pipeline parses tokenizer.json
+ * once. The weights then stay until the last element releases the model. */
 static gchar *
-cache_key (const gchar * dir, gboolean with_weights)
+cache_key (const gchar * dir)
 {
   char *real = realpath (dir, NULL);
-  gchar *key = g_strdup_printf ("%c:%s", with_weights ? 'w' : 't', real ? real : dir);
+  gchar *key = g_strdup (real ? real : dir);
   free (real);
   return key;
 }
@@ -30,21 +33,27 @@ gst_text_embed_model_acquire (const gchar * dir, gboolean with_weights, GError *
   if (!dir || !*dir)
     dir = te_default_model_dir ();
 
-  gchar *key = cache_key (dir, with_weights);
+  gchar *key = cache_key (dir);
   g_mutex_lock (&cache_lock);
   if (!by_key) {
     by_key = g_hash_table_new (g_str_hash, g_str_equal);
     by_model = g_hash_table_new (g_direct_hash, g_direct_equal);
   }
+  /* Loading under the lock keeps two elements starting together from loading twice, and
+   * keeps te_model_load_weights() from racing a reader (only holders of a with_weights
+   * reference read the weights, and they are taken here); loads are rare (state changes), so
+   * the serialisation costs nothing in streaming. */
   CacheEntry *e = g_hash_table_lookup (by_key, key);
   if (e) {
-    e->refs++;
     g_free (key);
+    if (with_weights && !te_model_load_weights (e->model, error)) {
+      g_mutex_unlock (&cache_lock);
+      return NULL;
+    }
+    e->refs++;
     g_mutex_unlock (&cache_lock);
     return e->model;
   }
-  /* Loading under the lock keeps two elements starting together from loading twice; loads
-   * are rare (state changes), so the serialisation costs nothing in streaming. */
   TeModel *model = with_weights ? te_model_load (dir, error)
       : te_model_load_tokenizer_only (dir, error);
   if (model) {
@@ -104,7 +113,7 @@ gchar *
 gst_text_embed_model_content_hash (const gchar * dir, GError ** error)
 {
   static GHashTable *hashes;    /* canonical dir -> hex, under cache_lock */
-  gchar *key = cache_key (dir, TRUE);
+  gchar *key = cache_key (dir);
   g_mutex_lock (&cache_lock);
   if (!hashes)
     hashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

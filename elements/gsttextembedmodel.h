@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gsttextembedmodel.h — process-wide, reference-counted sharing of loaded models between the
  * elements of one process, so a pipeline of four elements naming the same directory holds its
- * weights once. Keyed by the canonical directory path (and whether weights are needed). */
+ * weights once and parses its tokenizer.json once. Keyed by the canonical directory path: the
+ * text-side elements load the model without weights, the first encoder adds them. */
 #pragma once
 
 #include <gst/gst.h>
@@ -10,7 +11,8 @@
 G_BEGIN_DECLS
 
 /* @dir NULL or "" means the default model (te_default_model_dir()). @with_weights FALSE loads
- * only the tokenizer and configs (what the text-side elements need). */
+ * only the tokenizer and configs (what the text-side elements need); TRUE adds the weights to
+ * the shared model if it has none yet (an error leaves it without). */
 TeModel *gst_text_embed_model_acquire (const gchar * dir, gboolean with_weights,
     GError ** error);
 void gst_text_embed_model_release (TeModel * model);

@@ -112,20 +112,23 @@ te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, int n, int
     int8_t *panel = w->data + (size_t) p * w->kp * ops->nr;
 
     memset (row, 0, w->kp);
+    /* the level's vectorised copy of quantize_row: the same integers as the reference, whose
+     * rintf is a libc call when built for baseline x86-64 (most of the start-up) */
     if (col < (size_t) n && smooth != NULL) {
       for (int c = 0; c < k; c++)
         wrow[c] = W[col * k + c] * smooth[c];
-      w->scale[col] = quantize_row (wrow, k, row, 0);
+      w->scale[col] = w->f32->quantize_row (wrow, k, row, 0);
     } else {
-      w->scale[col] = col < (size_t) n ? quantize_row (W + col * k, k, row, 0) : 0.0f;
+      w->scale[col] = col < (size_t) n ? w->f32->quantize_row (W + col * k, k, row, 0) : 0.0f;
     }
     w->bias[col] = bias != NULL && col < (size_t) n ? bias[col] : 0.0f;
+    /* column j's 4 consecutive k of each quad, side by side with the panel's other columns */
+    for (int q = 0; q < w->kp / 4; q++)
+      memcpy (panel + ((size_t) q * ops->nr + j) * 4, row + 4 * q, 4);
     for (int g = 0; g < w->ng; g++) {
       int32_t sum = 0;
-      for (int kk = g * TE_Q8_GROUP; kk < (g + 1) * TE_Q8_GROUP; kk++) {
-        panel[((size_t) (kk / 4) * ops->nr + j) * 4 + kk % 4] = row[kk];
+      for (int kk = g * TE_Q8_GROUP; kk < (g + 1) * TE_Q8_GROUP; kk++)
         sum += row[kk];
-      }
       w->acc0[(size_t) g * cols + col] = ops->act_u8 ? -128 * sum : 0;
     }
   }

@@ -84,20 +84,19 @@ te_kern_pack (TeCpuLevel level, const float *W, const float *bias, int n, int k)
   w = kern_w_new (level, ops, bias, n, k, panel_floats * sizeof (float));
   if (w == NULL)
     return NULL;
+  /* written in order (the panel's nr columns side by side, k after k), read as nr
+   * sequential streams, one per weight row */
   for (int p = 0; p < w->n_panels; p++) {
     float *dst = w->data + (size_t) p * panel_floats;
+    int cols = n - p * ops->nr < ops->nr ? n - p * ops->nr : ops->nr;
+    const float *src = W + (size_t) p * ops->nr * k;
 
-    for (int j = 0; j < ops->nr; j++) {
-      int col = p * ops->nr + j;
-
-      if (col < n) {
-        const float *src = W + (size_t) col * k;
-        for (int kk = 0; kk < k; kk++)
-          dst[(size_t) kk * ops->nr + j] = src[kk];
-      } else {
-        for (int kk = 0; kk < k; kk++)
-          dst[(size_t) kk * ops->nr + j] = 0.0f;
-      }
+    for (int kk = 0; kk < k; kk++, dst += ops->nr) {
+      int j = 0;
+      for (; j < cols; j++)
+        dst[j] = src[(size_t) j * k + kk];
+      for (; j < ops->nr; j++)
+        dst[j] = 0.0f;
     }
   }
   return w;

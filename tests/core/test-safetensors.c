@@ -1232,11 +1232,44 @@ test_tiny_tokenizer_only (void)
   g_assert_null (te_model_weights (m));
   g_assert_cmpuint (te_model_weights_size (m), ==, 0);
   g_assert_cmpint (te_model_sentence_config (m)->max_seq_length, ==, 12);
+  /* Adding the weights fails as te_model_load does, and leaves the model as it was. */
+  g_assert_false (te_model_load_weights (m, &err));
+  check_error (err, TE_ERROR_PARSE, st_path, NULL);
+  g_clear_error (&err);
+  g_assert_null (te_model_weights (m));
+  g_assert_cmpuint (te_model_weights_size (m), ==, 0);
+  g_assert_nonnull (te_model_tokenizer (m));
   te_model_free (m);
   g_assert_null (te_model_load (dir, &err));
   check_error (err, TE_ERROR_PARSE, st_path, NULL);
   g_clear_error (&err);
   g_free (st_path);
+  g_free (dir);
+
+  /* Weights added later are the weights te_model_load gives; the tokenizer stays the same. */
+  dir = write_tiny_model ("tiny-tok-weights", &v, NULL);
+  TeModel *full = te_model_load (dir, &err);
+  g_assert_no_error (err);
+  m = te_model_load_tokenizer_only (dir, &err);
+  g_assert_no_error (err);
+  const TeTokenizer *tok = te_model_tokenizer (m);
+  g_assert_true (te_model_load_weights (m, &err));
+  g_assert_no_error (err);
+  const TeBertWeights *w = te_model_weights (m);
+  g_assert_nonnull (w);
+  g_assert_true (te_model_load_weights (m, &err));      /* again: nothing to do */
+  g_assert_true (te_model_weights (m) == w);
+  g_assert_true (te_model_tokenizer (m) == tok);
+  g_assert_cmpuint (te_model_weights_size (m), ==, te_model_weights_size (full));
+  const TeBertConfig *c = te_model_config (m);
+  g_assert_cmpmem (w->word_emb, sizeof (float) * c->vocab_size * c->hidden_size,
+      te_model_weights (full)->word_emb, sizeof (float) * c->vocab_size * c->hidden_size);
+  g_assert_cmpmem (w->layers[c->num_layers - 1].o_w,
+      sizeof (float) * c->hidden_size * c->intermediate_size,
+      te_model_weights (full)->layers[c->num_layers - 1].o_w,
+      sizeof (float) * c->hidden_size * c->intermediate_size);
+  te_model_free (m);
+  te_model_free (full);
   g_free (dir);
 }
 
