@@ -28,7 +28,7 @@
 #include "te-cpu.h"
 
 #include <string.h>
-#include <cblas.h>
+#include "te-blas.h"
 
 typedef struct {
   /* Borrowed: the caller keeps the model alive (and unchanged) until the backend is freed. */
@@ -70,7 +70,7 @@ check_openblas_core (void)
   static gsize once = 0;
 
   if (g_once_init_enter (&once)) {
-    const char *core = openblas_get_corename ();
+    const char *core = te_blas_corename ();
     int have = te_cpu_level_supported (TE_CPU_AVX512) ? 2
         : te_cpu_level_supported (TE_CPU_AVX2) ? 1 : 0;
     int cls = core ? openblas_core_class (core) : -1;
@@ -152,12 +152,17 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
         te_bert_engine_packed_bytes (cpu->engine) / 1048576.0,
         te_bert_engine_pack_seconds (cpu->engine) * 1e3);
   } else {
+    if (!te_blas_load (error)) {
+      g_prefix_error (error, "cpu backend, kernels=openblas: ");
+      g_free (cpu);
+      return NULL;
+    }
     if (threads == 0)
       threads = te_cpu_physical_cores ();
-    openblas_set_num_threads (threads);
+    te_blas_set_num_threads (threads);
     check_openblas_core ();
     g_snprintf (cpu->kernel, sizeof cpu->kernel, "openblas-%s fp32, %d thread%s",
-        openblas_get_corename (), threads, threads == 1 ? "" : "s");
+        te_blas_corename (), threads, threads == 1 ? "" : "s");
     g_info ("cpu backend: %s kernels (CPU features: %s)", cpu->kernel,
         te_cpu_features_string ());
   }

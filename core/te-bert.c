@@ -7,6 +7,7 @@
 #include "te-bert.h"
 #include "te-kernels.h"
 #include "te-kern.h"
+#include "te-blas.h"
 
 #include <math.h>
 #include <string.h>
@@ -94,6 +95,8 @@ gboolean
 te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
 {
   g_return_val_if_fail (model != NULL && batch != NULL, FALSE);
+  if (!te_blas_load (error))
+    return FALSE;
   return forward (model, NULL, batch, error);
 }
 

@@ -5,7 +5,7 @@
 
 #include <math.h>
 #include <string.h>
-#include <cblas.h>
+#include "te-blas.h"
 
 /* erff and expf dominate the non-sgemm time (GELU over [tokens, intermediate], softmax over
  * [s, s] per head). glibc >= 2.35 ships 8-lane AVX2 versions of both in libmvec, which -lm
@@ -205,7 +205,7 @@ te_linear (const float *A, const float *W, const float *bias, float *C, int m, i
     return;
   }
   /* Row-major C[m,n] = A[m,k] · W[n,k]^T: W stays in PyTorch's [out, in] layout. */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, A, k, W, k, beta, C, n);
+  te_blas_sgemm (TE_BLAS_NO_TRANS, TE_BLAS_TRANS, m, n, k, 1.0f, A, k, W, k, beta, C, n);
 }
 
 void
@@ -363,13 +363,13 @@ te_attention (const float *qkv, const gint32 * mask, float *out, int s, int h, i
     const float *v = qkv + 2 * h + hd * d;
 
     /* scores[s,s] = scale · Q_h · K_h^T, Q_h and K_h being [s,d] column slices of qkv. */
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, s, s, d, scale, q, ld, k, ld, 0.0f,
-        scratch, s);
+    te_blas_sgemm (TE_BLAS_NO_TRANS, TE_BLAS_TRANS, s, s, d, scale, q, ld, k, ld, 0.0f, scratch,
+        s);
     for (int i = 0; i < s; i++)
       masked_softmax_row (scratch + (gsize) i * s, mask, s);
     /* out[:, head slice] = P · V_h */
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, s, d, s, 1.0f, scratch, s, v, ld,
-        0.0f, out + hd * d, h);
+    te_blas_sgemm (TE_BLAS_NO_TRANS, TE_BLAS_NO_TRANS, s, d, s, 1.0f, scratch, s, v, ld, 0.0f,
+        out + hd * d, h);
   }
 }
 

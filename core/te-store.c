@@ -5,7 +5,7 @@
 
 #include <math.h>
 #include <string.h>
-#include <cblas.h>
+#include "te-blas.h"
 #include <sqlite3.h>
 #include <glib/gstdio.h>
 
@@ -1271,8 +1271,8 @@ block_flush (Block * b, const float *queries, const float *qnorm, guint n_querie
 {
   if (b->n == 0)
     return;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) n_queries, (int) b->n, (int) dims,
-      1.0f, queries, (int) dims, b->emb, (int) dims, 0.0f, b->dot, (int) b->n);
+  te_blas_sgemm (TE_BLAS_NO_TRANS, TE_BLAS_TRANS, (int) n_queries, (int) b->n, (int) dims, 1.0f,
+      queries, (int) dims, b->emb, (int) dims, 0.0f, b->dot, (int) b->n);
   for (guint q = 0; q < n_queries && k > 0; q++) {
     GArray *heap = g_ptr_array_index (heaps, q);
     const float *dot = b->dot + (gsize) q * b->n;
@@ -1298,7 +1298,7 @@ block_flush (Block * b, const float *queries, const float *qnorm, guint n_querie
 static float
 norm_of (const float *v, guint n)
 {
-  return sqrtf (cblas_sdot ((int) n, v, 1, v, 1));
+  return sqrtf (te_blas_sdot ((int) n, v, v));
 }
 
 /* Final hits of one query, best first, with their text. */
@@ -1360,6 +1360,8 @@ store_search (TeStore * s, gboolean documents, const char *model, const float *q
 
   g_return_val_if_fail (s != NULL, NULL);
   g_return_val_if_fail (queries != NULL || n_queries == 0, NULL);
+  if (!te_blas_load (error))   /* the scoring sgemm */
+    return NULL;
   if (dims == 0 || dims > G_MAXINT / 4 || n_queries > G_MAXINT / dims) {
     g_set_error (error, TE_ERROR, TE_ERROR_INVALID,
         "store %s: search with %u queries of %u dims: out of range", s->path, n_queries, dims);

@@ -853,6 +853,55 @@ forward_thread (gpointer data)
   return b;
 }
 
+static gboolean
+openblas_mapped (void)
+{
+  char *maps = NULL;
+  gboolean found;
+
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  found = strstr (maps, "libopenblas") != NULL;
+  g_free (maps);
+  return found;
+}
+
+/* OpenBLAS is loaded only by what calls it (te-blas.h): a process that embeds on the native
+ * kernels never maps it, so its threads never start; kernels=openblas loads it. In a fresh
+ * process, since the other tests load it. */
+static void
+test_blas_lazy (void)
+{
+  if (g_test_subprocess ()) {
+    TinyVariant v = { "F32", "", FALSE };
+    char *dir = write_tiny_model ("tiny-blas", &v, NULL);
+    TeModel *m = load_ok (dir);
+    GHashTable *opts = g_hash_table_new (g_str_hash, g_str_equal);
+    GError *err = NULL;
+    TeBackend *be;
+
+    g_assert_false (openblas_mapped ());
+    be = te_backend_new ("cpu", m, NULL, &err);
+    g_assert_no_error (err);
+    te_backend_free (be);
+    TeBertEngine *engine = te_bert_engine_new (m, -1, 2, TE_BERT_FP32, &err);
+    g_assert_no_error (err);
+    g_free (forward_checked_with (m, engine));
+    te_bert_engine_free (engine);
+    g_assert_false (openblas_mapped ());
+    g_hash_table_insert (opts, (gpointer) "kernels", (gpointer) "openblas");
+    be = te_backend_new ("cpu", m, opts, &err);
+    g_assert_no_error (err);
+    g_assert_true (openblas_mapped ());
+    te_backend_free (be);
+    g_hash_table_unref (opts);
+    te_model_free (m);
+    g_free (dir);
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 static void
 test_tiny_backend (void)
 {
@@ -1465,6 +1514,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/tiny-padding-invariance", test_tiny_padding_invariance);
   g_test_add_func ("/model/tiny-forward-errors", test_tiny_forward_errors);
   g_test_add_func ("/model/tiny-backend", test_tiny_backend);
+  g_test_add_func ("/model/blas-lazy", test_blas_lazy);
   g_test_add_func ("/model/tiny-wrong-shape", test_tiny_wrong_shape);
   g_test_add_func ("/model/tiny-configs", test_tiny_configs);
   g_test_add_func ("/model/tiny-xlm-roberta", test_tiny_xlm_roberta);
