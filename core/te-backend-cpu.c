@@ -25,10 +25,10 @@
  * warned about once, naming OPENBLAS_CORETYPE as the fix. */
 #include "te-backend.h"
 #include "te-bert.h"
+#include "te-blas.h"
 #include "te-cpu.h"
 
 #include <string.h>
-#include "te-blas.h"
 
 typedef struct {
   /* Borrowed: the caller keeps the model alive (and unchanged) until the backend is freed. */

@@ -2,10 +2,10 @@
 /* te-store.c — the SQLite embedding store (te-store.h): schema creation and checks, one
  * transaction per document, resume marks in a TEMP table, streamed brute-force search, merge. */
 #include "te-store.h"
+#include "te-blas.h"
 
 #include <math.h>
 #include <string.h>
-#include "te-blas.h"
 #include <sqlite3.h>
 #include <glib/gstdio.h>
 
