@@ -33,9 +33,11 @@ best repeat is reported (on a shared VM the slower runs measure the neighbours).
   - the sgemm ceiling: numpy's float32 matmul (its own OpenBLAS build, which detects the CPU
     properly) on 2048 x 2048, --threads threads, best of 5, in a subprocess;
   - useful GFLOP/s of each engine: tokens/s x the model's FLOPs per real token (linear layers
-    2 x params, attention 4 x S_mean x hidden per layer), and its share of the ceiling;
+    2 x params, attention 4 x S_mean x hidden per layer), and its share of the ceiling and of
+    the fp32 instruction peak; and what the ratio targets would ask, as a share of the peaks;
   - bench/te-kern-bench (build/bench): our projection GEMMs alone, fp32 GFLOP/s and int8
-    GOP/s, against the ceiling.
+    GOP/s, against the ceiling; and, on x86-64, the instruction peaks (FMA, and the int8
+    kernel's multiply-accumulate sequence) on every thread at once: the hardware's limit.
 """
 import argparse
 import json
@@ -254,15 +256,27 @@ def main():
     print(f"sgemm ceiling (numpy {sg['numpy']} matmul 2048^2, float32): {ceiling:.1f} GFLOP/s")
 
     kb = run([str(BUILD / "bench" / "te-kern-bench"), "--threads", str(T), "--seconds", "2"])
-    gemms = [json.loads(l) for l in kb.stdout.splitlines() if l.startswith("{")]
+    lines = [json.loads(l) for l in kb.stdout.splitlines() if l.startswith("{")]
+    peaks = {g["dtype"]: g for g in lines if g["op"] == "peak"}
+    gemms = [g for g in lines if g["op"] != "peak"]
     result["kernels"] = gemms
+    result["instruction_peaks"] = list(peaks.values())
+    if peaks:
+        print("instruction peaks (bench/te-kern-bench, independent chains on every thread):")
+        for g in peaks.values():
+            unit = "GOP/s " if g["dtype"] == "int8" else "GFLOP/s"
+            print(f"  {g['dtype']:<6}{g['kernel']:<32}{g['gops']:8.1f} {unit}")
+        print(f"  the sgemm ceiling is {100 * ceiling / peaks['fp32']['gops']:.1f} % of the fp32 peak"
+              if "fp32" in peaks else "")
     print("\nour kernels alone (bench/te-kern-bench, 1024 token rows):")
     for g in gemms:
         shape = (f"{g['m']}x{g['n']}x{g['k']}" if "n" in g
                  else f"{g['seqs']} seqs x {g['seq']} tokens")
         unit = "GOP/s " if g["dtype"] == "int8" else "GFLOP/s"
+        peak = peaks.get(g["dtype"])
+        of_peak = f", {100 * g['gops'] / peak['gops']:5.1f} % of the {g['dtype']} peak" if peak else ""
         print(f"  {g['op']:<10}{g['dtype']:<6}{g['kernel']:<13}{shape:<18}{g['gops']:8.1f} {unit}"
-              f" {100 * g['gops'] / ceiling:6.1f} % of the sgemm ceiling")
+              f" {100 * g['gops'] / ceiling:6.1f} % of the sgemm ceiling{of_peak}")
 
     want = None if args.engines == "all" else set(args.engines.split(","))
     for conf in args.configs.split(","):
@@ -308,7 +322,9 @@ def main():
         base = best.get("onnxruntime fp32", (None,))[0]
         print(f"\n{S} tokens max x batch {B}: {n} chunks, mean {mean_len:.1f} tokens; "
               f"{fpt / 1e6:.1f} MFLOP per token; best of {args.repeats} x {args.seconds:g} s")
-        print(f"  {'engine':<20}{'tokens/s':>10}{'vs ORT fp32':>13}{'GFLOP/s':>9}{'ceiling':>9}  what")
+        fp32_peak = peaks["fp32"]["gops"] if "fp32" in peaks else None
+        print(f"  {'engine':<20}{'tokens/s':>10}{'vs ORT fp32':>13}{'GFLOP/s':>9}{'ceiling':>9}"
+              f"{'peak':>8}  what")
         rows = []
         for name, fn in engines:
             if fn is None:
@@ -320,9 +336,24 @@ def main():
             tps, info = best[name]
             gf = tps * fpt / 1e9
             ratio = f"{tps / base:.2f}x" if base else "-"
-            print(f"  {name:<20}{tps:>10.0f}{ratio:>13}{gf:>9.1f}{100 * gf / ceiling:>8.1f}%  {info}")
+            of_peak = f"{100 * gf / fp32_peak:>7.1f}%" if fp32_peak else f"{'-':>8}"
+            print(f"  {name:<20}{tps:>10.0f}{ratio:>13}{gf:>9.1f}{100 * gf / ceiling:>8.1f}%"
+                  f"{of_peak}  {info}")
             rows.append({"engine": name, "tokens_per_s": tps, "vs_ort_fp32": tps / base if base else None,
-                         "gflops": gf, "of_ceiling": gf / ceiling, "info": info})
+                         "gflops": gf, "of_ceiling": gf / ceiling,
+                         "of_fp32_peak": gf / fp32_peak if fp32_peak else None, "info": info})
+        # what the ratio targets (docs/cpu.md) ask of the hardware, in useful operations per second
+        if base and fp32_peak:
+            need = [("fp32 1.3x ORT fp32", 1.3 * base, peaks["fp32"])]
+            if "int8" in peaks:
+                need.append(("int8 2.5x ORT fp32", 2.5 * base, peaks["int8"]))
+                if "onnxruntime int8" in best:
+                    need.append(("int8 1.2x ORT int8", 1.2 * best["onnxruntime int8"][0],
+                                 peaks["int8"]))
+            for what, tps, peak in need:
+                print(f"  target {what}: {tps:.0f} tokens/s = {tps * fpt / 1e9:.1f} GOP/s, "
+                      f"{100 * tps * fpt / 1e9 / peak['gops']:.0f} % of the {peak['dtype']} "
+                      f"instruction peak for the whole model")
         result["configs"].append({"max_tokens": S, "batch": B, "chunks": n, "mean_tokens": mean_len,
                                   "mflop_per_token": fpt / 1e6, "engines": rows})
         sys.stdout.flush()

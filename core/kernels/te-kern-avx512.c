@@ -7,4 +7,5 @@
 #define TE_NV 2
 #define TE_MR 12
 #define TE_ATT_NJ 2
+#define TE_ATT_TQ 8
 #include "te-kern-impl.h"

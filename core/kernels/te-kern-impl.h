@@ -6,8 +6,10 @@
  *   TE_VL        floats per vector register (4 SSE2/NEON, 8 AVX2, 16 AVX-512)
  *   TE_NV        vectors per panel (panel width NR = TE_VL * TE_NV)
  *   TE_MR        rows per register tile
- *   TE_ATT_NJ    vectors of keys (or of V's columns) per attention step: 2 where there are
- *                32 vector registers, 1 with 16
+ *   TE_ATT_NJ    vectors of keys (or of V's columns) per attention step
+ *   TE_ATT_TQ    query rows per attention tile (<= TE_KERN_ATT_TQ); TE_ATT_TQ x TE_ATT_NJ
+ *                accumulators, so that each loaded vector serves TE_ATT_TQ rows and each
+ *                broadcast value TE_ATT_NJ vectors, as in the projection tile
  *
  * and is compiled with that level's instruction-set flags. The register tile is TE_MR x NR
  * accumulators; the loops over it are fully unrolled for every row count 1..TE_MR, so that the
@@ -19,12 +21,16 @@
 #include <stdlib.h>
 
 #define NR (TE_VL * TE_NV)
+#if TE_ATT_TQ > TE_KERN_ATT_TQ
+#error "TE_ATT_TQ exceeds the scratch that te_kern_attention_scratch() sizes"
+#endif
 #define KC 256                  /* k block: a panel's KC x NR floats stay in L1 across row tiles */
 #define MC (TE_MR * 16)         /* row block: MC x KC floats of A stay in L2 across panels */
 
 typedef float vf __attribute__ ((vector_size (TE_VL * 4)));
 typedef float vfu __attribute__ ((vector_size (TE_VL * 4), aligned (4)));
 typedef int32_t vi __attribute__ ((vector_size (TE_VL * 4)));
+typedef uint32_t vu __attribute__ ((vector_size (TE_VL * 4)));
 
 #define VSET(c) ((vf) {} + (float) (c))
 #define LOADU(p) (*(const vfu *) (p))
@@ -37,29 +43,55 @@ typedef int32_t vi __attribute__ ((vector_size (TE_VL * 4)));
 #endif
 #define INLINE static inline __attribute__ ((always_inline))
 
+/* max (lo, x), NaN kept a NaN: one instruction where the level has one (x86's maxps returns
+ * its second operand when either is NaN; NEON's fmax returns NaN), else a compare and select */
+#if defined(__AVX512F__) && TE_VL == 16
+#include <immintrin.h>
+#define V_MAX(lo, x) ((vf) _mm512_max_ps ((__m512) (lo), (__m512) (x)))
+#elif defined(__AVX__) && TE_VL == 8
+#include <immintrin.h>
+#define V_MAX(lo, x) ((vf) _mm256_max_ps ((__m256) (lo), (__m256) (x)))
+#elif defined(__SSE2__) && TE_VL == 4
+#include <immintrin.h>
+#define V_MAX(lo, x) ((vf) _mm_max_ps ((__m128) (lo), (__m128) (x)))
+#elif defined(__aarch64__) && TE_VL == 4
+#include <arm_neon.h>
+#define V_MAX(lo, x) ((vf) vmaxq_f32 ((float32x4_t) (lo), (float32x4_t) (x)))
+#else
+INLINE vf
+V_MAX (vf lo, vf x)
+{
+  vi m = x < lo;
+  return (vf) (((vi) x & ~m) | ((vi) lo & m));
+}
+#endif
+
 /* e^x for x <= 0 (softmax after subtracting the row max; erf's e^(-x^2)). Range reduction
- * x = n ln2 + r with |r| <= ln2/2, Cephes' degree-6 polynomial for e^r (about 1 ulp), 2^n from
- * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing). */
+ * x = n ln2 + r with |r| <= ln2/2, Cephes' polynomial for e^r (about 1 ulp), 2^n from
+ * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing).
+ * Written for throughput, since softmax and GELU evaluate it for every score and every FFN
+ * activation: n is rounded by adding 1.5 * 2^23 (n lands in the low mantissa bits, so no
+ * float <-> int conversions, which x86 runs on one port), and the polynomial by Estrin's
+ * scheme rather than Horner's (16 cycles of FMA latency instead of 38). */
 INLINE vf
 v_exp_neg (vf x)
 {
-  vf lo = VSET (-87.0f), fn, nf, r, p;
-  vi m = x < lo, n, bits;
+  const float magic = 12582912.0f;      /* 1.5 * 2^23: its ulp is 1 */
+  vf fn, nf, r, r2, r4, p;
+  vu bits;
 
-  x = (vf) (((vi) x & ~m) | ((vi) lo & m));
-  fn = x * 1.44269504088896341f - 0.5f;
-  n = __builtin_convertvector (fn, vi);       /* truncation: rounds x*log2(e) to nearest */
-  nf = __builtin_convertvector (n, vf);
+  x = V_MAX (VSET (-87.0f), x);
+  fn = x * 1.44269504088896341f + magic;        /* magic + round (x log2 e) */
+  nf = fn - magic;
   r = x - nf * 0.693359375f;
   r = r - nf * -2.12194440e-4f;
-  p = VSET (1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  bits = (n + 127) << 23;
+  r2 = r * r;
+  r4 = r2 * r2;
+  p = (r * 1.9875691500e-4f + 1.3981999507e-3f) * r4
+      + ((r * 8.3334519073e-3f + 4.1665795894e-2f) * r2 + (r * 1.6666665459e-1f + 5.0000001201e-1f));
+  p = p * r2 + (r + 1.0f);
+  /* fn's bits are those of magic plus n; shifted into the exponent field, magic's drop out */
+  bits = ((vu) fn + 127u) << 23;
   return p * (vf) bits;
 }
 
@@ -213,7 +245,7 @@ static void
 attention_head (const float *q, const float *k, const float *v, int ld, float *out, int ldo,
     int s, int d, float scale, float *scratch)
 {
-  enum { TQ = TE_KERN_ATT_TQ };
+  enum { TQ = TE_ATT_TQ };
   int s_pad = (s + TE_VL - 1) / TE_VL * TE_VL;
   float *kt = scratch;                    /* [d][s_pad] */
   float *sc = kt + (size_t) d * s_pad;    /* [TQ][s_pad] */
@@ -284,13 +316,28 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
         max = vmax[l] > max ? vmax[l] : max;
       for (int j = s / TE_VL * TE_VL; j < s; j++)
         max = row[j] > max ? row[j] : max;
-      for (int j = 0; j < s_pad; j += TE_VL) {
-        vf e = v_exp_neg (*(vf *) (row + j) - max);
-        if (j + TE_VL > s)      /* padding columns of the last vector weigh nothing */
-          for (int l = s - j; l < TE_VL; l++)
-            e[l] = 0.0f;
-        *(vf *) (row + j) = e;
-        vsum += e;
+      {
+        int j = 0;
+        vf vsum2 = VSET (0);
+
+        /* two vectors per step, two sums: independent chains for the out-of-order core */
+        for (; j + 2 * TE_VL <= s; j += 2 * TE_VL) {
+          vf e0 = v_exp_neg (*(vf *) (row + j) - max);
+          vf e1 = v_exp_neg (*(vf *) (row + j + TE_VL) - max);
+          *(vf *) (row + j) = e0;
+          *(vf *) (row + j + TE_VL) = e1;
+          vsum += e0;
+          vsum2 += e1;
+        }
+        for (; j < s_pad; j += TE_VL) {
+          vf e = v_exp_neg (*(vf *) (row + j) - max);
+          if (j + TE_VL > s)    /* padding columns of the last vector weigh nothing */
+            for (int l = s - j; l < TE_VL; l++)
+              e[l] = 0.0f;
+          *(vf *) (row + j) = e;
+          vsum += e;
+        }
+        vsum += vsum2;
       }
       for (int l = 0; l < TE_VL; l++)
         sum += vsum[l];

@@ -6,4 +6,5 @@
 #define TE_NV 4
 #define TE_MR 6
 #define TE_ATT_NJ 2
+#define TE_ATT_TQ 8
 #include "te-kern-impl.h"

@@ -6,4 +6,5 @@
 #define TE_NV 2
 #define TE_MR 4
 #define TE_ATT_NJ 1
+#define TE_ATT_TQ 8
 #include "te-kern-impl.h"

@@ -116,5 +116,6 @@ te_kern_bf16_round (float x)
 extern const TeKernOps te_kern_ops_neon;
 #endif
 
-/* Attention processes this many query rows at a time (scores tile: TE_KERN_ATT_TQ x s). */
+/* Attention processes at most this many query rows at a time (scores tile: TE_KERN_ATT_TQ x s);
+ * each level's TE_ATT_TQ (te-kern-impl.h) is at most this. */
 #define TE_KERN_ATT_TQ 8
