@@ -45,100 +45,15 @@ fill (float *x, size_t n, float amp)
 #define PEAK_ITERS 4000000L     /* per task; 16 tasks per thread balance the shared counter */
 
 typedef struct {
-  long (*fn) (long iters);      /* returns operations done (2 per multiply-add) */
+  TeCpuProbe probe;
   long ops;                     /* summed over the threads */
 } PeakJob;
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/* 10 independent accumulators: more than FMA latency x throughput on any x86 core */
-#define PEAK_FMA(reg, w)                                                            \
-  __asm__ volatile ("vfmadd231ps %[b], %[c], %[a0]\n\tvfmadd231ps %[b], %[c], %[a1]\n\t"  \
-      "vfmadd231ps %[b], %[c], %[a2]\n\tvfmadd231ps %[b], %[c], %[a3]\n\t"            \
-      "vfmadd231ps %[b], %[c], %[a4]\n\tvfmadd231ps %[b], %[c], %[a5]\n\t"            \
-      "vfmadd231ps %[b], %[c], %[a6]\n\tvfmadd231ps %[b], %[c], %[a7]\n\t"            \
-      "vfmadd231ps %[b], %[c], %[a8]\n\tvfmadd231ps %[b], %[c], %[a9]"                  \
-      : [a0] "+" reg (a[0]), [a1] "+" reg (a[1]), [a2] "+" reg (a[2]), [a3] "+" reg (a[3]), \
-        [a4] "+" reg (a[4]), [a5] "+" reg (a[5]), [a6] "+" reg (a[6]), [a7] "+" reg (a[7]), \
-        [a8] "+" reg (a[8]), [a9] "+" reg (a[9]) : [b] reg (b), [c] reg (c))
-
-__attribute__ ((target ("avx2,fma")))
-static long
-peak_fma_ymm (long iters)
-{
-  __m256 a[10], b = _mm256_set1_ps (0.999f), c = _mm256_set1_ps (1e-3f);
-
-  for (int i = 0; i < 10; i++)
-    a[i] = _mm256_set1_ps ((float) i);
-  for (long it = 0; it < iters; it++)
-    PEAK_FMA ("x", 8);
-  return iters * 10 * 16 + (a[3][0] > 1e30f);
-}
-
-__attribute__ ((target ("avx512f")))
-static long
-peak_fma_zmm (long iters)
-{
-  __m512 a[10], b = _mm512_set1_ps (0.999f), c = _mm512_set1_ps (1e-3f);
-
-  for (int i = 0; i < 10; i++)
-    a[i] = _mm512_set1_ps ((float) i);
-  for (long it = 0; it < iters; it++)
-    PEAK_FMA ("v", 16);
-  return iters * 10 * 32 + (a[3][0] > 1e30f);
-}
-
-/* The AVX2 int8 step: 32 u8 x s8 products summed in pairs (vpmaddubsw), pairs of those into
- * int32 (vpmaddwd with ones), accumulated (vpaddd); 5 independent chains. */
-__attribute__ ((target ("avx2")))
-static long
-peak_q8_avx2 (long iters)
-{
-  __m256i acc[5], t[5], x = _mm256_set1_epi8 (3), w = _mm256_set1_epi8 (-2),
-      ones = _mm256_set1_epi16 (1);
-
-  for (int i = 0; i < 5; i++)
-    acc[i] = _mm256_setzero_si256 ();
-  for (long it = 0; it < iters; it++) {
-#define STEP(i) "vpmaddubsw %[w], %[x], %[t" #i "]\n\tvpmaddwd %[o], %[t" #i "], %[t" #i "]\n\t" \
-    "vpaddd %[t" #i "], %[c" #i "], %[c" #i "]\n\t"
-    __asm__ volatile (STEP (0) STEP (1) STEP (2) STEP (3) STEP (4)
-        : [c0] "+x" (acc[0]), [c1] "+x" (acc[1]), [c2] "+x" (acc[2]), [c3] "+x" (acc[3]),
-          [c4] "+x" (acc[4]), [t0] "=&x" (t[0]), [t1] "=&x" (t[1]), [t2] "=&x" (t[2]),
-          [t3] "=&x" (t[3]), [t4] "=&x" (t[4])
-        : [x] "x" (x), [w] "x" (w), [o] "x" (ones));
-#undef STEP
-  }
-  return iters * 5 * 64 + (_mm256_extract_epi32 (acc[2], 0) == 12345);
-}
-
-__attribute__ ((target ("avx512f,avx512vnni")))
-static long
-peak_q8_vnni (long iters)
-{
-  __m512i a[10], x = _mm512_set1_epi8 (3), w = _mm512_set1_epi8 (-2);
-
-  for (int i = 0; i < 10; i++)
-    a[i] = _mm512_setzero_si512 ();
-  for (long it = 0; it < iters; it++) {
-#define DP(i) "vpdpbusd %[w], %[x], %[a" #i "]\n\t"
-    __asm__ volatile (DP (0) DP (1) DP (2) DP (3) DP (4) DP (5) DP (6) DP (7) DP (8) DP (9)
-        : [a0] "+v" (a[0]), [a1] "+v" (a[1]), [a2] "+v" (a[2]), [a3] "+v" (a[3]),
-          [a4] "+v" (a[4]), [a5] "+v" (a[5]), [a6] "+v" (a[6]), [a7] "+v" (a[7]),
-          [a8] "+v" (a[8]), [a9] "+v" (a[9])
-        : [x] "v" (x), [w] "v" (w));
-#undef DP
-  }
-  return iters * 10 * 128 + (_mm512_reduce_add_epi32 (a[2]) == 12345);
-}
-#endif
 
 static void
 peak_task (void *data, int task, int worker)
 {
   PeakJob *job = data;
-  long ops = job->fn (PEAK_ITERS);
+  long ops = (long) te_cpu_probe_run (job->probe, PEAK_ITERS);
 
   (void) task;
   (void) worker;
@@ -146,13 +61,14 @@ peak_task (void *data, int task, int worker)
 }
 
 static void
-peak (TePool * pool, int threads, const char *dtype, const char *instr, long (*fn) (long))
+peak (TePool * pool, int threads, int level, bool int8)
 {
+  TeCpuProbe probe = te_cpu_probe_for (level, int8);
   double best = 0.0;
 
   /* the best of 5 runs of about 0.3 s: on a shared VM the slower ones measure the neighbours */
   for (int r = 0; r < 5; r++) {
-    PeakJob job = { fn, 0 };
+    PeakJob job = { probe, 0 };
     double t0 = now (), rate;
 
     te_pool_run (pool, 16 * threads, peak_task, &job);
@@ -160,7 +76,7 @@ peak (TePool * pool, int threads, const char *dtype, const char *instr, long (*f
     best = rate > best ? rate : best;
   }
   printf ("{\"op\": \"peak\", \"dtype\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, "
-      "\"gops\": %.2f}\n", dtype, instr, threads, best);
+      "\"gops\": %.2f}\n", int8 ? "int8" : "fp32", te_cpu_probe_name (probe), threads, best);
   fflush (stdout);
 }
 
@@ -195,16 +111,9 @@ main (int argc, char **argv)
     return 2;
   }
   pool = te_pool_acquire (threads);
-#if defined(__x86_64__)
-  if (level == TE_CPU_AVX512)
-    peak (pool, threads, "fp32", "vfmadd231ps zmm", peak_fma_zmm);
-  else if (level == TE_CPU_AVX2)
-    peak (pool, threads, "fp32", "vfmadd231ps ymm", peak_fma_ymm);
-  if (!strcmp (te_kern_q8_name_for (level), "avx512_vnni"))
-    peak (pool, threads, "int8", "vpdpbusd zmm", peak_q8_vnni);
-  else if (!strcmp (te_kern_q8_name_for (level), "avx2"))
-    peak (pool, threads, "int8", "vpmaddubsw+vpmaddwd+vpaddd ymm", peak_q8_avx2);
-#endif
+  for (int int8 = 0; int8 <= 1; int8++)
+    if (te_cpu_probe_for (level, int8) != TE_CPU_PROBE_NONE)
+      peak (pool, threads, level, int8);
   {
     const struct { const char *name; int n, k; } shapes[] = {
       {"qkv", 3 * H, H}, {"attn_out", H, H}, {"ffn_up", I, H}, {"ffn_down", H, I},

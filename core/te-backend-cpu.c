@@ -22,11 +22,14 @@
  *
  * On the OpenBLAS path, the core OpenBLAS chose for itself is checked against the CPU's
  * features: Debian's OpenBLAS 0.3.21 runs SSE3 "Prescott" kernels on some AVX-512 VMs. That is
- * warned about once, naming OPENBLAS_CORETYPE as the fix. */
+ * warned about once, naming OPENBLAS_CORETYPE as the fix. Likewise dtype=int8 on a CPU where
+ * int8 cannot pay (its int8 multiply-add rate measured against fp32's, or no integer dot
+ * product at all) is warned about once, naming dtype=fp32. */
 #include "te-backend.h"
 #include "te-bert.h"
 #include "te-blas.h"
 #include "te-cpu.h"
+#include "te-kern.h"
 
 #include <string.h>
 
@@ -84,6 +87,36 @@ check_openblas_core (void)
     g_once_init_leave (&once, 1);
   }
 #endif
+}
+
+/* dtype=int8 pays only where the CPU multiplies and adds int8 faster than fp32: with VNNI or
+ * dotprod, or on AVX2 cores with two integer multiply pipes. AMD Zen 1 and 2 have one, where
+ * the AVX2 int8 step runs at the FMA's rate and our int8 is slower than fp32 (docs/cpu.md).
+ * No feature bit tells those cores apart, so the rate is measured (te_cpu_int8_speedup) and a
+ * user asking for int8 where it cannot pay is told once per process, with the fix. */
+#define TE_INT8_PAYS 1.25
+
+static void
+check_int8_pays (TeCpuLevel level)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once)) {
+    double r = te_cpu_int8_speedup (level);
+    const char *q8 = te_kern_q8_name_for (level);
+
+    if (r > 0.0 && r < TE_INT8_PAYS)
+      g_warning ("cpu backend: dtype=int8 gains nothing on this CPU: its int8 multiply-adds "
+          "(%s) run at %.2fx the rate of its fp32 ones (%s), measured, so the int8 kernel is "
+          "slower than fp32 and less accurate. Use dtype=fp32 (the default); int8 pays on CPUs "
+          "with VNNI or ARM dotprod.", te_cpu_probe_name (te_cpu_probe_for (level, true)), r,
+          te_cpu_probe_name (te_cpu_probe_for (level, false)));
+    else if (level != TE_CPU_PORTABLE && strcmp (q8, "portable") == 0)
+      g_warning ("cpu backend: dtype=int8 runs the portable C int8 kernel on this CPU (it has "
+          "no integer dot-product instructions: %s), slower than the %s fp32 kernels. Use "
+          "dtype=fp32 (the default).", te_cpu_features_string (), te_cpu_level_name (level));
+    g_once_init_leave (&once, 1);
+  }
 }
 
 static const TeBackendOption cpu_options[] = {
@@ -147,6 +180,8 @@ cpu_open (const TeModel * model, GHashTable * options, GError ** error)
     }
     g_snprintf (cpu->kernel, sizeof cpu->kernel, "%s",
         te_bert_engine_describe (cpu->engine));
+    if (dtype == TE_BERT_INT8)
+      check_int8_pays (te_bert_engine_level (cpu->engine));
     g_info ("cpu backend: %s kernels (CPU features: %s), %.1f MiB of weights packed in "
         "%.1f ms", cpu->kernel, te_cpu_features_string (),
         te_bert_engine_packed_bytes (cpu->engine) / 1048576.0,

@@ -29,7 +29,7 @@ OUT=build-aarch64
 mkdir -p "$OUT"
 K=core/kernels
 CFLAGS=(-O3 -g -std=gnu11 -Wall -Wextra -Werror -fno-math-errno -I"$K")
-srcs=("$K/te-cpu.c" "$K/te-pool.c" "$K/te-kern.c" "$K/te-kern-portable.c" "$K/te-kern-q8.c"
+srcs=("$K/te-cpu.c" "$K/te-cpu-peak.c" "$K/te-pool.c" "$K/te-kern.c" "$K/te-kern-portable.c" "$K/te-kern-q8.c"
   "$K/te-kern-neon.c")
 # the sdot kernel alone is built for ARMv8.2 + dotprod; it runs only where HWCAP says so
 $CC "${CFLAGS[@]}" -march=armv8.2-a+dotprod -c -o "$OUT/te-kern-q8-neon.o" "$K/te-kern-q8-neon.c"

@@ -71,6 +71,37 @@ const char *te_cpu_features_string (void);
  * respected); at least 1. */
 int te_cpu_physical_cores (void);
 
+/* ---- instruction-throughput probes (te-cpu-peak.c; x86-64) ----
+ * The multiply-accumulate steps the kernels are built from, in independent chains so that only
+ * throughput counts: the hardware's limit, for bench/te-kern-bench, and for telling whether
+ * int8 pays on this CPU. Some x86 cores run AVX2's integer multiply-adds on one pipe only
+ * (AMD Zen 1 and 2), where the int8 step is no faster than an fp32 FMA; others (Intel's AVX2
+ * cores) run it on two. No feature bit tells them apart, so it is measured. */
+typedef enum {
+  TE_CPU_PROBE_NONE = 0,
+  TE_CPU_PROBE_FMA_YMM,         /* vfmadd231ps ymm: 16 operations */
+  TE_CPU_PROBE_FMA_ZMM,         /* vfmadd231ps zmm: 32 */
+  TE_CPU_PROBE_Q8_AVX2,         /* vpmaddubsw + vpmaddwd + vpaddd ymm: 64 */
+  TE_CPU_PROBE_Q8_VNNI,         /* vpdpbusd zmm: 128 */
+} TeCpuProbe;
+
+/* The probe of @level's fp32 kernels (@int8 false) or int8 kernels (@int8 true);
+ * TE_CPU_PROBE_NONE where there is none (not x86-64, portable, or not supported here). */
+TeCpuProbe te_cpu_probe_for (TeCpuLevel level, bool int8);
+
+/* E.g. "vfmadd231ps ymm"; static storage. */
+const char *te_cpu_probe_name (TeCpuProbe probe);
+
+/* Runs @probe @iters times (10 instructions' worth each) on the calling thread; returns the
+ * operations done (2 per multiply-add), 0 for TE_CPU_PROBE_NONE. @probe must be one of
+ * te_cpu_probe_for()'s answers for a supported level. */
+double te_cpu_probe_run (TeCpuProbe probe, long iters);
+
+/* @level's int8 multiply-accumulate rate over its fp32 FMA rate, measured once per level and
+ * process on the calling thread (about 6 ms): ~1 on AMD Zen 1 with AVX2, ~2 on Intel's AVX2
+ * cores, ~4 with VNNI. 0 where not measured (not x86-64, or no such probes for @level). */
+double te_cpu_int8_speedup (TeCpuLevel level);
+
 #ifdef __cplusplus
 }
 #endif

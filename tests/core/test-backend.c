@@ -7,6 +7,8 @@
 #include <glib.h>
 
 #include "te-backend.h"
+#include "te-cpu.h"
+#include "te-kern.h"
 
 static void
 check_error (GError * err, const char *klass, const char *needle)
@@ -246,6 +248,46 @@ test_devices (void)
   }
 }
 
+/* dtype=int8 where the CPU's int8 multiply-adds are no faster than its fp32 ones warns, naming
+ * the fix; elsewhere it is silent (a warning is fatal in GLib tests). The rate is measured once
+ * per process, so the test sees the same number as the backend. */
+static void
+test_cpu_int8_warns_where_it_cannot_pay (void)
+{
+  TeModel *m = load_model ();
+  GError *err = NULL;
+  GHashTable *h = te_backend_options_parse ("dtype=int8,threads=1", &err);
+  char why[256];
+  int level = te_cpu_level_select (why, sizeof why);
+  double r;
+  TeBackend *b;
+
+  g_assert_cmpint (level, >=, 0);
+  r = te_cpu_int8_speedup (level);
+  g_test_message ("level %s: int8 kernel %s, int8/fp32 multiply-add rate %.2f",
+      te_cpu_level_name (level), te_kern_q8_name_for (level), r);
+#if defined(__x86_64__)
+  if (level == TE_CPU_AVX2 || level == TE_CPU_AVX512)
+    g_assert_cmpfloat (r, >, 0.3);       /* measured, and plausible */
+#endif
+  if (r > 0.0 && r < 1.25)
+    g_test_expect_message ("textembed", G_LOG_LEVEL_WARNING,
+        "*dtype=int8 gains nothing on this CPU*Use dtype=fp32*");
+  else if (level != TE_CPU_PORTABLE && strcmp (te_kern_q8_name_for (level), "portable") == 0)
+    g_test_expect_message ("textembed", G_LOG_LEVEL_WARNING,
+        "*portable C int8 kernel*Use dtype=fp32*");
+  b = te_backend_new ("cpu", m, h, &err);
+  g_assert_no_error (err);
+  g_test_assert_expected_messages ();
+  te_backend_free (b);
+  /* once per process */
+  b = te_backend_new ("cpu", m, h, &err);
+  g_assert_no_error (err);
+  te_backend_free (b);
+  g_hash_table_unref (h);
+  te_model_free (m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -254,5 +296,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend/typed-reads", test_typed_reads);
   g_test_add_func ("/backend/new-validates-and-hints", test_new_validates_and_hints);
   g_test_add_func ("/backend/devices", test_devices);
+  g_test_add_func ("/backend/cpu-int8-warns-where-it-cannot-pay",
+      test_cpu_int8_warns_where_it_cannot_pay);
   return g_test_run ();
 }
