@@ -159,7 +159,7 @@ def main():
                                bench=str(args.qnn_seconds) if qnn else secs)
         tps = float(re.search(r"encoder: ([\d.]+) tokens/s", err).group(1))
         cached = float(re.search(r"backend open ([\d.]+) ms", err).group(1))
-        kernel = re.search(r"kernel (.*)", err).group(1).strip()
+        kernel = re.search(r"^te-embed bench: kernel (.*)$", err, re.M).group(1).strip()
         r = {"backend": backend, "dtype": label, "batch": B, "kernel": kernel,
              "min_cosine": min(cos), "mean_cosine": sum(cos) / len(cos), "chunks": len(cos),
              "tokens_per_s": tps, "peak_rss_mib": rss, "open_cold_ms": cold,

@@ -204,7 +204,7 @@ def te_embed(model, ids_path, B, args, backend="cpu", options=""):
         cmd += ["--backend-options", options]
     p = run(cmd, stdin_path=ids_path)
     tps = float(re.search(r"encoder: ([\d.]+) tokens/s", p.stderr).group(1))
-    kernel = re.search(r"kernel (.*)", p.stderr)
+    kernel = re.search(r"^te-embed bench: kernel (.*)$", p.stderr, re.M)
     return tps, kernel.group(1).strip() if kernel else ""
 
 

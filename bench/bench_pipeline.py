@@ -4,10 +4,14 @@
 on the same chunk texts as the peer, measured in the same run.
 
     .venv/bin/python bench/bench_pipeline.py [--doc FILE] [--max-tokens 128] [--overlap 16]
-        [--batch 8] [--peer-python PY]
+        [--batch 8] [--repeats N] [--peer-python PY]
 
 Reports: full pipeline wall time, tokens/s and peak RSS (gst-launch under /usr/bin/time -v);
-encoder-only tokens/s (te-embed --bench); the peer's tokens/s on the same chunks and the ratio.
+encoder-only tokens/s (te-embed --bench on the pipeline's own chunks) and the pipeline's share
+of it; the peer's tokens/s on the same chunks and the ratio. With --repeats N the pipeline and
+the encoder alone alternate N times, each pipeline run set against the mean of the encoder runs
+either side of it (a shared VM's neighbours drift over minutes), and the median share is
+reported.
 PY is a Python with sentence-transformers installed (bench/setup-peer.sh makes .venv-peer);
 without it the peer part is reported as not run, never invented.
 """
@@ -67,6 +71,7 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--overlap", type=int, default=16)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--peer-python", default=str(ROOT / ".venv-peer/bin/python"))
     a = ap.parse_args()
 
@@ -77,24 +82,35 @@ def main():
                f"max-tokens={a.max_tokens}", f"overlap-tokens={a.overlap}", "!", "texttokenizer",
                "!", "npuencoder", f"batch-size={a.batch}", "!", "embedpooler", "!", "embedsink",
                f"location={out}"]
-        secs, rss, _ = timed(cmd, env)
-        rows = [json.loads(l) for l in open(out)]
-        tokens = sum(r["tokens"] for r in rows)
-        print(f"pipeline: {a.doc} ({os.path.getsize(a.doc)} bytes), {len(rows)} chunks, "
-              f"{tokens} tokens in {secs:.2f} s = {tokens / secs:.0f} tokens/s, "
-              f"peak RSS {rss:.0f} MiB")
-        print(f"  command: {' '.join(cmd)}")
-
-        texts = [r["text"] for r in rows]
-        tf = Path(tmp) / "texts.jsonl"
-        tf.write_text("".join(json.dumps(t) + "\n" for t in texts))
+        runs = []                       # (pipeline tokens/s, encoder-alone tokens/s after it)
         enc_cmd = [str(BUILD / "tools/te-embed"), "--model", model_dir(), "--batch", str(a.batch),
-                   "--bench", "10"]
-        p = subprocess.run(enc_cmd, stdin=open(tf), capture_output=True, text=True)
-        if p.returncode != 0:
-            sys.exit(f"te-embed failed: {p.stderr}")
-        print(f"encoder alone (te-embed --bench 10, same chunks, batch {a.batch}): "
-              f"{p.stderr.strip().splitlines()[-1]}")
+                   "--bench", "20"]
+        tf = Path(tmp) / "texts.jsonl"
+        for i in range(max(1, a.repeats)):
+            secs, rss, _ = timed(cmd, env)
+            rows = [json.loads(l) for l in open(out)]
+            tokens = sum(r["tokens"] for r in rows)
+            print(f"pipeline: {a.doc} ({os.path.getsize(a.doc)} bytes), {len(rows)} chunks, "
+                  f"{tokens} tokens in {secs:.2f} s = {tokens / secs:.0f} tokens/s, "
+                  f"peak RSS {rss:.0f} MiB")
+            if i == 0:
+                print(f"  command: {' '.join(cmd)}")
+                texts = [r["text"] for r in rows]
+                tf.write_text("".join(json.dumps(t) + "\n" for t in texts))
+            p = subprocess.run(enc_cmd, stdin=open(tf), capture_output=True, text=True)
+            if p.returncode != 0:
+                sys.exit(f"te-embed failed: {p.stderr}")
+            line = [l for l in p.stderr.splitlines() if "encoder:" in l][-1]
+            enc = float(re.search(r"encoder: ([\d.]+) tokens/s", line).group(1))
+            print(f"encoder alone (te-embed --bench 20, same chunks, batch {a.batch}): {line.strip()}")
+            runs.append((tokens / secs, enc))
+        shares = []
+        for i, (pipe, enc) in enumerate(runs):
+            around = [enc] + ([runs[i - 1][1]] if i > 0 else [])
+            shares.append(pipe / (sum(around) / len(around)))
+        print("pipeline / encoder alone (the encoder runs either side): "
+              + ", ".join(f"{100 * x:.1f} %" for x in shares)
+              + (f"; median {100 * sorted(shares)[len(shares) // 2]:.1f} %" if len(shares) > 1 else ""))
 
         if Path(a.peer_python).exists():
             jf = Path(tmp) / "texts.json"

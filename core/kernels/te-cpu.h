@@ -98,8 +98,9 @@ const char *te_cpu_probe_name (TeCpuProbe probe);
 double te_cpu_probe_run (TeCpuProbe probe, long iters);
 
 /* @level's int8 multiply-accumulate rate over its fp32 FMA rate, measured once per level and
- * process on the calling thread (about 6 ms): ~1 on AMD Zen 1 with AVX2, ~2 on Intel's AVX2
- * cores, ~4 with VNNI. 0 where not measured (not x86-64, or no such probes for @level). */
+ * process on the calling thread (about 10 ms): ~1 on AMD Zen 1 with AVX2; by the published
+ * port counts ~2 on Intel's AVX2 cores and ~4 with VNNI. 0 where not measured (not x86-64, or
+ * no such probes for @level). */
 double te_cpu_int8_speedup (TeCpuLevel level);
 
 #ifdef __cplusplus
