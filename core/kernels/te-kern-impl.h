@@ -88,7 +88,8 @@ v_exp_neg (vf x)
   r2 = r * r;
   r4 = r2 * r2;
   p = (r * 1.9875691500e-4f + 1.3981999507e-3f) * r4
-      + ((r * 8.3334519073e-3f + 4.1665795894e-2f) * r2 + (r * 1.6666665459e-1f + 5.0000001201e-1f));
+      + ((r * 8.3334519073e-3f + 4.1665795894e-2f) * r2
+      + (r * 1.6666665459e-1f + 5.0000001201e-1f));
   p = p * r2 + (r + 1.0f);
   /* fn's bits are those of magic plus n; shifted into the exponent field, magic's drop out */
   bits = ((vu) fn + 127u) << 23;
@@ -316,28 +317,13 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
         max = vmax[l] > max ? vmax[l] : max;
       for (int j = s / TE_VL * TE_VL; j < s; j++)
         max = row[j] > max ? row[j] : max;
-      {
-        int j = 0;
-        vf vsum2 = VSET (0);
-
-        /* two vectors per step, two sums: independent chains for the out-of-order core */
-        for (; j + 2 * TE_VL <= s; j += 2 * TE_VL) {
-          vf e0 = v_exp_neg (*(vf *) (row + j) - max);
-          vf e1 = v_exp_neg (*(vf *) (row + j + TE_VL) - max);
-          *(vf *) (row + j) = e0;
-          *(vf *) (row + j + TE_VL) = e1;
-          vsum += e0;
-          vsum2 += e1;
-        }
-        for (; j < s_pad; j += TE_VL) {
-          vf e = v_exp_neg (*(vf *) (row + j) - max);
-          if (j + TE_VL > s)    /* padding columns of the last vector weigh nothing */
-            for (int l = s - j; l < TE_VL; l++)
-              e[l] = 0.0f;
-          *(vf *) (row + j) = e;
-          vsum += e;
-        }
-        vsum += vsum2;
+      for (int j = 0; j < s_pad; j += TE_VL) {
+        vf e = v_exp_neg (*(vf *) (row + j) - max);
+        if (j + TE_VL > s)      /* padding columns of the last vector weigh nothing */
+          for (int l = s - j; l < TE_VL; l++)
+            e[l] = 0.0f;
+        *(vf *) (row + j) = e;
+        vsum += e;
       }
       for (int l = 0; l < TE_VL; l++)
         sum += vsum[l];
