@@ -94,8 +94,6 @@ check_openblas_core (void)
  * the AVX2 int8 step runs at the FMA's rate and our int8 is slower than fp32 (docs/cpu.md).
  * No feature bit tells those cores apart, so the rate is measured (te_cpu_int8_speedup) and a
  * user asking for int8 where it cannot pay is told once per process, with the fix. */
-#define TE_INT8_PAYS 1.5      /* Zen 1 measures ~1.0; Intel's AVX2 cores ~2 by their port counts */
-
 static void
 check_int8_pays (TeCpuLevel level)
 {
@@ -105,7 +103,7 @@ check_int8_pays (TeCpuLevel level)
     double r = te_cpu_int8_speedup (level);
     const char *q8 = te_kern_q8_name_for (level);
 
-    if (r > 0.0 && r < TE_INT8_PAYS)
+    if (r > 0.0 && r < TE_CPU_INT8_PAYS)
       g_warning ("cpu backend: dtype=int8 gains nothing on this CPU: its int8 multiply-adds "
           "(%s) run at %.2fx the rate of its fp32 ones (%s), measured, so the int8 kernel is "
           "slower than fp32 and less accurate. Use dtype=fp32 (the default); int8 pays on CPUs "

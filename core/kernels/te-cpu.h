@@ -103,6 +103,10 @@ double te_cpu_probe_run (TeCpuProbe probe, long iters);
  * no such probes for @level). */
 double te_cpu_int8_speedup (TeCpuLevel level);
 
+/* Below this te_cpu_int8_speedup(), int8 cannot pay here (the cpu backend warns): Zen 1
+ * measures ~1.0, Intel's AVX2 cores ~2 by their port counts, so the line is far from both. */
+#define TE_CPU_INT8_PAYS 1.5
+
 #ifdef __cplusplus
 }
 #endif

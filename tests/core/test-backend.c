@@ -270,7 +270,7 @@ test_cpu_int8_warns_where_it_cannot_pay (void)
   if (level == TE_CPU_AVX2 || level == TE_CPU_AVX512)
     g_assert_cmpfloat (r, >, 0.3);       /* measured, and plausible */
 #endif
-  if (r > 0.0 && r < 1.5)          /* te-backend-cpu.c's TE_INT8_PAYS */
+  if (r > 0.0 && r < TE_CPU_INT8_PAYS)
     g_test_expect_message ("textembed", G_LOG_LEVEL_WARNING,
         "*dtype=int8 gains nothing on this CPU*Use dtype=fp32*");
   else if (level != TE_CPU_PORTABLE && strcmp (te_kern_q8_name_for (level), "portable") == 0)
