@@ -66,6 +66,27 @@ V_MAX (vf lo, vf x)
 }
 #endif
 
+/* rint (x) lane by lane (to nearest, ties to even): one instruction where the level has one,
+ * else libm's rintf per lane. Being an instruction rather than an add of 1.5 * 2^23, the
+ * product it rounds cannot be fused into an FMA and rounded differently. */
+#if defined(__AVX512F__) && TE_VL == 16
+#define V_RINT(x) ((vf) _mm512_roundscale_ps ((__m512) (x), \
+        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#elif defined(__AVX__) && TE_VL == 8
+#define V_RINT(x) ((vf) _mm256_round_ps ((__m256) (x), \
+        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#elif defined(__aarch64__) && TE_VL == 4
+#define V_RINT(x) ((vf) vrndnq_f32 ((float32x4_t) (x)))
+#else
+INLINE vf
+V_RINT (vf x)
+{
+  for (int l = 0; l < TE_VL; l++)
+    x[l] = rintf (x[l]);
+  return x;
+}
+#endif
+
 /* e^x for x <= 0 (softmax after subtracting the row max; erf's e^(-x^2)). Range reduction
  * x = n ln2 + r with |r| <= ln2/2, Cephes' polynomial for e^r (about 1 ulp), 2^n from
  * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing).
@@ -424,8 +445,62 @@ quantize_row (const float *restrict x, int n, int8_t * restrict q, int u8)
   return max / 127.0f;
 }
 
+/* One row of activations for the int8 kernels: x times mul (NULL: 1), quantised group by
+ * group into the same integers as quantize_row, without a pass through memory between the
+ * steps: a whole group (TE_Q8_GROUP / TE_VL vectors) stays in registers from its load to its
+ * bytes. The group past the last whole one goes through quantize_row; q's padding
+ * [k, kp) is 0 (128 for u8), which adds nothing. */
+static void
+quantize_act (const float *restrict x, const float *restrict mul, int k, int kp,
+    int8_t * restrict q, float *restrict sa, int u8)
+{
+  enum { QV = TE_Q8_GROUP / TE_VL };
+  typedef int8_t vb __attribute__ ((vector_size (TE_VL)));
+  typedef int8_t vbu __attribute__ ((vector_size (TE_VL), aligned (1)));
+  const vi abs_mask = (vi) {} + INT32_MAX;
+  int c0 = 0;
+
+  for (; c0 + TE_Q8_GROUP <= k; c0 += TE_Q8_GROUP) {
+    vf v[QV], vmax = VSET (0);
+    float max = 0.0f, inv;
+
+    UNROLL for (int u = 0; u < QV; u++) {
+      vf a;
+      vi gt;
+
+      v[u] = LOADU (x + c0 + u * TE_VL);
+      if (mul != NULL)
+        v[u] = v[u] * LOADU (mul + c0 + u * TE_VL);
+      a = (vf) ((vi) v[u] & abs_mask);
+      gt = a > vmax;
+      vmax = (vf) (((vi) a & gt) | ((vi) vmax & ~gt));
+    }
+    for (int l = 0; l < TE_VL; l++)
+      max = vmax[l] > max ? vmax[l] : max;
+    inv = max > 0.0f ? 127.0f / max : 0.0f;
+    sa[c0 / TE_Q8_GROUP] = max / 127.0f;
+    UNROLL for (int u = 0; u < QV; u++) {
+      vi n = __builtin_convertvector (V_RINT (v[u] * inv), vi);
+
+      if (u8)
+        n += 128;
+      *(vbu *) (q + c0 + u * TE_VL) = __builtin_convertvector (n, vb);
+    }
+  }
+  if (c0 < k) {
+    float tmp[TE_Q8_GROUP];
+    int len = k - c0;
+
+    for (int c = 0; c < len; c++)
+      tmp[c] = mul != NULL ? x[c0 + c] * mul[c0 + c] : x[c0 + c];
+    sa[c0 / TE_Q8_GROUP] = quantize_row (tmp, len, q + c0, u8);
+  }
+  memset (q + k, u8 ? 128 : 0, (size_t) (kp - k));
+}
+
 const TeKernOps TE_KERN_OPS = {
   .quantize_row = quantize_row,
+  .quantize_act = quantize_act,
   .nr = NR,
   .mr = TE_MR,
   .linear_panels = linear_panels,

@@ -30,6 +30,11 @@ typedef struct TeKernOps {
       int ldo, int s, int d, float scale, float *scratch);
   /* q = rint (x * 127 / max|x|) (+ 128 with u8), returns max|x| / 127. */
   float (*quantize_row) (const float *x, int n, int8_t * q, int u8);
+  /* One row of the int8 kernels' activations: x[0..k) times mul[0..k) (the inverse SmoothQuant
+   * factors; NULL: none), each group of TE_Q8_GROUP channels quantised as by quantize_row into
+   * q[0..k), its scale into sa[group]; q[k..kp) set to what multiplies as 0 (0; 128 with u8). */
+  void (*quantize_act) (const float *x, const float *mul, int k, int kp, int8_t * q,
+      float *sa, int u8);
   /* In place GELU of x[0..n) (the same as the linear epilogue's). */
   void (*gelu) (float *x, size_t n);
 } TeKernOps;

@@ -218,41 +218,20 @@ typedef struct {
   int m, rows_per_task;         /* of the quantisation */
   TeKernSplit split;            /* of the products */
   TeKernEpilogue epi;
-  int failed;
 } Q8Job;
 
 static void
 quant_task (void *data, int task, int worker)
 {
   Q8Job *job = data;
+  const TeKernQ *w = job->w;
   int r0 = task * job->rows_per_task;
   int r1 = r0 + job->rows_per_task < job->m ? r0 + job->rows_per_task : job->m;
 
-  const TeKernQ *w = job->w;
-  float *tmp = w->act_mul ? malloc (sizeof (float) * w->k) : NULL;
-
   (void) worker;
-  if (w->act_mul && tmp == NULL) {
-    job->failed = 1;
-    return;
-  }
-  for (int r = r0; r < r1; r++) {
-    int8_t *q = job->Aq + (size_t) r * w->kp;
-    const float *a = job->A + (size_t) r * w->k;
-
-    if (tmp != NULL) {
-      for (int c = 0; c < w->k; c++)
-        tmp[c] = a[c] * w->act_mul[c];
-      a = tmp;
-    }
-    memset (q + w->k, w->ops->act_u8 ? 128 : 0, w->kp - w->k);
-    for (int g = 0; g < w->ng; g++) {
-      int c0 = g * TE_Q8_GROUP, len = w->k - c0 < TE_Q8_GROUP ? w->k - c0 : TE_Q8_GROUP;
-      job->sa[(size_t) r * w->ng + g] = len > 0
-          ? w->f32->quantize_row (a + c0, len, q + c0, w->ops->act_u8) : 0.0f;
-    }
-  }
-  free (tmp);
+  for (int r = r0; r < r1; r++)
+    w->f32->quantize_act (job->A + (size_t) r * w->k, w->act_mul, w->k, w->kp,
+        job->Aq + (size_t) r * w->kp, job->sa + (size_t) r * w->ng, w->ops->act_u8);
 }
 
 static void
@@ -291,12 +270,6 @@ te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, i
   }
   job.rows_per_task = (m + threads - 1) / threads;
   te_pool_run (pool, (m + job.rows_per_task - 1) / job.rows_per_task, quant_task, &job);
-  if (job.failed) {
-    free (job.Aq);
-    free (job.sa);
-    return -1;
-  }
-
   te_kern_split (threads, m, w->ops->mr, w->n_panels, &job.split);
   te_pool_run (pool, job.split.tasks, q8_task, &job);
   free (job.Aq);

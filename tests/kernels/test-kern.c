@@ -6,12 +6,14 @@
  *
  * With TE_CPU_LEVEL set, only that level is tested (and it must be supported). */
 #include "te-kern.h"
+#include "te-kern-private.h"    /* the levels' activation quantiser */
 
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int failures, checks;
 
@@ -253,6 +255,95 @@ out:
   free (F);
 }
 
+/* The level's activation quantiser gives the reference's integers and scales exactly: rint
+ * (x * mul * 127 / max) per group of TE_Q8_GROUP, ties to even (the group whose max is 127
+ * has a scale of exactly 1, so x.5 values are exact ties), an all-zero group, the partial
+ * group at the end, the padding; s8 and u8. */
+static void
+test_quantize_act (TeCpuLevel level)
+{
+  const TeKernOps *ops = te_kern_ops_for (level);
+  enum { K = 3 * TE_Q8_GROUP + 21, KP = 4 * TE_Q8_GROUP, NG = KP / TE_Q8_GROUP };
+  float x[K], mul[K];
+  int bad = 0;
+
+  for (int c = 0; c < K; c++) {
+    x[c] = 40.0f * frand ();
+    mul[c] = 0.5f + 0.25f * (c % 4);
+  }
+  x[5] = 127.0f;                /* group 0: max 127 (mul 0.75 where used: not then) */
+  for (int c = 6; c < 30; c++)
+    x[c] = (float) (c - 18) + 0.5f;     /* ties: -11.5 .. 11.5 */
+  for (int c = TE_Q8_GROUP; c < 2 * TE_Q8_GROUP; c++)
+    x[c] = 0.0f;                /* group 1: all zero */
+  for (int with_mul = 0; with_mul < 2; with_mul++)
+    for (int u8 = 0; u8 < 2; u8++) {
+      int8_t q[KP];
+      float sa[NG];
+
+      memset (q, 0x55, sizeof q);
+      ops->quantize_act (x, with_mul ? mul : NULL, K, KP, q, sa, u8);
+      for (int g = 0; g < NG; g++) {
+        int c0 = g * TE_Q8_GROUP, c1 = c0 + TE_Q8_GROUP < K ? c0 + TE_Q8_GROUP : K;
+        float max = 0.0f, inv;
+
+        for (int c = c0; c < c1; c++) {
+          float v = with_mul ? x[c] * mul[c] : x[c];
+          max = fabsf (v) > max ? fabsf (v) : max;
+        }
+        inv = max > 0.0f ? 127.0f / max : 0.0f;
+        if (c0 < K && sa[g] != max / 127.0f)
+          bad++;
+        for (int c = c0; c < c0 + TE_Q8_GROUP; c++) {
+          int want = c < K ? (int) rintf ((with_mul ? x[c] * mul[c] : x[c]) * inv) : 0;
+          int got = u8 ? (uint8_t) q[c] - 128 : q[c];
+          if (got != want)
+            bad++;
+        }
+      }
+    }
+  check (bad == 0, "quantize_act: the reference's integers and scales", level, bad, 1);
+}
+
+typedef struct {
+  int *hits;
+} CountJob;
+
+static void
+count_task (void *data, int task, int worker)
+{
+  CountJob *job = data;
+
+  (void) worker;
+  __atomic_fetch_add (&job->hits[task], 1, __ATOMIC_RELAXED);
+}
+
+/* Every task of every run done exactly once, whether the workers are still spinning when the
+ * next run comes (back to back) or have gone to sleep (a pause longer than the spin). */
+static void
+test_pool_runs (TeCpuLevel level)
+{
+  enum { RUNS = 300, TASKS = 7 };
+  TePool *pool = te_pool_acquire (3);
+  int *hits = calloc (RUNS * TASKS, sizeof (int)), bad = 0;
+
+  for (int r = 0; r < RUNS; r++) {
+    CountJob job = { hits + r * TASKS };
+
+    if (r % 50 == 49) {
+      struct timespec pause = { 0, 2000000 };   /* 2 ms: longer than the spin */
+      nanosleep (&pause, NULL);
+    }
+    te_pool_run (pool, TASKS, count_task, &job);
+  }
+  for (int i = 0; i < RUNS * TASKS; i++)
+    bad += hits[i] != 1;
+  check (bad == 0, "pool: each task of 300 runs once, back to back and after sleeping",
+      level, bad, 3);
+  te_pool_release (pool);
+  free (hits);
+}
+
 /* The GELU epilogue's erf and the softmax's exp over their whole useful range. */
 static void
 test_gelu_range (TeCpuLevel level)
@@ -411,7 +502,9 @@ main (void)
       te_pool_release (pool);
     }
     test_gelu_range (level);
+    test_quantize_act (level);
     test_pool_sharing (level);
+    test_pool_runs (level);
   }
   printf ("%d checks, %d failed\n", checks, failures);
   return failures == 0 && checks > 0 ? 0 : 1;
