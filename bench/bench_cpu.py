@@ -246,6 +246,11 @@ def main():
     T = args.threads
     peer_ok = Path(args.peer_python).exists()
     result = {"threads": T, "model": str(model), "cpu": cpu_line(), "configs": []}
+    # A core forced from the environment (one machine here set OPENBLAS_CORETYPE=Haswell on an
+    # AVX-512 CPU) would make the sgemm ceiling and the OpenBLAS engine measure that core, not
+    # the CPU: every engine runs without it, as OpenBLAS detects the CPU.
+    forced = os.environ.pop("OPENBLAS_CORETYPE", None)
+    result["openblas_coretype_unset"] = forced
 
     sg = json.loads(run([sys.executable, "-c", SGEMM],
                         env=dict(os.environ, OPENBLAS_NUM_THREADS=str(T),
@@ -253,6 +258,8 @@ def main():
     ceiling = sg["gflops"]
     result["sgemm_ceiling_gflops"] = ceiling
     print(f"CPU: {result['cpu']}; {T} threads")
+    if forced:
+        print(f"OPENBLAS_CORETYPE={forced} was set in the environment: unset for every engine")
     print(f"sgemm ceiling (numpy {sg['numpy']} matmul 2048^2, float32): {ceiling:.1f} GFLOP/s")
 
     kb = run([str(BUILD / "bench" / "te-kern-bench"), "--threads", str(T), "--seconds", "2"])
