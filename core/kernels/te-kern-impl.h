@@ -27,117 +27,7 @@
 #define KC 256                  /* k block: a panel's KC x NR floats stay in L1 across row tiles */
 #define MC (TE_MR * 16)         /* row block: MC x KC floats of A stay in L2 across panels */
 
-typedef float vf __attribute__ ((vector_size (TE_VL * 4)));
-typedef float vfu __attribute__ ((vector_size (TE_VL * 4), aligned (4)));
-typedef int32_t vi __attribute__ ((vector_size (TE_VL * 4)));
-typedef uint32_t vu __attribute__ ((vector_size (TE_VL * 4)));
-
-#define VSET(c) ((vf) {} + (float) (c))
-#define LOADU(p) (*(const vfu *) (p))
-#define STOREU(p, v) (*(vfu *) (p) = (v))
-
-#if defined(__GNUC__) && !defined(__clang__)
-#define UNROLL _Pragma ("GCC unroll 32")
-#else
-#define UNROLL _Pragma ("unroll")
-#endif
-#define INLINE static inline __attribute__ ((always_inline))
-
-/* max (lo, x), NaN kept a NaN: one instruction where the level has one (x86's maxps returns
- * its second operand when either is NaN; NEON's fmax returns NaN), else a compare and select */
-#if defined(__AVX512F__) && TE_VL == 16
-#include <immintrin.h>
-#define V_MAX(lo, x) ((vf) _mm512_max_ps ((__m512) (lo), (__m512) (x)))
-#elif defined(__AVX__) && TE_VL == 8
-#include <immintrin.h>
-#define V_MAX(lo, x) ((vf) _mm256_max_ps ((__m256) (lo), (__m256) (x)))
-#elif defined(__SSE2__) && TE_VL == 4
-#include <immintrin.h>
-#define V_MAX(lo, x) ((vf) _mm_max_ps ((__m128) (lo), (__m128) (x)))
-#elif defined(__aarch64__) && TE_VL == 4
-#include <arm_neon.h>
-#define V_MAX(lo, x) ((vf) vmaxq_f32 ((float32x4_t) (lo), (float32x4_t) (x)))
-#else
-INLINE vf
-V_MAX (vf lo, vf x)
-{
-  vi m = x < lo;
-  return (vf) (((vi) x & ~m) | ((vi) lo & m));
-}
-#endif
-
-/* rint (x) lane by lane (to nearest, ties to even): one instruction where the level has one,
- * else libm's rintf per lane. Being an instruction rather than an add of 1.5 * 2^23, the
- * product it rounds cannot be fused into an FMA and rounded differently. */
-#if defined(__AVX512F__) && TE_VL == 16
-#define V_RINT(x) ((vf) _mm512_roundscale_ps ((__m512) (x), \
-        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
-#elif defined(__AVX__) && TE_VL == 8
-#define V_RINT(x) ((vf) _mm256_round_ps ((__m256) (x), \
-        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
-#elif defined(__aarch64__) && TE_VL == 4
-#define V_RINT(x) ((vf) vrndnq_f32 ((float32x4_t) (x)))
-#else
-INLINE vf
-V_RINT (vf x)
-{
-  for (int l = 0; l < TE_VL; l++)
-    x[l] = rintf (x[l]);
-  return x;
-}
-#endif
-
-/* e^x for x <= 0 (softmax after subtracting the row max; erf's e^(-x^2)). Range reduction
- * x = n ln2 + r with |r| <= ln2/2, Cephes' polynomial for e^r (about 1 ulp), 2^n from
- * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing).
- * Written for throughput, since softmax and GELU evaluate it for every score and every FFN
- * activation: n is rounded by adding 1.5 * 2^23 (n lands in the low mantissa bits, so no
- * float <-> int conversions, which x86 runs on one port), and the polynomial by Estrin's
- * scheme rather than Horner's (16 cycles of FMA latency instead of 38). */
-INLINE vf
-v_exp_neg (vf x)
-{
-  const float magic = 12582912.0f;      /* 1.5 * 2^23: its ulp is 1 */
-  vf fn, nf, r, r2, r4, p;
-  vu bits;
-
-  x = V_MAX (VSET (-87.0f), x);
-  fn = x * 1.44269504088896341f + magic;        /* magic + round (x log2 e) */
-  nf = fn - magic;
-  r = x - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  r2 = r * r;
-  r4 = r2 * r2;
-  p = (r * 1.9875691500e-4f + 1.3981999507e-3f) * r4
-      + ((r * 8.3334519073e-3f + 4.1665795894e-2f) * r2
-      + (r * 1.6666665459e-1f + 5.0000001201e-1f));
-  p = p * r2 + (r + 1.0f);
-  /* fn's bits are those of magic plus n; shifted into the exponent field, magic's drop out */
-  bits = ((vu) fn + 127u) << 23;
-  return p * (vf) bits;
-}
-
-/* GELU with erf (BERT's "gelu"): 0.5 x (1 + erf(x / sqrt 2)). erf by Abramowitz & Stegun
- * 7.1.26 (absolute error <= 1.5e-7, below float resolution of 1 + erf). */
-INLINE vf
-v_gelu (vf x)
-{
-  const vi sign_bit = (vi) {} + INT32_MIN;     /* not VSET (-0.0f): 0 + -0 is +0 */
-  vf z = x * 0.70710678118654752f;
-  vi sign = (vi) z & sign_bit;
-  vf az = (vf) ((vi) z & ~sign_bit);
-  vf t = 1.0f / (az * 0.3275911f + 1.0f);
-  vf poly = VSET (1.061405429f);
-  vf erf_abs;
-
-  poly = poly * t - 1.453152027f;
-  poly = poly * t + 1.421413741f;
-  poly = poly * t - 0.284496736f;
-  poly = poly * t + 0.254829592f;
-  poly = poly * t;
-  erf_abs = 1.0f - poly * v_exp_neg (-(az * az));
-  return 0.5f * x * (1.0f + (vf) ((vi) erf_abs | sign));
-}
+#include "te-kern-vmath.h"
 
 /* One register tile: C[0..MRC, 0..NR) (row stride ldc) = (first ? bias : C) + A · B, A being
  * kc x TE_MR packed (k-major: the TE_MR values of one k are adjacent) and B kc x NR packed. */
@@ -272,12 +162,27 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
   float *kt = scratch;                    /* [d][s_pad] */
   float *sc = kt + (size_t) d * s_pad;    /* [TQ][s_pad] */
 
-  for (int c = 0; c < d; c++) {
-    for (int j = 0; j < s; j++)
-      kt[(size_t) c * s_pad + j] = k[(size_t) j * ld + c];
+  /* key by key: each key's d values are one contiguous read, the stores go to d lines that
+   * stay in L1 for the next keys (reading a column of keys at a time, each load a new line,
+   * took as long as the scores themselves) */
+  for (int j = 0; j < s; j++) {
+    const float *kj = k + (size_t) j * ld;
+    /* the head's rows of q, k and v are d floats every ld (a row of QKV, 4.5 KB for MiniLM):
+     * no prefetcher follows that, and the whole of QKV is past L2. Fetch the keys a few rows
+     * ahead, and this row's q and v, which the scores and the weighted sum read next. */
+    if (j + 8 < s)
+      for (int c = 0; c < d; c += 16)
+        __builtin_prefetch (kj + 8 * (size_t) ld + c);
+    for (int c = 0; c < d; c += 16) {
+      __builtin_prefetch (q + (size_t) j * ld + c);
+      __builtin_prefetch (v + (size_t) j * ld + c);
+    }
+    for (int c = 0; c < d; c++)
+      kt[(size_t) c * s_pad + j] = kj[c];
+  }
+  for (int c = 0; c < d; c++)
     for (int j = s; j < s_pad; j++)
       kt[(size_t) c * s_pad + j] = 0.0f;
-  }
   for (int i0 = 0; i0 < s; i0 += TQ) {
     int tq = s - i0 < TQ ? s - i0 : TQ;
     float inv[TQ];
@@ -334,8 +239,7 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
         vi gt = x > vmax;
         vmax = (vf) (((vi) x & gt) | ((vi) vmax & ~gt));
       }
-      for (int l = 0; l < TE_VL; l++)
-        max = vmax[l] > max ? vmax[l] : max;
+      max = V_HMAX (vmax);
       for (int j = s / TE_VL * TE_VL; j < s; j++)
         max = row[j] > max ? row[j] : max;
       for (int j = 0; j < s_pad; j += TE_VL) {
@@ -346,8 +250,7 @@ attention_head (const float *q, const float *k, const float *v, int ld, float *o
         *(vf *) (row + j) = e;
         vsum += e;
       }
-      for (int l = 0; l < TE_VL; l++)
-        sum += vsum[l];
+      sum = V_HSUM (vsum);
       inv[r] = 1.0f / sum;
     }
     /* out_i = sum_j p_ij v_j / sum_i; TE_ATT_NJ vectors of V's columns at a time */

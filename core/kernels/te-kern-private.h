@@ -65,10 +65,10 @@ typedef struct TeKernQOps {
   int nr, mr;
   int act_u8;                   /* activations stored as a + 128 (vpdpbusd) */
   /* Rows [0, m) of Aq (m x kp bytes; sa: m x ng group scales), panels [p0, p1):
-   * C = sum over groups of acc * sa, times the channel scale, + bias (no epilogue: the caller
-   * applies it). */
+   * C = sum over groups of acc * sa, times the channel scale, + bias, then epi (the level's
+   * fp32 GELU, tile by tile). */
   void (*panels) (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m,
-      int p0, int p1);
+      int p0, int p1, TeKernEpilogue epi);
 } TeKernQOps;
 
 extern const TeKernQOps te_kern_q8_portable;

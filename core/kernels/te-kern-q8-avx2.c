@@ -10,12 +10,15 @@
 #include <immintrin.h>
 #include <string.h>
 
+#define TE_VL 8
+#include "te-kern-vmath.h"      /* v_gelu */
+
 #define NR 16
 #define MR 3
 
 static inline __attribute__ ((always_inline)) void
 tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const int8_t * B,
-    int n0, float *C, int nr)
+    int n0, float *C, int nr, TeKernEpilogue epi)
 {
   __m256 facc[MR][2];
   const __m256i ones = _mm256_set1_epi16 (1);
@@ -64,10 +67,21 @@ tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const
   b1 = _mm256_load_ps (w->bias + n0 + 8);
 #pragma GCC unroll 3
   for (int i = 0; i < MRC; i++) {
-    float out[NR];
-    _mm256_storeu_ps (out, _mm256_fmadd_ps (facc[i][0], s0, b0));
-    _mm256_storeu_ps (out + 8, _mm256_fmadd_ps (facc[i][1], s1, b1));
-    memcpy (C + (size_t) i * ldc, out, (size_t) nr * sizeof (float));
+    __m256 o0 = _mm256_fmadd_ps (facc[i][0], s0, b0), o1 = _mm256_fmadd_ps (facc[i][1], s1, b1);
+
+    if (epi == TE_KERN_EPI_GELU) {
+      o0 = (__m256) v_gelu ((vf) o0);
+      o1 = (__m256) v_gelu ((vf) o1);
+    }
+    if (nr == NR) {
+      _mm256_storeu_ps (C + (size_t) i * ldc, o0);
+      _mm256_storeu_ps (C + (size_t) i * ldc + 8, o1);
+    } else {
+      float out[NR];
+      _mm256_storeu_ps (out, o0);
+      _mm256_storeu_ps (out + 8, o1);
+      memcpy (C + (size_t) i * ldc, out, (size_t) nr * sizeof (float));
+    }
   }
 }
 

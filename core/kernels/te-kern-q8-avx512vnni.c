@@ -9,6 +9,9 @@
 #include <immintrin.h>
 #include <string.h>
 
+#define TE_VL 16
+#include "te-kern-vmath.h"      /* v_gelu */
+
 #define NR 32
 #define MR 6
 
@@ -18,7 +21,7 @@
 
 static inline __attribute__ ((always_inline)) void
 tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const int8_t * B,
-    int n0, float *C, int nr)
+    int n0, float *C, int nr, TeKernEpilogue epi)
 {
   __m512 facc[MR][2];
   const int kp = w->kp, ldc = w->n, ng = w->ng;
@@ -68,8 +71,19 @@ tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const
   b1 = _mm512_load_ps (w->bias + n0 + 16);
 #pragma GCC unroll 6
   for (int i = 0; i < MRC; i++) {
-    _mm512_mask_storeu_ps (C + (size_t) i * ldc, m0, _mm512_fmadd_ps (facc[i][0], s0, b0));
-    _mm512_mask_storeu_ps (C + (size_t) i * ldc + 16, m1, _mm512_fmadd_ps (facc[i][1], s1, b1));
+    __m512 o0 = _mm512_fmadd_ps (facc[i][0], s0, b0), o1 = _mm512_fmadd_ps (facc[i][1], s1, b1);
+
+    if (epi == TE_KERN_EPI_GELU) {
+      o0 = (__m512) v_gelu ((vf) o0);
+      o1 = (__m512) v_gelu ((vf) o1);
+    }
+    if (nr == NR) {             /* unmasked: a masked store does not forward to a later load */
+      _mm512_storeu_ps (C + (size_t) i * ldc, o0);
+      _mm512_storeu_ps (C + (size_t) i * ldc + 16, o1);
+    } else {
+      _mm512_mask_storeu_ps (C + (size_t) i * ldc, m0, o0);
+      _mm512_mask_storeu_ps (C + (size_t) i * ldc + 16, m1, o1);
+    }
   }
 }
 

@@ -9,12 +9,15 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#define TE_VL 4
+#include "te-kern-vmath.h"      /* v_gelu */
+
 #define NR 16
 #define MR 2
 
 static inline __attribute__ ((always_inline)) void
 tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const int8_t * B,
-    int n0, float *C, int nr)
+    int n0, float *C, int nr, TeKernEpilogue epi)
 {
   float32x4_t facc[MR][4];
   const int kp = w->kp, ldc = w->n, ng = w->ng;
@@ -55,9 +58,13 @@ tile (const int MRC, const TeKernQ * w, const int8_t * A, const float *sa, const
   }
   for (int i = 0; i < MRC; i++) {
     float out[NR];
-    for (int v = 0; v < 4; v++)
-      vst1q_f32 (out + 4 * v, vfmaq_f32 (vld1q_f32 (w->bias + n0 + 4 * v), facc[i][v],
-              vld1q_f32 (w->scale + n0 + 4 * v)));
+    for (int v = 0; v < 4; v++) {
+      float32x4_t o = vfmaq_f32 (vld1q_f32 (w->bias + n0 + 4 * v), facc[i][v],
+          vld1q_f32 (w->scale + n0 + 4 * v));
+      if (epi == TE_KERN_EPI_GELU)
+        o = (float32x4_t) v_gelu ((vf) o);
+      vst1q_f32 (out + 4 * v, o);
+    }
     memcpy (C + (size_t) i * ldc, out, (size_t) nr * sizeof (float));
   }
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-kern-q8-panels.h — the loop over panels and row tiles shared by the int8 kernels.
- * Included by each te-kern-q8-*.c after its tile (MRC, w, A, sa, B, n0, C, nr), with NR (panel
- * width) and MR (rows per tile, <= 12) defined; defines panels (), the TeKernQOps entry. */
+ * Included by each te-kern-q8-*.c after its tile (MRC, w, A, sa, B, n0, C, nr, epi), with NR (panel
+ * width) and MR (rows per tile, <= 12) defined; defines panels (), the TeKernQOps entry.
+ * The tile applies the GELU epilogue itself, in registers before its stores (a pass over the
+ * whole output afterwards read FFN-up's 6 MB again from L3). */
 
 static void
-panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, int p0, int p1)
+panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, int p0, int p1,
+    TeKernEpilogue epi)
 {
   for (int p = p0; p < p1; p++) {
     const int8_t *B = w->data + (size_t) p * w->kp * NR;
@@ -14,7 +17,7 @@ panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, 
       const int8_t *a = Aq + (size_t) i0 * w->kp;
       float *c = C + (size_t) i0 * w->n + n0;
       /* each row count gets its own fully unrolled tile */
-#define CASE(r) case r: tile (r, w, a, sa + (size_t) i0 * w->ng, B, n0, c, nr); break;
+#define CASE(r) case r: tile (r, w, a, sa + (size_t) i0 * w->ng, B, n0, c, nr, epi); break;
       switch (m - i0 < MR ? m - i0 : MR) {
         CASE (1)
 #if MR >= 2

@@ -168,7 +168,7 @@ te_kern_q8_name (const TeKernQ * w)
 
 static void
 q8_panels_portable (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m,
-    int p0, int p1)
+    int p0, int p1, TeKernEpilogue epi)
 {
   size_t cols = (size_t) w->n_panels * PNR;
 
@@ -195,6 +195,8 @@ q8_panels_portable (const TeKernQ * w, const int8_t * Aq, const float *sa, float
       }
       for (int j = 0; j < nr; j++)
         C[(size_t) i * w->n + n0 + j] = facc[j] * w->scale[n0 + j] + w->bias[n0 + j];
+      if (epi == TE_KERN_EPI_GELU)
+        w->f32->gelu (C + (size_t) i * w->n + n0, (size_t) nr);
     }
   }
 }
@@ -207,7 +209,7 @@ const TeKernQOps te_kern_q8_portable = {
   .panels = q8_panels_portable,
 };
 
-/* ---- threading: quantise rows, then panels x rows as for fp32, then the epilogue ---- */
+/* ---- threading: quantise rows, then panels x rows as for fp32 ---- */
 
 typedef struct {
   const TeKernQ *w;
@@ -244,12 +246,7 @@ q8_task (void *data, int task, int worker)
   (void) worker;
   te_kern_split_task (&job->split, task, job->m, w->n_panels, &m0, &m1, &p0, &p1);
   w->ops->panels (w, job->Aq + (size_t) m0 * w->kp, job->sa + (size_t) m0 * w->ng,
-      job->C + (size_t) m0 * w->n, m1 - m0, p0, p1);
-  if (job->epi == TE_KERN_EPI_GELU) {
-    int n0 = p0 * w->nr, n1 = p1 * w->nr < w->n ? p1 * w->nr : w->n;
-    for (int i = m0; i < m1; i++)
-      w->f32->gelu (job->C + (size_t) i * w->n + n0, (size_t) (n1 - n0));
-  }
+      job->C + (size_t) m0 * w->n, m1 - m0, p0, p1, job->epi);
 }
 
 int
