@@ -21,7 +21,7 @@ typedef struct TeKernOps {
   int nr;                       /* columns per panel */
   int mr;                       /* rows per register tile */
   /* C rows [0, m), panels [p0, p1): C = A · W^T + bias, then epi. -1 when out of memory for
-   * the packed block of A. */
+   * a packed block of A (the bf16 kernel rounds A into one; fp32 reads A in place). */
   int (*linear_panels) (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
       TeKernEpilogue epi);
   /* One head of one sequence: q, k, v are [s, d] with row stride ld; out [s, d] with row
