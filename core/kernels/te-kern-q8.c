@@ -4,6 +4,7 @@
 #include "te-kern-private.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,28 +250,82 @@ q8_task (void *data, int task, int worker)
       job->C + (size_t) m0 * w->n, m1 - m0, p0, p1, job->epi);
 }
 
+/* The quantised activations of one call (m x kp bytes, then m x ng scales), in a buffer kept
+ * per calling thread between calls and grown to the largest: a fresh one per call was mapped
+ * and zero-filled by the kernel page by page (several MB at batch 32). Freed when the thread
+ * exits. */
+typedef struct {
+  void *data;
+  size_t bytes;
+} Q8Scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void
+scratch_free (void *data)
+{
+  Q8Scratch *s = data;
+
+  free (s->data);
+  free (s);
+}
+
+static void
+scratch_key_create (void)
+{
+  scratch_key_ok = pthread_key_create (&scratch_key, scratch_free) == 0;
+}
+
+/* @bytes of 64-byte aligned scratch for the calling thread, NULL when out of memory. */
+static void *
+scratch_get (size_t bytes)
+{
+  Q8Scratch *s;
+
+  pthread_once (&scratch_once, scratch_key_create);
+  if (!scratch_key_ok)
+    return NULL;
+  s = pthread_getspecific (scratch_key);
+  if (s == NULL) {
+    if ((s = calloc (1, sizeof *s)) == NULL)
+      return NULL;
+    if (pthread_setspecific (scratch_key, s) != 0) {
+      free (s);
+      return NULL;
+    }
+  }
+  if (s->bytes < bytes) {
+    free (s->data);
+    s->bytes = 0;
+    if ((s->data = te_kern_alloc_aligned (bytes)) == NULL)
+      return NULL;
+    s->bytes = bytes;
+  }
+  return s->data;
+}
+
 int
 te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, int m,
     TeKernEpilogue epi)
 {
   Q8Job job = { .w = w, .A = A, .C = C, .m = m, .epi = epi };
   int threads = te_pool_threads (pool);
+  size_t aq_bytes = ((size_t) m * w->kp + 63) / 64 * 64;
+  char *scratch;
 
   if (m <= 0)
     return 0;
-  job.Aq = te_kern_alloc_aligned ((size_t) m * w->kp);
-  job.sa = malloc ((size_t) m * w->ng * sizeof (float));
-  if (job.Aq == NULL || job.sa == NULL) {
-    free (job.Aq);
-    free (job.sa);
+  scratch = scratch_get (aq_bytes + (size_t) m * w->ng * sizeof (float));
+  if (scratch == NULL)
     return -1;
-  }
+  job.Aq = (int8_t *) scratch;
+  job.sa = (float *) (scratch + aq_bytes);
   job.rows_per_task = (m + threads - 1) / threads;
   te_pool_run (pool, (m + job.rows_per_task - 1) / job.rows_per_task, quant_task, &job);
   te_kern_split (threads, m, w->ops->mr, w->n_panels, &job.split);
   te_pool_run (pool, job.split.tasks, q8_task, &job);
-  free (job.Aq);
-  free (job.sa);
   return 0;
 }
 
