@@ -11,6 +11,8 @@
  * finds its pool busy with another encoder's run does not queue behind it and does not start
  * threads: it runs its tasks on its own calling thread. Compute threads are then at most
  * the pool's plus one per concurrent caller, never encoders × threads.
+ * Between runs the threads spin for up to 100 µs (a forward pass is tens of runs in quick
+ * succession), then sleep: an idle pool holds no core.
  * Plain C, libc (pthreads) only. */
 #pragma once
 
