@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* te-kern-q8-avx512vnni.c — the int8 kernel for AVX-512 VNNI (built with -mavx512vnni; called
- * only when te-cpu.h says the CPU has it). A 12 x 32 register tile of int32 accumulators (24 of the 32 zmm registers) of int32 accumulators; each
- * vpdpbusd multiplies 4 activation bytes (u8, stored as a + 128) with 4 weight bytes (s8) for
- * 16 columns and adds the 4 products to each column's accumulator. The accumulators start at
- * -128 * sum(W[n, :]), which takes the +128 back out. */
+ * only when te-cpu.h says the CPU has it). A 6 x 32 tile: 12 int32 accumulators for the
+ * current group of 64 input channels and 12 float ones for the sum over groups (24 of the 32
+ * zmm registers); each vpdpbusd multiplies 4 activation bytes (u8, stored as a + 128) with 4
+ * weight bytes (s8) for 16 columns and adds the 4 products to each column's accumulator. A
+ * group's accumulators start at -128 * sum(W[n, group]), which takes the +128 back out. */
 #include "te-kern-private.h"
 
 #include <immintrin.h>

@@ -68,7 +68,7 @@ now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* Spins until done (ctx) returns nonzero or SPIN_NS pass; returns done's last answer. */
+/* Spins until done (pool, arg) returns nonzero or about SPIN_NS pass; returns its last answer. */
 static int
 spin_until (int (*done) (TePool *, unsigned long), TePool * pool, unsigned long arg)
 {
