@@ -298,21 +298,37 @@ gelu (float *x, size_t n)
 /* int8 quantisation of one row, exactly as te-kern-q8.c's reference: max |x| (exact in any
  * order), then rintf (x * (127 / max)) (rounding to nearest even; rintf rather than adding
  * 0.5, which the compiler could fuse into an FMA and round differently). */
+/* max (vmax, |x|) lane by lane, and the largest lane of vmax, both by compare and select as
+ * the reference's scalar loop does (a NaN never becomes the max), so the scales are its own. */
+INLINE vf
+v_absmax (vf vmax, vf x)
+{
+  vf a = (vf) ((vi) x & ((vi) {} + INT32_MAX));
+  vi gt = a > vmax;
+
+  return (vf) (((vi) a & gt) | ((vi) vmax & ~gt));
+}
+
+INLINE float
+lanes_max (vf vmax)
+{
+  float max = 0.0f;
+
+  for (int l = 0; l < TE_VL; l++)
+    max = vmax[l] > max ? vmax[l] : max;
+  return max;
+}
+
 static float
 quantize_row (const float *restrict x, int n, int8_t * restrict q, int u8)
 {
-  const vi abs_mask = (vi) {} + INT32_MAX;
   vf vmax = VSET (0);
-  float max = 0.0f, inv;
+  float max, inv;
   int j = 0;
 
-  for (; j + TE_VL <= n; j += TE_VL) {
-    vf a = (vf) ((vi) LOADU (x + j) & abs_mask);
-    vi gt = a > vmax;
-    vmax = (vf) (((vi) a & gt) | ((vi) vmax & ~gt));
-  }
-  for (int l = 0; l < TE_VL; l++)
-    max = vmax[l] > max ? vmax[l] : max;
+  for (; j + TE_VL <= n; j += TE_VL)
+    vmax = v_absmax (vmax, LOADU (x + j));
+  max = lanes_max (vmax);
   for (; j < n; j++)
     max = fabsf (x[j]) > max ? fabsf (x[j]) : max;
   inv = max > 0.0f ? 127.0f / max : 0.0f;
@@ -337,26 +353,19 @@ quantize_act (const float *restrict x, const float *restrict mul, int k, int kp,
   enum { QV = TE_Q8_GROUP / TE_VL };
   typedef int8_t vb __attribute__ ((vector_size (TE_VL)));
   typedef int8_t vbu __attribute__ ((vector_size (TE_VL), aligned (1)));
-  const vi abs_mask = (vi) {} + INT32_MAX;
   int c0 = 0;
 
   for (; c0 + TE_Q8_GROUP <= k; c0 += TE_Q8_GROUP) {
     vf v[QV], vmax = VSET (0);
-    float max = 0.0f, inv;
+    float max, inv;
 
     UNROLL for (int u = 0; u < QV; u++) {
-      vf a;
-      vi gt;
-
       v[u] = LOADU (x + c0 + u * TE_VL);
       if (mul != NULL)
         v[u] = v[u] * LOADU (mul + c0 + u * TE_VL);
-      a = (vf) ((vi) v[u] & abs_mask);
-      gt = a > vmax;
-      vmax = (vf) (((vi) a & gt) | ((vi) vmax & ~gt));
+      vmax = v_absmax (vmax, v[u]);
     }
-    for (int l = 0; l < TE_VL; l++)
-      max = vmax[l] > max ? vmax[l] : max;
+    max = lanes_max (vmax);
     inv = max > 0.0f ? 127.0f / max : 0.0f;
     sa[c0 / TE_Q8_GROUP] = max / 127.0f;
     UNROLL for (int u = 0; u < QV; u++) {
