@@ -902,8 +902,9 @@ test_blas_lazy (void)
   g_test_trap_assert_passed ();
 }
 
-/* OpenBLAS's own choice of kernels, where it is below what the CPU runs (Debian 12's 0.3.21
- * names AVX-512 Xeons "Prescott" and AMD Zen 5 "Haswell"), is told once with the fix. Forced
+/* OpenBLAS's choice of kernels, where it is below what the CPU runs (Debian 12's 0.3.21 names
+ * AVX-512 Xeons "Prescott"; an environment may force a core, as OPENBLAS_CORETYPE=Haswell on
+ * one of our Zen 5 VMs), is told once with the fix. Forced
  * here with OPENBLAS_CORETYPE=Prescott, below any CPU with AVX2; in a fresh process, since
  * OpenBLAS reads it when it loads and the warning is once per process. */
 static void
