@@ -4,12 +4,14 @@
  *   te-kern-bench [--threads N] [--seconds S] [--tokens M] [--hidden H] [--intermediate I]
  *
  * For each linear layer of a BERT layer (QKV H->3H, attention output H->H, FFN up H->I, FFN
- * down I->H) on M token rows: fp32 GFLOP/s (te_kern_linear) and int8 GOP/s (te_kern_linear_q8,
- * activation quantisation included), 2 operations per multiply-add; and attention GFLOP/s for
+ * down I->H) on M token rows: fp32 GFLOP/s (te_kern_linear), int8 GOP/s (te_kern_linear_q8,
+ * activation quantisation included) and, where the level has bf16 kernels, bf16 GFLOP/s
+ * (te_kern_pack_bf16), 2 operations per multiply-add; and attention GFLOP/s for
  * 8 sequences of M/8 tokens. The level is te_cpu_level_select()'s (TE_CPU_LEVEL forces one).
  * First, on x86-64, the instruction peaks those kernels are built from, on every thread at
  * once: fp32 FMAs at the level's vector width, and the int8 kernel's multiply-accumulate
- * sequence (vpmaddubsw + vpmaddwd + vpaddd on AVX2; vpdpbusd with VNNI), independent chains so
+ * sequence (vpmaddubsw + vpmaddwd + vpaddd on AVX2; vpdpbusd with VNNI; tdpbssd on AMX
+ * tiles), independent chains so
  * that only throughput counts. They are the hardware's limit that the GEMMs are measured
  * against (numpy's sgemm, bench/bench_cpu.py's other ceiling, includes its own overheads).
  * One JSON object per line on stdout, for bench/bench_cpu.py. Defaults: MiniLM's shape
@@ -53,7 +55,9 @@ static void
 peak_task (void *data, int task, int worker)
 {
   PeakJob *job = data;
-  long ops = (long) te_cpu_probe_run (job->probe, PEAK_ITERS);
+  /* an AMX step is 16 cycles: as many operations in about the same time */
+  long ops = (long) te_cpu_probe_run (job->probe,
+      job->probe == TE_CPU_PROBE_Q8_AMX ? PEAK_ITERS / 64 : PEAK_ITERS);
 
   (void) task;
   (void) worker;
@@ -124,7 +128,7 @@ main (int argc, char **argv)
       float *W = malloc (sizeof (float) * (size_t) n * k);
       float *B = malloc (sizeof (float) * n);
       float *C = malloc (sizeof (float) * (size_t) m * n);
-      TeKernW *w;
+      TeKernW *w, *wb = NULL;
       TeKernQ *q;
       double ops = 2.0 * m * n * k, t0, dt;
       long reps;
@@ -150,8 +154,19 @@ main (int argc, char **argv)
       printf ("{\"op\": \"%s\", \"dtype\": \"int8\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
           "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name, te_kern_q8_name (q),
           m, n, k, threads, ops * reps / dt / 1e9);
+      if (te_kern_bf16_available (level)) {
+        if ((wb = te_kern_pack_bf16 (level, W, B, n, k)) == NULL
+            || te_kern_linear (pool, wb, A, C, m, TE_KERN_EPI_NONE) != 0)
+          return 1;
+        for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
+          te_kern_linear (pool, wb, A, C, m, TE_KERN_EPI_NONE);
+        printf ("{\"op\": \"%s\", \"dtype\": \"bf16\", \"kernel\": \"%s\", \"m\": %d, "
+            "\"n\": %d, \"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name,
+            te_kern_bf16_name_for (level), m, n, k, threads, ops * reps / dt / 1e9);
+      }
       fflush (stdout);
       te_kern_free (w);
+      te_kern_free (wb);
       te_kern_q8_free (q);
       free (A);
       free (W);

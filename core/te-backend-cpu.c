@@ -14,11 +14,12 @@
  *       (te-pool.h). openblas: openblas_set_num_threads(), which is process-wide.
  *   dtype=fp32|int8|bf16
  *       int8 (native kernels only): the linear layers' weights quantised at open per output
- *       channel, activations per token, integer dot products (VNNI, AVX2, NEON sdot);
+ *       channel, activations per token, integer dot products (AMX tiles, VNNI, AVX2, NEON
+ *       sdot);
  *       attention, LayerNorm and GELU stay fp32. Its vectors differ from fp32 (cosine about
  *       0.99+; docs/cpu.md), so stores see dtype=int8 in the encoder identity.
- *       bf16: the linear layers in bf16 with fp32 accumulation, on CPUs with AVX512_BF16
- *       (an error elsewhere).
+ *       bf16: the linear layers in bf16 with fp32 accumulation, on AMX tiles or with
+ *       AVX512_BF16 (an error elsewhere).
  *
  * On the OpenBLAS path, the core OpenBLAS chose for itself is checked against the CPU's
  * features: Debian's OpenBLAS 0.3.21 runs SSE3 "Prescott" kernels on some AVX-512 VMs. That is
@@ -124,7 +125,7 @@ static const TeBackendOption cpu_options[] = {
       "or NEON, or when TE_CPU_LEVEL is set, else OpenBLAS"},
   {"dtype", TE_OPTION_ENUM, "fp32|int8|bf16", 0, 0, "fp32",
       "int8: weights per output channel, activations per token, integer dot products (native "
-      "kernels); bf16: bf16 weights and activations, fp32 sums, on CPUs with AVX512_BF16"},
+      "kernels); bf16: bf16 weights and activations, fp32 sums, on CPUs with AMX or AVX512_BF16"},
   {"threads", TE_OPTION_INT, NULL, 1, 1024, "the physical cores",
       "compute threads (native: the process-wide pool of that size; openblas: its global "
       "thread count)"},
@@ -244,7 +245,6 @@ cpu_close (gpointer state)
 static void
 cpu_list_devices (GArray * devices)
 {
-  const TeCpuFeatures *f = te_cpu_features ();
   TeBackendDevice d = { 0 };
 
   g_strlcpy (d.name, "cpu", sizeof d.name);
@@ -253,7 +253,7 @@ cpu_list_devices (GArray * devices)
       te_cpu_level_name (te_cpu_best_level ()));
   d.available = TRUE;
   g_snprintf (d.dtypes, sizeof d.dtypes, "fp32,int8%s",
-      te_cpu_level_supported (TE_CPU_AVX512) && f->avx512_bf16 ? ",bf16" : "");
+      te_kern_bf16_available (te_cpu_best_level ()) ? ",bf16" : "");
   g_snprintf (d.note, sizeof d.note, "CPU features: %s", te_cpu_features_string ());
   g_array_append_val (devices, d);
 }

@@ -453,7 +453,8 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
   }
   if (dtype == TE_BERT_BF16 && !te_kern_bf16_available (level)) {
     g_set_error (error, TE_ERROR, TE_ERROR_BACKEND,
-        "bf16 needs the avx512 level on a CPU with AVX512_BF16 (this one has: %s; level %s)",
+        "bf16 needs the amx level, or the avx512 level on a CPU with AVX512_BF16 (this one has: "
+        "%s; level %s)",
         te_cpu_features_string (), te_cpu_level_name (level));
     return NULL;
   }
@@ -498,8 +499,8 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
     g_snprintf (e->describe, sizeof e->describe, "%s int8, %d thread%s",
         te_kern_q8_name_for (level), threads, threads == 1 ? "" : "s");
   else if (dtype == TE_BERT_BF16)
-    g_snprintf (e->describe, sizeof e->describe, "avx512_bf16 bf16, %d thread%s", threads,
-        threads == 1 ? "" : "s");
+    g_snprintf (e->describe, sizeof e->describe, "%s bf16, %d thread%s",
+        te_kern_bf16_name_for (level), threads, threads == 1 ? "" : "s");
   else
     g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
         te_cpu_level_name (level), threads, threads == 1 ? "" : "s");

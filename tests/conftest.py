@@ -48,5 +48,7 @@ def cpu_flags():
 # it needs); a test skips a level the machine lacks with the reason shown (-rs). The NEON ones
 # run on x86-64 hosts under qemu-user (tools/cross-aarch64.sh).
 KERNEL_LEVELS = ([("portable", set()), ("avx2", {"avx2", "fma"}),
-                  ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"})]
+                  ("avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}),
+                  ("amx", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16",
+                           "amx_tile", "amx_bf16", "amx_int8"})]
                  if platform.machine() == "x86_64" else [("portable", set()), ("neon", {"asimd"})])

@@ -8,8 +8,9 @@ integer arithmetic); the pipeline runs it, says so in npuencoder-stats, and a st
 dtype=int8 in its identity. Retrieval quality vs fp32 is measured by bench/bench_retrieval.py
 (docs/cpu.md).
 
-bf16 (dtype=bf16, CPUs with AVX512_BF16): cosine >= 0.9999 to fp32 and to the stored
-sentence-transformers vectors; on a CPU without AVX512_BF16 it is an error saying so.
+bf16 (dtype=bf16: AMX tiles at level amx, vdpbf16ps at level avx512 on CPUs with AVX512_BF16),
+each kernel the CPU has: cosine >= 0.9999 to fp32 and to the stored sentence-transformers
+vectors; on a CPU with neither it is an error saying so.
 
 Bad options are errors."""
 import json
@@ -79,6 +80,7 @@ def test_int8_close_to_fp32_at_every_level(texts, fp32, level, flags):
     kernel = re.search(r"cpu backend: (\S+) int8, (\d+) thread", err)
     assert kernel, err
     want_kernel = {"avx512": "avx512_vnni" if "avx512_vnni" in cpu_flags() else "avx2",
+                   "amx": "amx_int8",
                    "neon": "neon_dotprod" if "asimddp" in cpu_flags() else "portable"}
     assert kernel.group(1) == want_kernel.get(level, level), err
     cos = cosines(got, fp32)
@@ -161,21 +163,29 @@ def test_bad_cpu_options_are_errors(opts, message):
     assert message in p.stderr.decode(), p.stderr.decode()
 
 
-def test_bf16(texts, fp32):
-    if "avx512_bf16" not in cpu_flags():
+BF16_KERNELS = [("amx", "amx_bf16", {"amx_tile", "amx_bf16", "amx_int8", "avx512_bf16"}),
+                 ("avx512", "avx512_bf16", {"avx512_bf16"})]
+
+
+@pytest.mark.parametrize("level,kernel,flags", BF16_KERNELS, ids=[k for _, k, _ in BF16_KERNELS])
+def test_bf16(texts, fp32, level, kernel, flags):
+    if not any(f <= cpu_flags() for _, _, f in BF16_KERNELS):
         p = subprocess.run([str(TE_EMBED), "--model", str(MODEL), "--backend-options",
                             "dtype=bf16"], input=b'"a text"\n', capture_output=True, timeout=120)
         err = p.stderr.decode()
-        assert p.returncode != 0 and "bf16 needs the avx512 level on a CPU with AVX512_BF16" in err, err
+        assert p.returncode != 0 and "bf16 needs the amx level, or the avx512 level on a CPU with " \
+            "AVX512_BF16" in err, err
         return
-    got, err = embed(texts, "dtype=bf16")
-    assert re.search(r"cpu backend: avx512_bf16 bf16, \d+ thread", err), err
+    if not flags <= cpu_flags():
+        pytest.skip(f"this CPU lacks {sorted(flags - cpu_flags())} for the {kernel} kernel")
+    got, err = embed(texts, "dtype=bf16", level)
+    assert re.search(rf"cpu backend: {kernel} bf16, \d+ thread", err), err
     cos = cosines(got, fp32)
     ref = json.load(open(ROOT / "tests" / "data" / "reference_embeddings.json", encoding="utf-8"))
     want = np.array([it["embedding"] for it in ref["items"]])
-    got_ref, _ = embed([it["text"] for it in ref["items"]], "dtype=bf16")
+    got_ref, _ = embed([it["text"] for it in ref["items"]], "dtype=bf16", level)
     cos_ref = cosines(got_ref, want)
-    print(f"bf16 vs fp32 over {len(texts)} texts: min cosine {cos.min():.6f}, mean "
+    print(f"bf16 ({kernel}) vs fp32 over {len(texts)} texts: min cosine {cos.min():.6f}, mean "
           f"{cos.mean():.6f}; vs sentence-transformers: min {cos_ref.min():.6f}")
     assert cos.min() >= 0.9999 and cos_ref.min() >= 0.9999
     # forced to a level without bf16 kernels: an error, not a silent fp32 run

@@ -136,7 +136,7 @@ def test_unsupported_kernel_level_is_an_error(te_embed, model_dir):
     env = dict(os.environ, TE_CPU_LEVEL="sse9")
     p = run_embed_env(te_embed, model_dir, ["a text"], env)
     err = p.stderr.decode(errors="replace")
-    assert p.returncode != 0 and "not a kernel level (portable, avx2, avx512, neon)" in err, err
+    assert p.returncode != 0 and "not a kernel level (portable, avx2, avx512, amx, neon)" in err, err
     # kernels=openblas does not use the levels: it runs whatever TE_CPU_LEVEL says
     p = run_embed_env(te_embed, model_dir, ["a text"], env, "--backend-options", "kernels=openblas")
     assert p.returncode == 0, p.stderr.decode(errors="replace")

@@ -6,6 +6,7 @@
 #include "te-cpu.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 
 #if defined(__x86_64__)
@@ -96,6 +97,48 @@ q8_vnni (long iters)
   _mm512_storeu_si512 (out, a[2]);
   return (double) iters * 10 * 128 + (out[0] == 12345);
 }
+
+/* tdpbssd (te-kern-amx.c): 16 x 64 by 64 x 16 int8 into 16 x 16 int32, 16384 multiply-adds,
+ * into 4 accumulator tiles in turn */
+__attribute__ ((target ("amx-tile,amx-int8")))
+static double
+q8_amx (long iters)
+{
+  struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+  } __attribute__ ((aligned (64))) cfg = { .palette = 1 };
+  static const int8_t src[16 * 64] __attribute__ ((aligned (64)));
+
+  for (int t = 0; t < 8; t++) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  /* not _tile_loadconfig: GCC 12's names only 8 bytes of its operand, so the stores of the
+   * rows and widths can be dropped as dead */
+  __asm__ volatile ("ldtilecfg %0" :: "m" (cfg));
+  _tile_zero (0);
+  _tile_zero (1);
+  _tile_zero (2);
+  _tile_zero (3);
+  _tile_loadd (4, src, 64);
+  _tile_loadd (6, src, 64);
+  for (long it = 0; it < iters; it++) {
+    _tile_dpbssd (0, 4, 6);
+    _tile_dpbssd (1, 4, 6);
+    _tile_dpbssd (2, 4, 6);
+    _tile_dpbssd (3, 4, 6);
+    _tile_dpbssd (0, 4, 6);
+    _tile_dpbssd (1, 4, 6);
+    _tile_dpbssd (2, 4, 6);
+    _tile_dpbssd (3, 4, 6);
+    _tile_dpbssd (0, 4, 6);
+    _tile_dpbssd (1, 4, 6);
+  }
+  _tile_release ();
+  return (double) iters * 10 * 32768;
+}
 #endif
 
 const char *
@@ -110,6 +153,8 @@ te_cpu_probe_name (TeCpuProbe probe)
       return "vpmaddubsw+vpmaddwd+vpaddd ymm";
     case TE_CPU_PROBE_Q8_VNNI:
       return "vpdpbusd zmm";
+    case TE_CPU_PROBE_Q8_AMX:
+      return "tdpbssd";
     default:
       return "none";
   }
@@ -129,6 +174,8 @@ te_cpu_probe_for (TeCpuLevel level, bool int8)
       /* the int8 kernel of this level (te-kern-q8.c): vpdpbusd with VNNI, else AVX2's */
       return !int8 ? TE_CPU_PROBE_FMA_ZMM
           : f->avx512_vnni ? TE_CPU_PROBE_Q8_VNNI : TE_CPU_PROBE_Q8_AVX2;
+    case TE_CPU_AMX:
+      return int8 ? TE_CPU_PROBE_Q8_AMX : TE_CPU_PROBE_FMA_ZMM;
     default:
       return TE_CPU_PROBE_NONE;
   }
@@ -147,6 +194,8 @@ te_cpu_probe_run (TeCpuProbe probe, long iters)
       return q8_avx2 (iters);
     case TE_CPU_PROBE_Q8_VNNI:
       return q8_vnni (iters);
+    case TE_CPU_PROBE_Q8_AMX:
+      return q8_amx (iters);
     default:
       return 0.0;
   }
@@ -165,11 +214,12 @@ now (void)
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* operations per second of one run of about 1 ms on this thread */
+/* operations per second of one run of about 1 ms on this thread (an AMX step is 16 cycles) */
 static double
 rate (TeCpuProbe probe)
 {
-  double t0 = now (), ops = te_cpu_probe_run (probe, 100000), dt = now () - t0;
+  long iters = probe == TE_CPU_PROBE_Q8_AMX ? 6000 : 100000;
+  double t0 = now (), ops = te_cpu_probe_run (probe, iters), dt = now () - t0;
   return dt > 0 ? ops / dt : 0.0;
 }
 

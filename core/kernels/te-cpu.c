@@ -11,6 +11,10 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
 #endif
@@ -28,6 +32,21 @@ read_xcr0 (void)
   unsigned int eax, edx;
   __asm__ volatile ("xgetbv" : "=a" (eax), "=d" (edx) : "c" (0));
   return ((unsigned long long) edx << 32) | eax;
+}
+
+/* Linux (5.16 and later) gives a process the tiles' data state only when asked: without this,
+ * the first tile instruction raises SIGILL. Asked once, for the whole process; the kernel then
+ * saves and restores the tiles of every thread that uses them. */
+static bool
+amx_permitted (void)
+{
+#if defined(__linux__)
+  const long req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;     /* asm/prctl.h, fpu/types.h */
+
+  return syscall (SYS_arch_prctl, req_xcomp_perm, xfeature_xtiledata) == 0;
+#else
+  return false;
+#endif
 }
 
 static void
@@ -59,8 +78,10 @@ detect_x86 (TeCpuFeatures * f)
   f->avx512_vnni = f->avx512 && ((ecx7 >> 11) & 1);
   f->avx512_bf16 = f->avx512 && ((eax7_1 >> 5) & 1);
   f->avx_vnni = f->avx2_fma && ((eax7_1 >> 4) & 1);
-  f->amx_bf16 = tile_os && ((edx7 >> 22) & 1);
-  f->amx_int8 = tile_os && ((edx7 >> 25) & 1);
+  if (tile_os && ((edx7 >> 24) & 1) /* AMX-TILE */ && !amx_permitted ())
+    tile_os = false;
+  f->amx_bf16 = tile_os && ((edx7 >> 24) & 1) && ((edx7 >> 22) & 1);
+  f->amx_int8 = tile_os && ((edx7 >> 24) & 1) && ((edx7 >> 25) & 1);
 }
 #endif
 
@@ -142,6 +163,8 @@ te_cpu_level_supported (TeCpuLevel level)
       return f->avx2_fma;
     case TE_CPU_AVX512:
       return f->avx512;
+    case TE_CPU_AMX:
+      return f->avx512 && f->avx512_bf16 && f->amx_bf16 && f->amx_int8;
     case TE_CPU_NEON:
       return f->neon;
     default:
@@ -152,6 +175,8 @@ te_cpu_level_supported (TeCpuLevel level)
 TeCpuLevel
 te_cpu_best_level (void)
 {
+  if (te_cpu_level_supported (TE_CPU_AMX))
+    return TE_CPU_AMX;
   if (te_cpu_level_supported (TE_CPU_AVX512))
     return TE_CPU_AVX512;
   if (te_cpu_level_supported (TE_CPU_AVX2))
@@ -166,6 +191,7 @@ static const char *const level_names[TE_CPU_N_LEVELS] = {
   [TE_CPU_AVX2] = "avx2",
   [TE_CPU_AVX512] = "avx512",
   [TE_CPU_NEON] = "neon",
+  [TE_CPU_AMX] = "amx",
 };
 
 const char *
@@ -194,7 +220,7 @@ te_cpu_level_select (char *err, size_t err_size)
   level = te_cpu_level_from_name (env);
   if (level < 0) {
     snprintf (err, err_size, "TE_CPU_LEVEL=\"%s\" is not a kernel level (portable, avx2, "
-        "avx512, neon)", env);
+        "avx512, amx, neon)", env);
     return -1;
   }
   if (!te_cpu_level_supported (level)) {

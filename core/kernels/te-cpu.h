@@ -9,9 +9,13 @@
  *   portable  plain C (the compiler's baseline: SSE2 on x86-64, scalar elsewhere)
  *   avx2      AVX2 + FMA (x86-64)
  *   avx512    AVX-512 F/BW/DQ/VL (x86-64), with VNNI and BF16 used where present
+ *   amx       avx512 with AVX512_BF16 and AMX tiles (AMX-BF16, AMX-INT8; Intel Sapphire Rapids
+ *             and later): the fp32 kernels are avx512's, the bf16 and int8 linear layers run
+ *             on the tiles. Linux lends a process the tiles' 8 KB of state only on request
+ *             (arch_prctl ARCH_REQ_XCOMP_PERM); detection asks, and without it there is no amx.
  *   neon      Advanced SIMD (aarch64), with the dot-product instructions used where present
  *
- * The environment variable TE_CPU_LEVEL=portable|avx2|avx512|neon forces a level, so tests can
+ * The environment variable TE_CPU_LEVEL=portable|avx2|avx512|amx|neon forces a level, so tests can
  * cover every path the machine supports; asking for one the CPU lacks is an error.
  * Plain C, libc only. */
 #pragma once
@@ -28,6 +32,7 @@ typedef enum {
   TE_CPU_AVX2,
   TE_CPU_AVX512,
   TE_CPU_NEON,
+  TE_CPU_AMX,
   TE_CPU_N_LEVELS
 } TeCpuLevel;
 
@@ -37,8 +42,8 @@ typedef struct {
   bool avx512_vnni;   /* vpdpbusd on zmm */
   bool avx_vnni;      /* vpdpbusd on ymm (VEX encoding, e.g. Alder Lake) */
   bool avx512_bf16;   /* vdpbf16ps */
-  bool amx_bf16;      /* AMX tiles with bf16 (reported, not used yet) */
-  bool amx_int8;
+  bool amx_bf16;      /* AMX tiles with bf16 (tdpbf16ps), the OS saving and granting tile state */
+  bool amx_int8;      /* AMX tiles with int8 (tdpbssd), likewise */
   bool neon;          /* aarch64 Advanced SIMD */
   bool neon_dotprod;  /* sdot / udot */
   bool neon_i8mm;     /* smmla (reported, not used yet) */
@@ -54,7 +59,7 @@ TeCpuLevel te_cpu_best_level (void);
 /* Whether @level runs on this machine. */
 bool te_cpu_level_supported (TeCpuLevel level);
 
-/* "portable", "avx2", "avx512", "neon". */
+/* "portable", "avx2", "avx512", "amx", "neon". */
 const char *te_cpu_level_name (TeCpuLevel level);
 
 /* The level named @name; -1 when no such name. */
@@ -83,6 +88,7 @@ typedef enum {
   TE_CPU_PROBE_FMA_ZMM,         /* vfmadd231ps zmm: 32 */
   TE_CPU_PROBE_Q8_AVX2,         /* vpmaddubsw + vpmaddwd + vpaddd ymm: 64 */
   TE_CPU_PROBE_Q8_VNNI,         /* vpdpbusd zmm: 128 */
+  TE_CPU_PROBE_Q8_AMX,          /* tdpbssd on 16 x 64 tiles: 32768 */
 } TeCpuProbe;
 
 /* The probe of @level's fp32 kernels (@int8 false) or int8 kernels (@int8 true);
@@ -99,7 +105,7 @@ double te_cpu_probe_run (TeCpuProbe probe, long iters);
 
 /* @level's int8 multiply-accumulate rate over its fp32 FMA rate, measured once per level and
  * process on the calling thread (about 10 ms): ~1 on AMD Zen 1 with AVX2; by the published
- * port counts ~2 on Intel's AVX2 cores and ~4 with VNNI. 0 where not measured (not x86-64, or
+ * port counts ~2 on Intel's AVX2 cores, ~4 with VNNI, and tens with AMX. 0 where not measured (not x86-64, or
  * no such probes for @level). */
 double te_cpu_int8_speedup (TeCpuLevel level);
 

@@ -48,21 +48,19 @@ tile (const int MRC, int kp2, const uint32_t * A, const uint32_t * B, float *C, 
   }
 }
 
-/* Rows [0, mc) of A (row stride lda, k columns) as bf16 pairs in micro-panels of MR rows:
- * Ap[panel][q][MR], pair q = columns 2q, 2q + 1 (low half: 2q); rows past mc and the column
- * past an odd k are zero. */
+/* Rows [0, mc) of A (row stride lda, k columns) as @kp2 bf16 pairs in micro-panels of MR rows:
+ * Ap[panel][q][MR], pair q = columns 2q, 2q + 1 (low half: 2q); rows past mc and columns past
+ * k are zero. */
 static void
-pack_a (const float *A, int lda, int mc, int k, uint32_t * Ap)
+pack_a (const float *A, int lda, int mc, int k, int kp2, uint32_t * Ap)
 {
-  int kp2 = (k + 1) / 2;
-
   for (int i0 = 0; i0 < mc; i0 += MR) {
     uint32_t *dst = Ap + (size_t) i0 * kp2;
     for (int i = 0; i < MR; i++) {
       const float *src = A + (size_t) (i0 + i) * lda;
       for (int q = 0; q < kp2; q++) {
         uint32_t lo = 0, hi = 0;
-        if (i0 + i < mc) {
+        if (i0 + i < mc && 2 * q < k) {
           lo = te_kern_bf16_round (src[2 * q]);
           hi = 2 * q + 1 < k ? te_kern_bf16_round (src[2 * q + 1]) : 0;
         }
@@ -76,7 +74,7 @@ static int
 linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
     TeKernEpilogue epi)
 {
-  const int K = w->k, N = w->n, kp2 = (K + 1) / 2;
+  const int K = w->k, N = w->n, kp2 = w->kp2, kq = (K + 1) / 2;     /* kq: pairs with data */
   const uint32_t *data = (const uint32_t *) w->data;
   float edge[MR * NR];
   uint32_t *Ap = aligned_alloc (64, ((size_t) (MC + MR) * kp2 * 4 + 63) / 64 * 64);
@@ -86,7 +84,7 @@ linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p
   for (int m0 = 0; m0 < m; m0 += MC) {
     int mc = m - m0 < MC ? m - m0 : MC;
 
-    pack_a (A + (size_t) m0 * K, K, mc, K, Ap);
+    pack_a (A + (size_t) m0 * K, K, mc, K, kp2, Ap);
     for (int p = p0; p < p1; p++) {
       const uint32_t *B = data + (size_t) p * kp2 * NR;
       const float *bias = w->bias + (size_t) p * NR;
@@ -98,7 +96,7 @@ linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p
         float *c = nr == NR ? C + (size_t) i0 * N + n0 : edge;
         int ldc = nr == NR ? N : NR;
 
-#define CASE(r) case r: tile (r, kp2, a, B, c, ldc, bias, nr); break;
+#define CASE(r) case r: tile (r, kq, a, B, c, ldc, bias, nr); break;
         switch (mr) {
           CASE (1) CASE (2) CASE (3) CASE (4) CASE (5) CASE (6)
           CASE (7) CASE (8) CASE (9) CASE (10) CASE (11) CASE (12)

@@ -12,6 +12,8 @@ struct TeKernW {
   int n, k;
   int nr;                       /* panel width */
   int n_panels;
+  int kp2;                      /* bf16: pairs of k per panel row, (k + 1) / 2 rounded up to
+                                 * TE_KERN_BF16_KSTEP (zeros past k) */
   float *data;                  /* [n_panels][k][nr], 64-byte aligned */
   float *bias;                  /* [n_panels * nr], zero-padded */
   size_t bytes;
@@ -64,6 +66,8 @@ typedef struct TeKernQOps {
   const char *name;
   int nr, mr;
   int act_u8;                   /* activations stored as a + 128 (vpdpbusd) */
+  int pad_rows;                 /* rows of quantised activations the kernel may read past m
+                                 * (zeros; an AMX tile loads 16 rows) */
   /* Rows [0, m) of Aq (m x kp bytes; sa: m x ng group scales), panels [p0, p1):
    * C = sum over groups of acc * sa, times the channel scale, + bias, then epi (the level's
    * fp32 GELU, tile by tile). */
@@ -84,9 +88,16 @@ extern const TeKernOps te_kern_ops_portable;
 #if defined(__x86_64__)
 extern const TeKernOps te_kern_ops_avx2;
 extern const TeKernOps te_kern_ops_avx512;
-/* linear layers only: bf16 weights (TeKernW.data holds [n_panels][(k + 1) / 2][32] bf16 pairs) */
+/* linear layers only: bf16 weights (TeKernW.data holds [n_panels][kp2][32] bf16 pairs, pair q
+ * = columns 2q, 2q + 1, the low half 2q): the layout of vdpbf16ps's broadcasts and of an AMX
+ * B tile (16 pairs x 16 columns, read with a 128-byte row stride) alike */
 extern const TeKernOps te_kern_ops_avx512_bf16;
+extern const TeKernOps te_kern_ops_amx_bf16;
+extern const TeKernQOps te_kern_q8_amx;
 #endif
+
+/* bf16 weights are padded to whole steps of 16 pairs: the K of one AMX tile */
+#define TE_KERN_BF16_KSTEP 16
 
 /* The fp32 ops of @level, NULL when not compiled in (te-kern.c). */
 const TeKernOps *te_kern_ops_for (TeCpuLevel level);

@@ -37,6 +37,8 @@ q8_ops_for (TeCpuLevel level)
 
   switch (level) {
 #if defined(__x86_64__)
+    case TE_CPU_AMX:
+      return te_cpu_level_supported (TE_CPU_AMX) ? &te_kern_q8_amx : NULL;
     case TE_CPU_AVX512:
       return f->avx512_vnni ? &te_kern_q8_avx512_vnni : &te_kern_q8_avx2;
     case TE_CPU_AVX2:
@@ -312,16 +314,18 @@ te_kern_linear_q8 (TePool * pool, const TeKernQ * w, const float *A, float *C, i
 {
   Q8Job job = { .w = w, .A = A, .C = C, .m = m, .epi = epi };
   int threads = te_pool_threads (pool);
-  size_t aq_bytes = ((size_t) m * w->kp + 63) / 64 * 64;
+  size_t aq_bytes = ((size_t) (m + w->ops->pad_rows) * w->kp + 63) / 64 * 64;
   char *scratch;
 
   if (m <= 0)
     return 0;
-  scratch = scratch_get (aq_bytes + (size_t) m * w->ng * sizeof (float));
+  scratch = scratch_get (aq_bytes + (size_t) (m + w->ops->pad_rows) * w->ng * sizeof (float));
   if (scratch == NULL)
     return -1;
   job.Aq = (int8_t *) scratch;
   job.sa = (float *) (scratch + aq_bytes);
+  memset (job.Aq + (size_t) m * w->kp, 0, (size_t) w->ops->pad_rows * w->kp);
+  memset (job.sa + (size_t) m * w->ng, 0, (size_t) w->ops->pad_rows * w->ng * sizeof (float));
   job.rows_per_task = (m + threads - 1) / threads;
   te_pool_run (pool, (m + job.rows_per_task - 1) / job.rows_per_task, quant_task, &job);
   te_kern_split (threads, m, w->ops->mr, w->n_panels, &job.split);

@@ -16,6 +16,7 @@ te_kern_ops_for (TeCpuLevel level)
     case TE_CPU_AVX2:
       return &te_kern_ops_avx2;
     case TE_CPU_AVX512:
+    case TE_CPU_AMX:             /* amx adds tiles for bf16 and int8; fp32 stays on zmm */
       return &te_kern_ops_avx512;
 #endif
 #if defined(__aarch64__)
@@ -123,35 +124,44 @@ te_kern_bytes (const TeKernW * w)
 int
 te_kern_bf16_available (TeCpuLevel level)
 {
+  return te_kern_bf16_name_for (level) != NULL;
+}
+
+const char *
+te_kern_bf16_name_for (TeCpuLevel level)
+{
 #if defined(__x86_64__)
-  return level == TE_CPU_AVX512 && te_cpu_features ()->avx512_bf16;
-#else
-  (void) level;
-  return 0;
+  if (level == TE_CPU_AMX && te_cpu_level_supported (TE_CPU_AMX))
+    return "amx_bf16";
+  if (level == TE_CPU_AVX512 && te_cpu_features ()->avx512_bf16)
+    return "avx512_bf16";
 #endif
+  (void) level;
+  return NULL;
 }
 
 TeKernW *
 te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, int k)
 {
 #if defined(__x86_64__)
-  const TeKernOps *ops = &te_kern_ops_avx512_bf16;
+  const TeKernOps *ops = level == TE_CPU_AMX ? &te_kern_ops_amx_bf16 : &te_kern_ops_avx512_bf16;
   TeKernW *w;
-  int kp2 = (k + 1) / 2;
+  int kp2 = ((k + 1) / 2 + TE_KERN_BF16_KSTEP - 1) / TE_KERN_BF16_KSTEP * TE_KERN_BF16_KSTEP;
   uint32_t *data;
 
-  if (!te_kern_bf16_available (level) || n <= 0 || k <= 0)
+  if (!te_kern_bf16_available (level) || n <= 0 || k <= 0 || k > INT32_MAX - 64)
     return NULL;
   w = kern_w_new (level, ops, bias, n, k, (size_t) kp2 * ops->nr * 4);
   if (w == NULL)
     return NULL;
+  w->kp2 = kp2;
   data = (uint32_t *) w->data;
   for (int p = 0; p < w->n_panels; p++)
     for (int j = 0; j < ops->nr; j++) {
       int col = p * ops->nr + j;
       for (int q = 0; q < kp2; q++) {
         uint32_t lo = 0, hi = 0;
-        if (col < n) {
+        if (col < n && 2 * q < k) {
           lo = te_kern_bf16_round (W[(size_t) col * k + 2 * q]);
           hi = 2 * q + 1 < k ? te_kern_bf16_round (W[(size_t) col * k + 2 * q + 1]) : 0;
         }

@@ -59,11 +59,14 @@ size_t te_kern_attention_scratch (int s, int d);
 
 /* ---- bf16 ----
  * Linear layers with weights and activations rounded to bf16 (8 significant bits, fp32's
- * range) and products accumulated in fp32: vdpbf16ps on CPUs with AVX512_BF16 (AMX is detected
- * but not used yet). */
+ * range) and products accumulated in fp32:
+ *   amx_bf16     level amx: tdpbf16ps on AMX tiles, 32 x 32 outputs per step of 32 k
+ *   avx512_bf16  level avx512 on CPUs with AVX512_BF16: vdpbf16ps on zmm registers */
 
-/* Whether this build and CPU have bf16 kernels for @level (today: avx512 with AVX512_BF16). */
+/* Whether this build and CPU have bf16 kernels for @level. */
 int te_kern_bf16_available (TeCpuLevel level);
+/* "amx_bf16", "avx512_bf16", or NULL where @level has none. */
+const char *te_kern_bf16_name_for (TeCpuLevel level);
 /* Packs @W [n, k] rounded to bf16, and @bias (fp32, may be NULL); run with te_kern_linear().
  * NULL when out of memory or !te_kern_bf16_available (level). */
 TeKernW *te_kern_pack_bf16 (TeCpuLevel level, const float *W, const float *bias, int n, int k);
