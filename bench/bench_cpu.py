@@ -14,7 +14,10 @@ the chunks of <= S tokens in batches of B.
 Engines (tokens/s counts real tokens, padding excluded, for everyone):
   ours fp32            te-embed --ids --bench, cpu backend, native kernels (the default)
   ours int8            the same with backend-options dtype=int8
-  ours bf16            the same with dtype=bf16 (CPUs with AVX512_BF16; else not run)
+  ours bf16            the same with dtype=bf16 (CPUs with AVX512_BF16; else not run): AMX
+                       tiles at level amx, vdpbf16ps at level avx512
+  ours int8 avx512,    on a CPU with AMX (whose default level is amx): int8 and bf16 with
+  ours bf16 avx512     TE_CPU_LEVEL=avx512, the zmm kernels (vpdpbusd, vdpbf16ps), for comparison
   ours openblas fp32   the same with kernels=openblas (the reference path; OpenBLAS's own
                        choice of kernels, see docs/cpu.md)
   onnxruntime fp32     ONNX Runtime's CPU EP on tools/te-export.py's static [B, S] fp32 graph,
@@ -197,12 +200,13 @@ def run(cmd, env=None, stdin_path=None):
     return p
 
 
-def te_embed(model, ids_path, B, args, backend="cpu", options=""):
+def te_embed(model, ids_path, B, args, backend="cpu", options="", level=None):
     cmd = [str(BUILD / "tools" / "te-embed"), "--model", str(model), "--ids", "--batch", str(B),
            "--bench", str(args.seconds), "--backend", backend]
     if options:
         cmd += ["--backend-options", options]
-    p = run(cmd, stdin_path=ids_path)
+    p = run(cmd, stdin_path=ids_path,
+            env=dict(os.environ, TE_CPU_LEVEL=level) if level else None)
     tps = float(re.search(r"encoder: ([\d.]+) tokens/s", p.stderr).group(1))
     kernel = re.search(r"^te-embed bench: kernel (.*)$", p.stderr, re.M)
     return tps, kernel.group(1).strip() if kernel else ""
@@ -299,6 +303,7 @@ def main():
         int8_onnx = ort_int8(fp32_onnx, work / f"ort-int8-{B}x{S}.onnx")
         fpt = flops_per_token(cfg, mean_len)
         ov = f"cache-dir={cache},threads={T}"
+        amx = "amx_int8" in cpu_line()
         engines = [
             ("ours fp32", lambda: te_embed(model, ids_path, B, args, "cpu", f"threads={T}")),
             ("ours int8", lambda: te_embed(model, ids_path, B, args, "cpu",
@@ -306,6 +311,13 @@ def main():
             ("ours bf16", (lambda: te_embed(model, ids_path, B, args, "cpu",
                                             f"threads={T},dtype=bf16"))
              if "avx512_bf16" in cpu_line() else None),
+            # on an AMX CPU the default level is amx; its avx512 kernels for comparison
+            ("ours int8 avx512", (lambda: te_embed(model, ids_path, B, args, "cpu",
+                                                   f"threads={T},dtype=int8", "avx512"))
+             if amx else None),
+            ("ours bf16 avx512", (lambda: te_embed(model, ids_path, B, args, "cpu",
+                                                   f"threads={T},dtype=bf16", "avx512"))
+             if amx else None),
             ("ours openblas fp32", lambda: te_embed(model, ids_path, B, args, "cpu",
                                                     f"threads={T},kernels=openblas")),
             ("onnxruntime fp32", lambda: ort(fp32_onnx, ids_path, B, S, args)),
@@ -336,6 +348,7 @@ def main():
         for name, fn in engines:
             if fn is None:
                 why = ("this CPU has no AVX512_BF16" if name == "ours bf16"
+                       else "no AMX: the default level is avx512 or lower" if "avx512" in name
                        else f"no {args.peer_python}; bench/setup-peer.sh")
                 print(f"  {name:<20}{'not run':>10}  ({why})")
                 rows.append({"engine": name, "tokens_per_s": None})

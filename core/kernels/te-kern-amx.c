@@ -93,9 +93,10 @@ pack_a_bf16 (const float *A, size_t lda, int rows, int k, int kp2, uint16_t * Ap
     }
 }
 
-/* About this many bytes of bf16 activations per block of rows: a block stays in L2 while every
- * panel of the task passes over it. */
-#define BF16_BLOCK_BYTES (256 * 1024)
+/* About this many bytes of bf16 activations per block of rows (at least 32 rows), packed once
+ * and passed over by every panel of the task: 64 KB measured 10 % faster than 256 KB on a
+ * Sapphire Rapids-class VM (1024 x 384 x 1536, one thread). */
+#define BF16_BLOCK_BYTES (64 * 1024)
 
 static int
 linear_panels_bf16 (const TeKernW * w, const float *A, float *C, int m, int p0, int p1,
@@ -185,7 +186,7 @@ const TeKernOps te_kern_ops_amx_bf16 = {
 /* Q8_BLOCK_BYTES of quantised activations per block of rows, as the zmm kernels */
 #define Q8_BLOCK_BYTES (256 * 1024)
 /* groups whose int32 tiles are stored before they are scaled (4 KB each, on the stack) */
-#define Q8_CHUNK 8
+#define Q8_CHUNK 4
 
 /* The products of groups [g0, g0 + gn) for a 32 x 32 block: rows of @a (quantised, row stride
  * kp; 32 rows readable, or 16 when !two), weight panel @b (row stride NR * 4). Each group's

@@ -119,28 +119,6 @@ V_RINT (vf x)
 }
 #endif
 
-/* 1 / x for x >= 1 (GELU's t): the reciprocal estimate and one Newton step where the level
- * has an estimate (14 bits on AVX-512, 12 on AVX; each step doubles them: within 2 ulp of the
- * quotient), a division elsewhere. A zmm division is one result per 10 to 16 cycles on Intel's
- * cores, which made GELU a fifth of the encoder once the AMX tiles made the products fast. */
-#if defined(__AVX512F__) && TE_VL == 16
-INLINE vf
-V_RECIP (vf x)
-{
-  vf e = (vf) _mm512_rcp14_ps ((__m512) x);
-  return e * (2.0f - x * e);
-}
-#elif defined(__AVX__) && TE_VL == 8
-INLINE vf
-V_RECIP (vf x)
-{
-  vf e = (vf) _mm256_rcp_ps ((__m256) x);
-  return e * (2.0f - x * e);
-}
-#else
-#define V_RECIP(x) (1.0f / (x))
-#endif
-
 /* e^x for x <= 0 (softmax after subtracting the row max; erf's e^(-x^2)). Range reduction
  * x = n ln2 + r with |r| <= ln2/2, Cephes' polynomial for e^r (about 1 ulp), 2^n from
  * the exponent bits. Inputs below -87 give 2^-126 (a weight of ~1e-38: nothing).
@@ -180,7 +158,7 @@ v_gelu (vf x)
   vf z = x * 0.70710678118654752f;
   vi sign = (vi) z & sign_bit;
   vf az = (vf) ((vi) z & ~sign_bit);
-  vf t = V_RECIP (az * 0.3275911f + 1.0f);
+  vf t = 1.0f / (az * 0.3275911f + 1.0f);
   vf poly = VSET (1.061405429f);
   vf erf_abs;
 
