@@ -260,8 +260,9 @@ cpu_list_devices (GArray * devices)
 
 const TeBackendClass te_backend_cpu_class = {
   .name = "cpu",
-  .description = "CPU, fp32 or int8, dynamic shapes: the project's kernels chosen from the "
-      "CPU's features (AVX-512 with VNNI, AVX2, NEON with sdot, portable C), or OpenBLAS sgemm",
+  .description = "CPU, fp32, int8 or bf16, dynamic shapes: the project's kernels chosen from "
+      "the CPU's features (AMX, AVX-512 with VNNI, AVX2, NEON with sdot, portable C), or "
+      "OpenBLAS sgemm",
   .options = cpu_options,
   .list_devices = cpu_list_devices,
   .open = cpu_open,

@@ -82,6 +82,8 @@ void te_kern_linear_bf16_ref (const float *A, const float *W, const float *bias,
  * C = scale_n * sum_g acc_g * scale_tg + bias.
  *
  * The integer dot product of each level:
+ *   amx_int8     tdpbssd on AMX tiles (s8 x s8 -> s32), 16 x 64 by 64 x 16: a group is one
+ *                tile's k, so each group's sums leave the tiles to be scaled
  *   avx512_vnni  vpdpbusd (u8 x s8 -> s32): activations stored as a + 128, the 128 * sum(W)
  *                this adds taken back through the accumulator's start value
  *   avx2         vpmaddubsw on |a| and sign(a) * w (no saturation: |a|, |w| <= 127), vpmaddwd
@@ -102,7 +104,7 @@ TeKernQ *te_kern_pack_q8 (TeCpuLevel level, const float *W, const float *bias, i
     const float *smooth);
 void te_kern_q8_free (TeKernQ * w);
 size_t te_kern_q8_bytes (const TeKernQ * w);
-/* "avx512_vnni", "avx2", "neon_dotprod" or "portable". */
+/* "amx_int8", "avx512_vnni", "avx2", "neon_dotprod" or "portable". */
 const char *te_kern_q8_name (const TeKernQ * w);
 /* The int8 kernel te_kern_pack_q8() picks for @level on this CPU. */
 const char *te_kern_q8_name_for (TeCpuLevel level);
