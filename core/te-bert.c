@@ -25,7 +25,10 @@ struct _TeBertEngine {
   PackedLayer *layers;
   gsize packed_bytes;
   double pack_seconds;
-  char describe[64];
+  char describe[96];
+  /* int8 and bf16 at level amx: attention's two products in bf16 on AMX tiles
+   * (te_kern_attention_bf16), the softmax in fp32. fp32 keeps fp32 attention. */
+  gboolean attention_bf16;
   /* The forward pass's activations, kept between calls (grown to the largest batch, never
    * shrunk): a fresh block per call was mapped and zero-filled by the kernel page by page, up
    * to a tenth of the int8 encoder's time at batch 32. A call that finds it in use (concurrent
@@ -266,7 +269,9 @@ forward (const TeModel * model, TeBertEngine * e, TeBatch * batch, GError ** err
       (q8 ? te_kern_linear_q8 (e->pool, P->q, in, out_, (int) T, epi) \
           : te_kern_linear (e->pool, P->fp, in, out_, (int) T, epi))
       rc |= LINEAR (qkv, qqkv, x, qkv, TE_KERN_EPI_NONE);
-      rc |= te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads);
+      rc |= e->attention_bf16
+          ? te_kern_attention_bf16 (e->pool, e->level, qkv, ctx, seg, B, H, heads)
+          : te_kern_attention (e->pool, e->level, qkv, ctx, seg, B, H, heads);
       rc |= LINEAR (ao, qao, ctx, tmp, TE_KERN_EPI_NONE);
       layernorm (e, x, tmp, L->ln1_g, L->ln1_b, (int) T, H, c->layer_norm_eps);
       rc |= LINEAR (up, qup, x, inter, TE_KERN_EPI_GELU);
@@ -495,12 +500,16 @@ te_bert_engine_new (const TeModel * model, int level, int threads, TeBertDType d
           + te_kern_bytes (P->up) + te_kern_bytes (P->down);
   }
   e->pack_seconds = (g_get_monotonic_time () - t0) / 1e6;
+  e->attention_bf16 = dtype != TE_BERT_FP32
+      && te_kern_attention_bf16_available (level, c->hidden_size / c->num_heads);
   if (dtype == TE_BERT_INT8)
-    g_snprintf (e->describe, sizeof e->describe, "%s int8, %d thread%s",
-        te_kern_q8_name_for (level), threads, threads == 1 ? "" : "s");
+    g_snprintf (e->describe, sizeof e->describe, "%s int8, %d thread%s%s",
+        te_kern_q8_name_for (level), threads, threads == 1 ? "" : "s",
+        e->attention_bf16 ? ", attention amx_bf16" : "");
   else if (dtype == TE_BERT_BF16)
-    g_snprintf (e->describe, sizeof e->describe, "%s bf16, %d thread%s",
-        te_kern_bf16_name_for (level), threads, threads == 1 ? "" : "s");
+    g_snprintf (e->describe, sizeof e->describe, "%s bf16, %d thread%s%s",
+        te_kern_bf16_name_for (level), threads, threads == 1 ? "" : "s",
+        e->attention_bf16 ? ", attention amx_bf16" : "");
   else
     g_snprintf (e->describe, sizeof e->describe, "%s fp32, %d thread%s",
         te_cpu_level_name (level), threads, threads == 1 ? "" : "s");

@@ -77,8 +77,9 @@ def test_int8_close_to_fp32_at_every_level(texts, fp32, level, flags):
     if not flags <= cpu_flags():
         pytest.skip(f"this CPU lacks {sorted(flags - cpu_flags())} for level {level}")
     got, err = embed(texts, "dtype=int8", level)
-    kernel = re.search(r"cpu backend: (\S+) int8, (\d+) thread", err)
+    kernel = re.search(r"cpu backend: (\S+) int8, (\d+) threads?(, attention amx_bf16)?", err)
     assert kernel, err
+    assert bool(kernel.group(3)) == (level == "amx"), err
     want_kernel = {"avx512": "avx512_vnni" if "avx512_vnni" in cpu_flags() else "avx2",
                    "amx": "amx_int8",
                    "neon": "neon_dotprod" if "asimddp" in cpu_flags() else "portable"}
@@ -94,14 +95,16 @@ def test_int8_close_to_fp32_at_every_level(texts, fp32, level, flags):
 def test_int8_kernels_agree_across_levels(texts):
     """Each linear layer computes the same integers at every level (exact int32 sums), so the
     levels differ by float rounding only, amplified a little where a next layer's quantisation
-    rounds a value the other way: far closer to each other than to fp32."""
+    rounds a value the other way: far closer to each other than to fp32 (>= 0.999). Level amx
+    also runs attention's products in bf16 (docs/cpu.md), 0.2-0.5 % off fp32 attention: there
+    the bar is 0.997, still three times closer than int8 is to fp32 (0.99)."""
     runs = {l: embed(texts, "dtype=int8", l)[0] for l, f in LEVELS if f <= cpu_flags()}
     assert "portable" in runs and len(runs) >= 2, runs.keys()
     base = runs.pop("portable")
     for level, got in runs.items():
         cos = cosines(got, base)
         print(f"int8 {level} vs int8 portable: min cosine {cos.min():.7f}")
-        assert cos.min() >= 0.999, level
+        assert cos.min() >= (0.997 if level == "amx" else 0.999), level
 
 
 def test_int8_in_the_pipeline(tmp_path):
@@ -119,8 +122,8 @@ def test_int8_in_the_pipeline(tmp_path):
         want = "int8" if opts == "dtype=int8" else "fp32"
         kernel = re.search(r'kernel=\(string\)"([^"]*)"', stats[-1])
         assert kernel, stats[-1]
-        assert re.fullmatch(r"\S+ " + want + r", \d+ threads?", kernel.group(1).replace("\\", "")), \
-            stats[-1]
+        assert re.fullmatch(r"\S+ " + want + r", \d+ threads?(, attention amx_bf16)?",
+                            kernel.group(1).replace("\\", "")), stats[-1]
     a = [json.loads(l) for l in open(out32)]
     b = [json.loads(l) for l in open(out8)]
     assert len(a) == len(b) > 50
@@ -179,7 +182,8 @@ def test_bf16(texts, fp32, level, kernel, flags):
     if not flags <= cpu_flags():
         pytest.skip(f"this CPU lacks {sorted(flags - cpu_flags())} for the {kernel} kernel")
     got, err = embed(texts, "dtype=bf16", level)
-    assert re.search(rf"cpu backend: {kernel} bf16, \d+ thread", err), err
+    desc = re.search(rf"cpu backend: {kernel} bf16, \d+ threads?(, attention amx_bf16)?", err)
+    assert desc and bool(desc.group(1)) == (level == "amx"), err
     cos = cosines(got, fp32)
     ref = json.load(open(ROOT / "tests" / "data" / "reference_embeddings.json", encoding="utf-8"))
     want = np.array([it["embedding"] for it in ref["items"]])

@@ -27,6 +27,7 @@
 #include "te-kern-private.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,3 +320,175 @@ const TeKernQOps te_kern_q8_amx = {
   .pad_rows = 16,
   .panels = panels_q8,
 };
+
+/* ---- attention: bf16 products on tiles, softmax in fp32 ---- */
+
+size_t
+te_kern_amx_attention_scratch (int s, int d)
+{
+  size_t s16 = ((size_t) s + 15) / 16 * 16, s32 = ((size_t) s + 31) / 32 * 32;
+
+  /* in floats: bf16 Q and K^T (s16 x d each) and V (s32 x d); fp32 scores and bf16
+   * probabilities of 16 queries (16 x s32 each); 16 x d fp32 outputs. Every part is whole
+   * cache lines (d is a multiple of 32). */
+  return (2 * s16 * d + s32 * d) / 2 + 16 * s32 + 16 * s32 / 2 + 16 * (size_t) d;
+}
+
+/* vpermw indices interleaving the two halves of a 32 x bf16 register: x[c], x[16 + c] side by
+ * side, a pair of keys for one column of V */
+static const uint16_t interleave_idx[32] __attribute__ ((aligned (64))) = {
+  0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31,
+};
+
+/* e^x for x <= 0, to about 4e-5 relative: enough for numerators rounded to bf16 next
+ * (2^-9 relative). n = round (x log2 e), r = x - n ln 2 (|r| <= ln 2 / 2), e^r by its Taylor
+ * polynomial of degree 4, scaled by 2^n with vscalefps (which also takes x below -87 to 0).
+ * Half the instructions of v_exp_neg: with head size 32 the softmax's exponentials, not the
+ * tiles' products, are most of AMX attention's time. */
+static inline __m512
+exp_neg_bf16 (__m512 x)
+{
+  __m512 n = _mm512_roundscale_ps (_mm512_mul_ps (x, _mm512_set1_ps (1.44269504f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps (n, _mm512_set1_ps (0.693147181f), x);
+  __m512 p = _mm512_fmadd_ps (r, _mm512_set1_ps (1.0f / 24), _mm512_set1_ps (1.0f / 6));
+
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (0.5f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f));
+  return _mm512_scalef_ps (p, n);
+}
+
+/* 16 floats from @p, zeros where @valid is false */
+static inline __m512
+load16 (const float *p, int valid)
+{
+  return valid ? _mm512_loadu_ps (p) : _mm512_setzero_ps ();
+}
+
+/* One head of one sequence (te_kern_attention's contract), d a multiple of 32 up to 64.
+ * Q, K and V are rounded to bf16: Q in tile order (16 queries x 32 of d per tile), K
+ * transposed into weight-tile order (16 pairs of d x 16 keys), V into pairs of keys
+ * (16 pairs of keys x 16 columns). Per 16 queries: the scores S = Q K^T on tiles, two blocks
+ * of 16 keys at a time; softmax per row in fp32 (the numerators rounded to bf16); then P V on
+ * tiles, divided by the row's sum on the way out. Four blocks of keys at a time, or two chains
+ * of accumulation in P V, measured no faster: with d = 32 the exponentials dominate. */
+void
+te_kern_amx_attention_head (const float *q, const float *k, const float *v, int ld,
+    float *out, int ldo, int s, int d, float scale, float *scratch)
+{
+  const int s16 = (s + 15) / 16 * 16, s32 = (s + 31) / 32 * 32, dsteps = d / 32;
+  const int dcols = d / 16;
+  uint16_t *Qb = (uint16_t *) scratch;  /* [s16 / 16][dsteps][16][32] */
+  uint32_t *Kt = (uint32_t *) (Qb + (size_t) s16 * d);  /* [s16 / 16][dsteps][16][16] */
+  uint32_t *Vp = Kt + (size_t) s16 * d / 2;     /* [s32 / 32][dcols][16][16] */
+  float *S = (float *) (Vp + (size_t) s32 * d / 2);     /* [16][s32] */
+  uint16_t *P = (uint16_t *) (S + (size_t) 16 * s32);   /* [16][s32] */
+  float *O = (float *) (P + (size_t) 16 * s32); /* [16][d] */
+  const __m512i perm = _mm512_load_si512 (interleave_idx);
+
+  for (int i = 0; i < s16; i++)
+    for (int ds = 0; ds < dsteps; ds++) {
+      const float *src = q + (size_t) i * ld + ds * 32;
+      __m512bh x = _mm512_cvtne2ps_pbh (load16 (src + 16, i < s), load16 (src, i < s));
+      _mm512_storeu_si512 (Qb + (((size_t) (i / 16) * dsteps + ds) * 16 + i % 16) * 32,
+          (__m512i) x);
+    }
+  for (int kb = 0; kb < s16 / 16; kb++)
+    for (int ds = 0; ds < dsteps; ds++) {
+      uint32_t tmp[16][16] __attribute__ ((aligned (64)));
+      uint32_t *dst = Kt + ((size_t) kb * dsteps + ds) * 256;
+
+      for (int j = 0; j < 16; j++) {
+        const float *src = k + (size_t) (kb * 16 + j) * ld + ds * 32;
+        int ok = kb * 16 + j < s;
+        _mm512_store_si512 (tmp[j], (__m512i) _mm512_cvtne2ps_pbh (load16 (src + 16, ok),
+                load16 (src, ok)));
+      }
+      for (int p = 0; p < 16; p++)
+        for (int j = 0; j < 16; j++)
+          dst[p * 16 + j] = tmp[j][p];
+    }
+  for (int kp = 0; kp < s32 / 2; kp++)        /* pairs of keys */
+    for (int dc = 0; dc < dcols; dc++) {
+      int k0 = 2 * kp, ks = k0 / 32, p = kp % 16;
+      const float *r0 = v + (size_t) k0 * ld + dc * 16;
+      __m512bh x = _mm512_cvtne2ps_pbh (load16 (r0 + ld, k0 + 1 < s), load16 (r0, k0 < s));
+      _mm512_storeu_si512 (Vp + (((size_t) ks * dcols + dc) * 16 + p) * 16,
+          _mm512_permutexvar_epi16 (perm, (__m512i) x));
+    }
+
+  tiles_configure ();
+  for (int i0 = 0; i0 < s; i0 += 16) {
+    const uint16_t *qa = Qb + (size_t) (i0 / 16) * dsteps * 512;
+    float inv[16];
+
+    /* scores, two blocks of 16 keys at a time */
+    for (int kb = 0; kb < s16 / 16; kb += 2) {
+      int two = kb + 1 < s16 / 16;
+
+      _tile_zero (0);
+      _tile_zero (1);
+      for (int ds = 0; ds < dsteps; ds++) {
+        TILE_LOAD (4, qa + (size_t) ds * 512, 64);
+        TILE_LOAD (6, Kt + ((size_t) kb * dsteps + ds) * 256, 64);
+        _tile_dpbf16ps (0, 4, 6);
+        if (two) {
+          TILE_LOAD (7, Kt + ((size_t) (kb + 1) * dsteps + ds) * 256, 64);
+          _tile_dpbf16ps (1, 4, 7);
+        }
+      }
+      _tile_stored (0, S + kb * 16, s32 * 4);
+      if (two)
+        _tile_stored (1, S + kb * 16 + 16, s32 * 4);
+    }
+    /* softmax numerators in bf16 (zero past s), 1 / their sum */
+    for (int r = 0; r < 16; r++) {
+      float *row = S + (size_t) r * s32;
+      __m512 vmax = _mm512_set1_ps (-INFINITY), vsum = _mm512_setzero_ps ();
+      float max;
+      int j;
+
+      for (j = 0; j + 16 <= s; j += 16)
+        vmax = _mm512_max_ps (vmax, _mm512_loadu_ps (row + j));
+      if (j < s)
+        vmax = _mm512_mask_max_ps (vmax, (__mmask16) ((1u << (s - j)) - 1), vmax,
+            _mm512_loadu_ps (row + j));
+      max = _mm512_reduce_max_ps (vmax);
+      for (j = 0; j < s32; j += 32) {
+        __m512 e[2];
+        for (int h = 0; h < 2; h++) {
+          int n = s - (j + 16 * h);
+          __mmask16 m = n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16) ((1u << n) - 1);
+          __m512 x = _mm512_maskz_loadu_ps (m, row + j + 16 * h);
+          e[h] = _mm512_maskz_mov_ps (m, exp_neg_bf16 (_mm512_mul_ps (_mm512_sub_ps (x,
+                      _mm512_set1_ps (max)), _mm512_set1_ps (scale))));
+          vsum = _mm512_add_ps (vsum, e[h]);
+        }
+        _mm512_storeu_si512 (P + (size_t) r * s32 + j, (__m512i) _mm512_cvtne2ps_pbh (e[1],
+                e[0]));
+      }
+      inv[r] = 1.0f / _mm512_reduce_add_ps (vsum);
+    }
+    /* P V: d / 16 accumulators, 32 keys a step */
+    for (int dc = 0; dc < dcols; dc += 2) {
+      _tile_zero (0);
+      _tile_zero (1);
+      for (int ks = 0; ks < s32 / 32; ks++) {
+        TILE_LOAD (4, P + ks * 32, s32 * 2);
+        TILE_LOAD (6, Vp + ((size_t) ks * dcols + dc) * 256, 64);
+        TILE_LOAD (7, Vp + ((size_t) ks * dcols + dc + 1) * 256, 64);
+        _tile_dpbf16ps (0, 4, 6);
+        _tile_dpbf16ps (1, 4, 7);
+      }
+      _tile_stored (0, O + dc * 16, d * 4);
+      _tile_stored (1, O + dc * 16 + 16, d * 4);
+    }
+    for (int r = 0; r < 16 && i0 + r < s; r++)
+      for (int c = 0; c < d; c += 16)
+        _mm512_storeu_ps (out + (size_t) (i0 + r) * ldo + c,
+            _mm512_mul_ps (_mm512_loadu_ps (O + (size_t) r * d + c), _mm512_set1_ps (inv[r])));
+  }
+  _tile_release ();
+}

@@ -94,6 +94,11 @@ extern const TeKernOps te_kern_ops_avx512;
 extern const TeKernOps te_kern_ops_avx512_bf16;
 extern const TeKernOps te_kern_ops_amx_bf16;
 extern const TeKernQOps te_kern_q8_amx;
+/* attention with bf16 products on AMX tiles (te_kern_attention_bf16), d % 32 == 0, d <= 64;
+ * scratch: te_kern_amx_attention_scratch (s, d) floats, 64-byte aligned */
+void te_kern_amx_attention_head (const float *q, const float *k, const float *v, int ld,
+    float *out, int ldo, int s, int d, float scale, float *scratch);
+size_t te_kern_amx_attention_scratch (int s, int d);
 #endif
 
 /* bf16 weights are padded to whole steps of 16 pairs: the K of one AMX tile */

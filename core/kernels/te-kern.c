@@ -279,8 +279,11 @@ te_kern_attention_scratch (int s, int d)
   return (size_t) d * s_pad + (size_t) TE_KERN_ATT_TQ * s_pad;
 }
 
+typedef void (*AttentionHeadFn) (const float *q, const float *k, const float *v, int ld,
+    float *out, int ldo, int s, int d, float scale, float *scratch);
+
 typedef struct {
-  const TeKernOps *ops;
+  AttentionHeadFn head;
   const float *qkv;
   float *out;
   const size_t *seg;
@@ -300,26 +303,24 @@ attention_task (void *data, int task, int worker)
 
   if (s <= 0)
     return;
-  job->ops->attention_head (qkv + head * d, qkv + job->h + head * d,
+  job->head (qkv + head * d, qkv + job->h + head * d,
       qkv + 2 * job->h + head * d, ld, job->out + job->seg[b] * job->h + head * d, job->h, s,
       d, 1.0f / sqrtf ((float) d), job->scratch + (size_t) worker * job->per_worker);
 }
 
-int
-te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
-    const size_t *seg, int n_seqs, int h, int heads)
+static int
+attention_run (TePool * pool, AttentionHeadFn head, size_t (*scratch) (int s, int d),
+    const float *qkv, float *out, const size_t *seg, int n_seqs, int h, int heads)
 {
-  AttentionJob job = { te_kern_ops_for (level), qkv, out, seg, h, heads, NULL, 0 };
+  AttentionJob job = { head, qkv, out, seg, h, heads, NULL, 0 };
   size_t longest = 0;
 
-  if (job.ops == NULL || heads <= 0 || h % heads != 0)
-    return -1;
   for (int b = 0; b < n_seqs; b++)
     longest = seg[b + 1] - seg[b] > longest ? seg[b + 1] - seg[b] : longest;
   if (longest == 0)
     return 0;
   /* whole cache lines per worker, so the blocks stay 64-byte aligned */
-  job.per_worker = (te_kern_attention_scratch ((int) longest, h / heads) + 15) / 16 * 16;
+  job.per_worker = (scratch ((int) longest, h / heads) + 15) / 16 * 16;
   job.scratch = te_kern_alloc_aligned (job.per_worker * te_pool_threads (pool)
       * sizeof (float));
   if (job.scratch == NULL)
@@ -327,6 +328,45 @@ te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out
   te_pool_run (pool, n_seqs * heads, attention_task, &job);
   free (job.scratch);
   return 0;
+}
+
+int
+te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
+    const size_t *seg, int n_seqs, int h, int heads)
+{
+  const TeKernOps *ops = te_kern_ops_for (level);
+
+  if (ops == NULL || heads <= 0 || h % heads != 0)
+    return -1;
+  return attention_run (pool, ops->attention_head, te_kern_attention_scratch, qkv, out, seg,
+      n_seqs, h, heads);
+}
+
+int
+te_kern_attention_bf16_available (TeCpuLevel level, int head_size)
+{
+#if defined(__x86_64__)
+  return level == TE_CPU_AMX && te_cpu_level_supported (TE_CPU_AMX) && head_size > 0
+      && head_size % 32 == 0 && head_size <= 64;
+#else
+  (void) level, (void) head_size;
+  return 0;
+#endif
+}
+
+int
+te_kern_attention_bf16 (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
+    const size_t *seg, int n_seqs, int h, int heads)
+{
+  if (heads <= 0 || h % heads != 0 || !te_kern_attention_bf16_available (level, h / heads))
+    return -1;
+#if defined(__x86_64__)
+  return attention_run (pool, te_kern_amx_attention_head, te_kern_amx_attention_scratch, qkv,
+      out, seg, n_seqs, h, heads);
+#else
+  (void) pool, (void) qkv, (void) out, (void) seg, (void) n_seqs;
+  return -1;
+#endif
 }
 
 /* ---- references ---- */

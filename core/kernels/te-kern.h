@@ -57,6 +57,15 @@ int te_kern_attention (TePool * pool, TeCpuLevel level, const float *qkv, float 
 /* Scratch floats one attention task needs for a sequence of @s tokens and head size @d. */
 size_t te_kern_attention_scratch (int s, int d);
 
+/* As te_kern_attention(), with q, k and v rounded to bf16 and the two products (scores, the
+ * weighted sum of V) on AMX tiles, accumulated in fp32; the softmax stays fp32 (its numerators
+ * rounded to bf16 for the weighted sum). For the reduced-precision dtypes: its outputs differ
+ * from fp32 attention by bf16 rounding (relative error about 1e-3). Level amx, head sizes 32
+ * and 64 (te_kern_attention_bf16_available); -1 otherwise, or when out of memory. */
+int te_kern_attention_bf16_available (TeCpuLevel level, int head_size);
+int te_kern_attention_bf16 (TePool * pool, TeCpuLevel level, const float *qkv, float *out,
+    const size_t *seg, int n_seqs, int h, int heads);
+
 /* ---- bf16 ----
  * Linear layers with weights and activations rounded to bf16 (8 significant bits, fp32's
  * range) and products accumulated in fp32:

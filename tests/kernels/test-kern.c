@@ -130,6 +130,98 @@ test_attention_amp (TeCpuLevel level, TePool * pool, int s, int h, int heads, fl
   free (ref);
 }
 
+static double
+bf16_of (double x)
+{
+  float f = (float) x;
+  uint32_t u;
+
+  memcpy (&u, &f, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;   /* to nearest even (finite inputs) */
+  memcpy (&f, &u, 4);
+  return f;
+}
+
+/* te_kern_attention_bf16's arithmetic in double: q, k, v and the softmax numerators rounded to
+ * bf16, the denominators from the unrounded numerators */
+static void
+attention_bf16_ref (const float *qkv, float *out, int s, int h, int heads)
+{
+  int d = h / heads, ld = 3 * h;
+  double scale = 1.0 / sqrt ((double) d);
+  double *p = malloc (sizeof (double) * (size_t) (s > 0 ? s : 1));
+
+  for (int hd = 0; hd < heads; hd++)
+    for (int i = 0; i < s; i++) {
+      double max = -INFINITY, sum = 0.0;
+
+      for (int j = 0; j < s; j++) {
+        double dot = 0.0;
+        for (int c = 0; c < d; c++)
+          dot += bf16_of (qkv[(size_t) i * ld + hd * d + c])
+              * bf16_of (qkv[(size_t) j * ld + h + hd * d + c]);
+        p[j] = dot;
+        max = dot > max ? dot : max;
+      }
+      for (int j = 0; j < s; j++) {
+        p[j] = exp ((p[j] - max) * scale);
+        sum += p[j];
+      }
+      for (int c = 0; c < d; c++) {
+        double acc = 0.0;
+        for (int j = 0; j < s; j++)
+          acc += bf16_of (p[j]) * bf16_of (qkv[(size_t) j * ld + 2 * h + hd * d + c]);
+        out[(size_t) i * h + hd * d + c] = (float) (acc / sum);
+      }
+    }
+  free (p);
+}
+
+/* bf16 attention (level amx): against its own arithmetic in double (catches the tiles'
+ * indexing: a wrong tile is errors of order 1) and against fp32 attention (bf16's effect:
+ * relative L2 error under 1 %) */
+static void
+test_attention_bf16 (TeCpuLevel level, TePool * pool, int s, int h, int heads)
+{
+  float *qkv = malloc (sizeof (float) * (size_t) s * 3 * h);
+  float *out = malloc (sizeof (float) * (size_t) s * h);
+  float *ref = malloc (sizeof (float) * (size_t) s * h);
+  float *ref32 = malloc (sizeof (float) * (size_t) s * h);
+  size_t seg[3] = { 0, (size_t) s / 3, (size_t) s }, s1 = (size_t) s / 3;
+  double err, num = 0.0, den = 0.0;
+  char what[128];
+  int rc;
+
+  for (size_t i = 0; i < (size_t) s * 3 * h; i++)
+    qkv[i] = frand () * 3.0f;
+  for (size_t i = 0; i < (size_t) s * h; i++)
+    out[i] = NAN;
+  rc = te_kern_attention_bf16 (pool, level, qkv, out, seg, 2, h, heads);
+  check (rc == 0, "te_kern_attention_bf16 returns 0", level, 0, te_pool_threads (pool));
+  attention_bf16_ref (qkv, ref, (int) s1, h, heads);
+  attention_bf16_ref (qkv + s1 * 3 * h, ref + s1 * h, s - (int) s1, h, heads);
+  te_kern_attention_ref (qkv, ref32, (int) s1, h, heads);
+  te_kern_attention_ref (qkv + s1 * 3 * h, ref32 + s1 * h, s - (int) s1, h, heads);
+  err = max_err (out, ref, (size_t) s * h);
+  snprintf (what, sizeof what, "attention_bf16 s=%d h=%d heads=%d vs its bf16 reference", s, h,
+      heads);
+  /* the kernel's scores and exp (4e-5) round a numerator to the neighbouring bf16 now and
+   * then: 2^-8 of the output where one key dominates, |v| <= 3 here */
+  check (err < 2e-2, what, level, err, te_pool_threads (pool));
+  for (size_t i = 0; i < (size_t) s * h; i++) {
+    num += ((double) out[i] - ref32[i]) * ((double) out[i] - ref32[i]);
+    den += (double) ref32[i] * ref32[i];
+  }
+  err = isnan (num) ? INFINITY : sqrt (num / (den > 0 ? den : 1));
+  snprintf (what, sizeof what, "attention_bf16 s=%d h=%d heads=%d: relative L2 error vs fp32",
+      s, h, heads);
+  check (err < 1e-2, what, level, err, te_pool_threads (pool));     /* measured 0.2-0.5 % */
+  free (qkv);
+  free (out);
+  free (ref);
+  free (ref32);
+}
+
 static void
 test_attention (TeCpuLevel level, TePool * pool, int s, int h, int heads)
 {
@@ -500,6 +592,17 @@ main (void)
       test_attention (level, pool, 300, 64, 2);
       test_attention_amp (level, pool, 77, 384, 12, 12.0f);
       test_attention_amp (level, pool, 40, 64, 2, 12.0f);
+      if (te_kern_attention_bf16_available (level, 32)) {
+        test_attention_bf16 (level, pool, 3, 64, 2);    /* d = 32, one key block */
+        test_attention_bf16 (level, pool, 77, 384, 12); /* MiniLM's heads */
+        test_attention_bf16 (level, pool, 300, 128, 2); /* d = 64; odd blocks of keys */
+        test_attention_bf16 (level, pool, 49, 768, 12); /* BERT-base's heads */
+      } else {
+        check (te_kern_attention_bf16 (pool, level, NULL, NULL, NULL, 0, 64, 2) == -1,
+            "te_kern_attention_bf16 refused where unavailable", level, 0, 1);
+      }
+      check (!te_kern_attention_bf16_available (level, 48),
+          "no bf16 attention for head size 48", level, 0, 1);
       te_pool_release (pool);
     }
     test_gelu_range (level);
