@@ -84,6 +84,26 @@ peak (TePool * pool, int threads, int level, bool int8)
   fflush (stdout);
 }
 
+/* Runs one linear layer (@w, or int8 @q; n x k) on @m rows for about @seconds and prints its
+ * rate. */
+static void
+time_linear (TePool * pool, const char *op, const char *dtype, const char *kernel,
+    const TeKernW * w, const TeKernQ * q, const float *A, float *C, int m, int n, int k,
+    double seconds)
+{
+  double t0, dt;
+  long reps;
+
+  for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
+    if (w)
+      te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
+    else
+      te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE);
+  printf ("{\"op\": \"%s\", \"dtype\": \"%s\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
+      "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", op, dtype, kernel, m, n, k,
+      te_pool_threads (pool), 2.0 * m * n * k * reps / dt / 1e9);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -130,8 +150,6 @@ main (int argc, char **argv)
       float *C = malloc (sizeof (float) * (size_t) m * n);
       TeKernW *w, *wb = NULL;
       TeKernQ *q;
-      double ops = 2.0 * m * n * k, t0, dt;
-      long reps;
 
       fill (A, (size_t) m * k, 2.0f);
       fill (W, (size_t) n * k, 0.2f);
@@ -143,26 +161,16 @@ main (int argc, char **argv)
       if (te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE) != 0
           || te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE) != 0)
         return 1;
-      for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
-        te_kern_linear (pool, w, A, C, m, TE_KERN_EPI_NONE);
-      printf ("{\"op\": \"%s\", \"dtype\": \"fp32\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
-          "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name,
-          te_cpu_level_name (level), m, n, k, threads, ops * reps / dt / 1e9);
-      te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE);
-      for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
-        te_kern_linear_q8 (pool, q, A, C, m, TE_KERN_EPI_NONE);
-      printf ("{\"op\": \"%s\", \"dtype\": \"int8\", \"kernel\": \"%s\", \"m\": %d, \"n\": %d, "
-          "\"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name, te_kern_q8_name (q),
-          m, n, k, threads, ops * reps / dt / 1e9);
+      time_linear (pool, shapes[s].name, "fp32", te_cpu_level_name (level), w, NULL, A, C, m, n,
+          k, seconds);
+      time_linear (pool, shapes[s].name, "int8", te_kern_q8_name (q), NULL, q, A, C, m, n, k,
+          seconds);
       if (te_kern_bf16_available (level)) {
         if ((wb = te_kern_pack_bf16 (level, W, B, n, k)) == NULL
             || te_kern_linear (pool, wb, A, C, m, TE_KERN_EPI_NONE) != 0)
           return 1;
-        for (reps = 0, t0 = now (); (dt = now () - t0) < seconds; reps++)
-          te_kern_linear (pool, wb, A, C, m, TE_KERN_EPI_NONE);
-        printf ("{\"op\": \"%s\", \"dtype\": \"bf16\", \"kernel\": \"%s\", \"m\": %d, "
-            "\"n\": %d, \"k\": %d, \"threads\": %d, \"gops\": %.2f}\n", shapes[s].name,
-            te_kern_bf16_name_for (level), m, n, k, threads, ops * reps / dt / 1e9);
+        time_linear (pool, shapes[s].name, "bf16", te_kern_bf16_name_for (level), wb, NULL, A,
+            C, m, n, k, seconds);
       }
       fflush (stdout);
       te_kern_free (w);

@@ -386,13 +386,16 @@ te_kern_linear_ref (const float *A, const float *W, const float *bias, float *C,
     }
 }
 
-void
-te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads)
+/* Attention in double; with @bf16, q, k, v and the softmax numerators rounded to bf16 first
+ * (the denominators from the unrounded numerators), te_kern_attention_bf16's arithmetic. */
+static void
+attention_ref (const float *qkv, float *out, int s, int h, int heads, int bf16)
 {
   int d = h / heads, ld = 3 * h;
   double scale = 1.0 / sqrt ((double) d);
   double *p = malloc ((s > 0 ? s : 1) * sizeof (double));
 
+#define IN(x) (bf16 ? bf16_value (x) : (double) (x))
   if (p == NULL)
     return;
   for (int hd = 0; hd < heads; hd++)
@@ -402,8 +405,8 @@ te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads)
       for (int j = 0; j < s; j++) {
         double dot = 0.0;
         for (int c = 0; c < d; c++)
-          dot += (double) qkv[(size_t) i * ld + hd * d + c]
-              * qkv[(size_t) j * ld + h + hd * d + c];
+          dot += IN (qkv[(size_t) i * ld + hd * d + c]) * IN (qkv[(size_t) j * ld + h + hd * d
+                  + c]);
         p[j] = dot * scale;
         max = p[j] > max ? p[j] : max;
       }
@@ -414,9 +417,23 @@ te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads)
       for (int c = 0; c < d; c++) {
         double acc = 0.0;
         for (int j = 0; j < s; j++)
-          acc += p[j] * qkv[(size_t) j * ld + 2 * h + hd * d + c];
+          acc += (bf16 ? bf16_value ((float) p[j]) : p[j])
+              * IN (qkv[(size_t) j * ld + 2 * h + hd * d + c]);
         out[(size_t) i * h + hd * d + c] = (float) (acc / sum);
       }
     }
+#undef IN
   free (p);
+}
+
+void
+te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads)
+{
+  attention_ref (qkv, out, s, h, heads, 0);
+}
+
+void
+te_kern_attention_bf16_ref (const float *qkv, float *out, int s, int h, int heads)
+{
+  attention_ref (qkv, out, s, h, heads, 1);
 }

@@ -133,6 +133,9 @@ void te_kern_linear_q8_ref (const float *A, const float *W, const float *bias, f
 void te_kern_linear_ref (const float *A, const float *W, const float *bias, float *C, int m,
     int n, int k, TeKernEpilogue epi);
 void te_kern_attention_ref (const float *qkv, float *out, int s, int h, int heads);
+/* te_kern_attention_bf16's arithmetic in double: q, k, v and the softmax numerators rounded to
+ * bf16 (the denominators from the unrounded numerators). */
+void te_kern_attention_bf16_ref (const float *qkv, float *out, int s, int h, int heads);
 
 #ifdef __cplusplus
 }

@@ -130,53 +130,6 @@ test_attention_amp (TeCpuLevel level, TePool * pool, int s, int h, int heads, fl
   free (ref);
 }
 
-static double
-bf16_of (double x)
-{
-  float f = (float) x;
-  uint32_t u;
-
-  memcpy (&u, &f, 4);
-  u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;   /* to nearest even (finite inputs) */
-  memcpy (&f, &u, 4);
-  return f;
-}
-
-/* te_kern_attention_bf16's arithmetic in double: q, k, v and the softmax numerators rounded to
- * bf16, the denominators from the unrounded numerators */
-static void
-attention_bf16_ref (const float *qkv, float *out, int s, int h, int heads)
-{
-  int d = h / heads, ld = 3 * h;
-  double scale = 1.0 / sqrt ((double) d);
-  double *p = malloc (sizeof (double) * (size_t) (s > 0 ? s : 1));
-
-  for (int hd = 0; hd < heads; hd++)
-    for (int i = 0; i < s; i++) {
-      double max = -INFINITY, sum = 0.0;
-
-      for (int j = 0; j < s; j++) {
-        double dot = 0.0;
-        for (int c = 0; c < d; c++)
-          dot += bf16_of (qkv[(size_t) i * ld + hd * d + c])
-              * bf16_of (qkv[(size_t) j * ld + h + hd * d + c]);
-        p[j] = dot;
-        max = dot > max ? dot : max;
-      }
-      for (int j = 0; j < s; j++) {
-        p[j] = exp ((p[j] - max) * scale);
-        sum += p[j];
-      }
-      for (int c = 0; c < d; c++) {
-        double acc = 0.0;
-        for (int j = 0; j < s; j++)
-          acc += bf16_of (p[j]) * bf16_of (qkv[(size_t) j * ld + 2 * h + hd * d + c]);
-        out[(size_t) i * h + hd * d + c] = (float) (acc / sum);
-      }
-    }
-  free (p);
-}
-
 /* bf16 attention (level amx): against its own arithmetic in double (catches the tiles'
  * indexing: a wrong tile is errors of order 1) and against fp32 attention (bf16's effect:
  * relative L2 error under 1 %) */
@@ -198,8 +151,8 @@ test_attention_bf16 (TeCpuLevel level, TePool * pool, int s, int h, int heads)
     out[i] = NAN;
   rc = te_kern_attention_bf16 (pool, level, qkv, out, seg, 2, h, heads);
   check (rc == 0, "te_kern_attention_bf16 returns 0", level, 0, te_pool_threads (pool));
-  attention_bf16_ref (qkv, ref, (int) s1, h, heads);
-  attention_bf16_ref (qkv + s1 * 3 * h, ref + s1 * h, s - (int) s1, h, heads);
+  te_kern_attention_bf16_ref (qkv, ref, (int) s1, h, heads);
+  te_kern_attention_bf16_ref (qkv + s1 * 3 * h, ref + s1 * h, s - (int) s1, h, heads);
   te_kern_attention_ref (qkv, ref32, (int) s1, h, heads);
   te_kern_attention_ref (qkv + s1 * 3 * h, ref32 + s1 * h, s - (int) s1, h, heads);
   err = max_err (out, ref, (size_t) s * h);
