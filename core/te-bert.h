@@ -33,7 +33,8 @@ typedef enum {
    * channel, activations per token); embeddings, LayerNorm, attention and GELU stay fp32 */
   TE_BERT_INT8,
   /* the four linear layers with bf16 weights and activations, fp32 accumulation
-   * (te_kern_pack_bf16: CPUs with AVX512_BF16); everything else fp32 */
+   * (te_kern_pack_bf16: AMX tiles, or CPUs with AVX512_BF16); at level amx attention's
+   * products too (te_kern_attention_bf16, as for int8); everything else fp32 */
   TE_BERT_BF16,
 } TeBertDType;
 
@@ -43,7 +44,12 @@ void te_bert_engine_free (TeBertEngine * engine);
 /* Same contract as te_bert_forward(). Thread-safe; concurrent calls share the pool (a call
  * that finds it busy computes on its own thread: te-pool.h). */
 gboolean te_bert_engine_forward (TeBertEngine * engine, TeBatch * batch, GError ** error);
-/* e.g. "avx512 fp32, 2 threads", "avx512_vnni int8, 2 threads" */
+/* The feed-forward block (FFN-up, GELU, FFN-down) runs on @rows tokens at a time, so that
+ * their intermediate activations stay in cache; 0 (the default): about 6 MB of them (1,024
+ * tokens of MiniLM). For tests of the blocking. Not thread-safe against a running forward. */
+void te_bert_engine_set_ffn_rows (TeBertEngine * engine, gsize rows);
+/* e.g. "avx512 fp32, 2 threads", "avx512_vnni int8, 2 threads",
+ * "amx_int8 int8, 2 threads, attention amx_bf16" */
 const char *te_bert_engine_describe (const TeBertEngine * engine);
 int te_bert_engine_level (const TeBertEngine * engine);
 int te_bert_engine_threads (const TeBertEngine * engine);
