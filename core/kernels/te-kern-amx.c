@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* te-kern-amx.c — linear layers on AMX tiles (level amx, te-cpu.h; built with -mamx-tile
- * -mamx-bf16 -mamx-int8 and AVX-512, run only when te-cpu.h says the CPU has them and Linux
- * granted the process the tile state).
+/* te-kern-amx.c — linear layers and attention on AMX tiles (level amx, te-cpu.h; built with
+ * -mamx-tile -mamx-bf16 -mamx-int8 and AVX-512, run only when te-cpu.h says the CPU has them
+ * and Linux granted the process the tile state).
  *
  * A tile is a 16-row x 64-byte register; the eight tiles here are configured alike:
  *   tiles 0-3  accumulators, 16 x 16 fp32 or int32 each: a 32 x 32 block of outputs
@@ -20,10 +20,13 @@
  * whole k, then are stored straight into C.
  *
  * int8: an int8 group (64 input channels, each with its own activation scale per token) is
- * exactly one tile's k, so each group's int32 sums leave the tiles, are scaled by the token's
- * group scale and added to fp32 sums in L1; the activation tiles are read straight from the
+ * exactly one tile's k, so each group's int32 sums leave the tiles (four groups at a time),
+ * are scaled by the token's group scale and added to the block's fp32 sums, which live in L1
+ * and four rows at a time in registers; the activation tiles are read straight from the
  * quantised rows (the caller pads the rows past the end so that a tile of 16 rows never reads
- * past the buffer; those rows' results are not stored). */
+ * past the buffer; those rows' results are not stored).
+ *
+ * attention (te_kern_attention_bf16): the end of this file. */
 #include "te-kern-private.h"
 
 #include <immintrin.h>

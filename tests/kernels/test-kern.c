@@ -522,7 +522,8 @@ main (void)
       continue;
     }
     printf ("level %s (int8 kernel %s, bf16 kernel %s)\n", te_cpu_level_name (level),
-        te_kern_q8_name_for (level), te_kern_bf16_available (level) ? te_kern_bf16_name_for (level) : "none");
+        te_kern_q8_name_for (level),
+        te_kern_bf16_available (level) ? te_kern_bf16_name_for (level) : "none");
     for (int t = 0; t < 2; t++) {
       TePool *pool = te_pool_acquire (thread_counts[t]);
 
