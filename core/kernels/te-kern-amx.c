@@ -187,8 +187,6 @@ const TeKernOps te_kern_ops_amx_bf16 = {
 
 /* ---- int8 ---- */
 
-/* Q8_BLOCK_BYTES of quantised activations per block of rows, as the zmm kernels */
-#define Q8_BLOCK_BYTES (256 * 1024)
 /* groups whose int32 tiles are stored before they are scaled (4 KB each, on the stack) */
 #define Q8_CHUNK 4
 
@@ -262,7 +260,7 @@ panels_q8 (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int 
     int p1, TeKernEpilogue epi)
 {
   const int kp = w->kp, ng = w->ng, N = w->n;
-  int block = Q8_BLOCK_BYTES / kp / MR * MR;
+  int block = TE_Q8_BLOCK_BYTES / kp / MR * MR;      /* as the zmm kernels */
   int32_t isum[Q8_CHUNK * 1024] __attribute__ ((aligned (64)));
   float f[MR * NR] __attribute__ ((aligned (64)));
 

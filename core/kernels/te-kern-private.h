@@ -47,6 +47,11 @@ typedef struct TeKernOps {
  * accumulator times the group's scale. */
 #define TE_Q8_GROUP 64
 
+/* The int8 kernels take rows in blocks of about this many bytes of quantised activations, so
+ * that a block stays in L2 while every panel passes over it: a batch of 32 x 256 tokens is
+ * 8 MB of FFN-down input, which each of the 12 panels read again from L3 without the blocks. */
+#define TE_Q8_BLOCK_BYTES (256 * 1024)
+
 /* Int8 weights: [n_panels][kp / 4][nr][4] bytes, kp = k rounded up to TE_Q8_GROUP. */
 struct TeKernQ {
   const struct TeKernQOps *ops;

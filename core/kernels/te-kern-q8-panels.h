@@ -5,16 +5,12 @@
  * The tile applies the GELU epilogue itself, in registers before its stores (a pass over the
  * whole output afterwards read FFN-up's 6 MB again from L3). */
 
-/* Rows in blocks of about Q8_BLOCK_BYTES of quantised activations, so that a block stays in
- * L2 while every panel passes over it: a batch of 32 x 256 tokens is 8 MB of FFN-down input,
- * which each of the 12 panels read again from L3 without the blocks. */
-#define Q8_BLOCK_BYTES (256 * 1024)
-
+/* Rows in blocks of TE_Q8_BLOCK_BYTES (te-kern-private.h). */
 static void
 panels (const TeKernQ * w, const int8_t * Aq, const float *sa, float *C, int m, int p0, int p1,
     TeKernEpilogue epi)
 {
-  int block = Q8_BLOCK_BYTES / w->kp / MR * MR;
+  int block = TE_Q8_BLOCK_BYTES / w->kp / MR * MR;
 
   if (block < MR)
     block = MR;
