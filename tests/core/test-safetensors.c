@@ -1004,6 +1004,25 @@ test_tiny_backend (void)
       g_assert_cmpint (te_bert_engine_threads (engine), ==, nt);
       g_assert_nonnull (strstr (te_bert_engine_describe (engine), te_cpu_level_name (level)));
       got = forward_checked_with (m, engine);
+      /* the encoder on groups of rows (of 6, 3 and 1 tokens): each row alone, then {6} and
+       * {3, 1}; bit for bit the output of the whole batch at once */
+      for (gsize g = 1; g <= 4; g += 3) {
+        TeBatch *bad = tiny_batch ();
+        float *grouped;
+
+        te_bert_engine_set_group_tokens (engine, g);
+        grouped = forward_checked_with (m, engine);
+        g_assert_cmpmem (grouped, TB * TS * TINY_H * sizeof (float), got,
+            TB * TS * TINY_H * sizeof (float));
+        g_free (grouped);
+        /* a bad id in the last group: the error names the row of the whole batch */
+        bad->input_ids[2 * TS] = 1000;
+        g_assert_false (te_bert_engine_forward (engine, bad, &err));
+        check_error (err, TE_ERROR_INVALID, NULL, "row 2 position 0");
+        g_clear_error (&err);
+        te_batch_free (bad);
+      }
+      te_bert_engine_set_group_tokens (engine, 0);
       g_free (got);
       /* the feed-forward block in blocks of 3 of the batch's 10 tokens: the same function */
       te_bert_engine_set_ffn_rows (engine, 3);
