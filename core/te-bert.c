@@ -30,7 +30,7 @@ struct _TeBertEngine {
    * (te_kern_attention_bf16), the softmax in fp32. fp32 keeps fp32 attention. */
   gboolean attention_bf16;
   gsize ffn_rows;               /* te_bert_engine_set_ffn_rows (); 0: FFN_BLOCK_BYTES */
-  gsize group_tokens;           /* te_bert_engine_set_group_tokens (); 0: GROUP_BYTES */
+  gsize group_tokens;           /* te_bert_engine_set_group_tokens (); 0: group_tokens () */
   /* The forward pass's activations, kept between calls (grown to the largest batch, never
    * shrunk): a fresh block per call was mapped and zero-filled by the kernel page by page, up
    * to a tenth of the int8 encoder's time at batch 32. A call that finds it in use (concurrent
@@ -121,13 +121,14 @@ te_bert_forward (const TeModel * model, TeBatch * batch, GError ** error)
 
 /* The sequences of one batch never meet: the engine runs the whole encoder on groups of
  * consecutive rows, each group's activations (wide + 3H floats a token: QKV or the
- * intermediate, then ctx, tmp and x) about GROUP_BYTES, so that one layer's output is still in
- * the cores' L2 when the next reads it. A row is never split; a row longer than the budget is
- * a group alone. Every token's arithmetic is the same whatever the grouping (te_bert_forward's
- * contract holds bit for bit). Measured on a 2-vCPU Zen 4 (1 MB L2 a core; 2 threads, best
- * of 4 interleaved runs, docs/cpu.md): fp32 +4-8 % at 128 and 256 tokens, batches 8 and 32;
- * int8 at 128 x 32 +16 %. */
-#define GROUP_BYTES (4u << 20)
+ * intermediate, then ctx, tmp and x) about GROUP_BYTES_PER_THREAD times the pool's threads,
+ * so that one layer's output is still in the cores' L2 when the next reads it, and every
+ * thread still has rows of its own to compute. A row is never split; a row longer than the
+ * budget is a group alone. Every token's arithmetic is the same whatever the grouping
+ * (te_bert_forward's contract holds bit for bit). Measured on a 2-vCPU Zen 4 (1 MB L2 a core;
+ * 2 threads, best of 4 interleaved runs, docs/cpu.md): fp32 +4-8 % at 128 and 256 tokens,
+ * batches 8 and 32; int8 at 128 x 32 +16 %. */
+#define GROUP_BYTES_PER_THREAD (2u << 20)
 
 static gsize
 group_tokens (const TeBertEngine * e)
@@ -137,7 +138,8 @@ group_tokens (const TeBertEngine * e)
 
   if (e->group_tokens > 0)
     return e->group_tokens;
-  return MAX (GROUP_BYTES / ((wide + 3 * (gsize) c->hidden_size) * sizeof (float)), 1);
+  return MAX ((gsize) GROUP_BYTES_PER_THREAD * te_pool_threads (e->pool)
+      / ((wide + 3 * (gsize) c->hidden_size) * sizeof (float)), 1);
 }
 
 gboolean

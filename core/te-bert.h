@@ -50,9 +50,9 @@ gboolean te_bert_engine_forward (TeBertEngine * engine, TeBatch * batch, GError 
 void te_bert_engine_set_ffn_rows (TeBertEngine * engine, gsize rows);
 /* te_bert_engine_forward() runs the whole encoder on groups of consecutive rows of about
  * @tokens real tokens (a row longer than that alone), so that a group's activations stay in
- * the cores' L2 from one layer to the next; 0 (the default): about 4 MB of them (390 tokens
- * of MiniLM). The output does not depend on it. For tests and tuning. Not thread-safe
- * against a running forward. */
+ * the cores' L2 from one layer to the next; 0 (the default): about 2 MB of them per thread
+ * (390 tokens of MiniLM on 2 threads). The output does not depend on it. For tests and
+ * tuning. Not thread-safe against a running forward. */
 void te_bert_engine_set_group_tokens (TeBertEngine * engine, gsize tokens);
 /* e.g. "avx512 fp32, 2 threads", "avx512_vnni int8, 2 threads",
  * "amx_int8 int8, 2 threads, attention amx_bf16" */
