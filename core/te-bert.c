@@ -31,7 +31,7 @@ struct _TeBertEngine {
   gboolean attention_bf16;
   gsize ffn_rows;               /* te_bert_engine_set_ffn_rows (); 0: FFN_BLOCK_BYTES */
   gsize group_tokens;           /* te_bert_engine_set_group_tokens (); 0: group_tokens () */
-  /* The forward pass's activations, kept between calls (grown to the largest batch, never
+  /* The forward pass's activations, kept between calls (grown to the largest group, never
    * shrunk): a fresh block per call was mapped and zero-filled by the kernel page by page, up
    * to a tenth of the int8 encoder's time at batch 32. A call that finds it in use (concurrent
    * calls on one engine) allocates its own. */
