@@ -24,7 +24,7 @@
 #if TE_ATT_TQ > TE_KERN_ATT_TQ
 #error "TE_ATT_TQ exceeds the scratch that te_kern_attention_scratch() sizes"
 #endif
-#define KC 256                  /* k block: a panel's KC x NR floats stay in L1 across row tiles */
+#define KC 256                  /* k block: a panel's KC x NR floats stay in L1/L2 across row tiles */
 #define MC (TE_MR * 16)         /* row block: MC x KC floats of A stay in L2 across panels */
 
 #include "te-kern-vmath.h"
@@ -89,14 +89,18 @@ linear_panels (const TeKernW * w, const float *A, float *C, int m, int p0, int p
 {
   const int K = w->k, N = w->n;
   float edge[TE_MR * NR];       /* output tile of the last, partial panel */
+  /* k in blocks of KC, but a k of up to 2 KC in one block (MiniLM's k = 384): each split
+   * stores the block's outputs and loads them again, and for the wide layers (QKV, FFN-up:
+   * 192 rows x 1,152-1,536 outputs, 0.9-1.2 MB) they no longer fit in L2 between the passes */
+  const int kcb = K <= 2 * KC ? K : KC;
 
   /* Row blocks outermost: a block's outputs (MC x the panels) stay in L2 while the k blocks
    * accumulate into them. */
   for (int m0 = 0; m0 < m; m0 += MC) {
     int mc = m - m0 < MC ? m - m0 : MC;
 
-    for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
-      int kc = K - k0 < KC ? K - k0 : KC;
+    for (int k0 = 0; k0 < K || k0 == 0; k0 += kcb) {
+      int kc = K - k0 < kcb ? K - k0 : kcb;
       int first = k0 == 0, last = k0 + kc >= K;
 
       for (int p = p0; p < p1; p++) {
