@@ -25,7 +25,7 @@
 #error "TE_ATT_TQ exceeds the scratch that te_kern_attention_scratch() sizes"
 #endif
 #define KC 256                  /* k block: a panel's KC x NR floats stay in L1/L2 across row tiles */
-#define MC (TE_MR * 16)         /* row block: MC x KC floats of A stay in L2 across panels */
+#define MC (TE_MR * 16)         /* row block: MC x the k block of A stays in L2 across panels */
 
 #include "te-kern-vmath.h"
 
